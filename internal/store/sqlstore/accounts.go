@@ -1,0 +1,108 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/grantd/grantd/internal/store"
+)
+
+// CreateClient stores c. It returns store.ErrAlreadyExists when the id is
+// taken.
+func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
+	_, err := s.exec(ctx, fmt.Sprintf("create client %q", c.ID),
+		`INSERT INTO clients (id, secret_hash, public, name, redirect_uris, grant_types, scopes, disabled, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		c.ID, c.SecretHash, c.Public, c.Name, dbList(c.RedirectURIs), dbList(c.GrantTypes),
+		dbList(c.Scopes), c.Disabled, dbTime(c.CreatedAt))
+	return err
+}
+
+// Client returns the client with the given id, or store.ErrNotFound.
+func (s *Store) Client(ctx context.Context, id string) (store.Client, error) {
+	var (
+		c                       store.Client
+		redirects, grants, scps string
+		created                 sql.NullInt64
+	)
+	err := s.r.QueryRowContext(ctx,
+		`SELECT id, secret_hash, public, name, redirect_uris, grant_types, scopes, disabled, created_at
+		FROM clients WHERE id = $1`, id).
+		Scan(&c.ID, &c.SecretHash, &c.Public, &c.Name, &redirects, &grants, &scps, &c.Disabled, &created)
+	if err != nil {
+		return store.Client{}, fmt.Errorf("client %q: %w", id, notFound(err))
+	}
+	c.CreatedAt = goTime(created)
+	for _, l := range []struct {
+		dst *[]string
+		src string
+	}{{&c.RedirectURIs, redirects}, {&c.GrantTypes, grants}, {&c.Scopes, scps}} {
+		if *l.dst, err = goList(l.src); err != nil {
+			return store.Client{}, fmt.Errorf("client %q: %w", id, err)
+		}
+	}
+	return c, nil
+}
+
+// CreateUser stores u. It returns store.ErrAlreadyExists when the id or the
+// user name is taken.
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	_, err := s.exec(ctx, fmt.Sprintf("create user %q", u.ID),
+		`INSERT INTO users (id, username, password_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		u.ID, u.Username, u.PasswordHash, u.Disabled, dbTime(u.CreatedAt))
+	return err
+}
+
+const userColumns = `id, username, password_hash, disabled, created_at`
+
+// User returns the user with the given id, or store.ErrNotFound.
+func (s *Store) User(ctx context.Context, id string) (store.User, error) {
+	row := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
+	u, err := scanUser(row)
+	if err != nil {
+		return store.User{}, fmt.Errorf("user %q: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserByUsername returns the user with the given user name, or
+// store.ErrNotFound. User names are compared exactly.
+func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
+	row := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, username)
+	u, err := scanUser(row)
+	if err != nil {
+		return store.User{}, fmt.Errorf("user by name: %w", err)
+	}
+	return u, nil
+}
+
+func scanUser(row rowScanner) (store.User, error) {
+	var (
+		u       store.User
+		created sql.NullInt64
+	)
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Disabled, &created); err != nil {
+		return store.User{}, notFound(err)
+	}
+	u.CreatedAt = goTime(created)
+	return u, nil
+}
+
+// SetUserDisabled enables or disables a user. It returns store.ErrNotFound
+// when the user does not exist.
+func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool) error {
+	op := fmt.Sprintf("set user %q disabled=%t", id, disabled)
+	res, err := s.exec(ctx, op, `UPDATE users SET disabled = $1 WHERE id = $2`, disabled, id)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,246 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them; callers test with errors.Is. Any other
+// error is an infrastructure fault and must never be turned into a definitive
+// protocol answer such as invalid_grant (SECURITY.md C.1, invariant 1).
+var (
+	// ErrNotFound reports that no record has the given key.
+	ErrNotFound = errors.New("store: not found")
+	// ErrAlreadyExists reports a duplicate key on create.
+	ErrAlreadyExists = errors.New("store: already exists")
+	// ErrConflict reports that a conditional state change lost: the record
+	// exists but is not in the state the verb requires (already redeemed,
+	// already decided, expired, rotated, revoked).
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Store is the whole of grantd's persistent state.
+type Store interface {
+	Clients
+	Users
+	DeviceGrants
+	RefreshTokens
+	Sessions
+	Keys
+
+	// PurgeExpired deletes rows whose lifetime ended before now and reports
+	// how many it removed. Expiry is always checked on read as well, so purging
+	// late is harmless (REL-18).
+	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
+	// Ping reports whether the backend answers.
+	Ping(ctx context.Context) error
+	// Close releases the backend's resources.
+	Close() error
+}
+
+// Client is a registered OAuth client.
+type Client struct {
+	ID string
+	// SecretHash is the client secret as produced by secret.HashClientSecret;
+	// empty for public clients.
+	SecretHash string
+	Public     bool
+	Name       string
+	// RedirectURIs are matched by exact string comparison (RFC 9700 §4.1.3).
+	RedirectURIs []string
+	GrantTypes   []string
+	// Scopes the client may request. An empty list allows none.
+	Scopes    []string
+	Disabled  bool
+	CreatedAt time.Time
+}
+
+// AllowsGrant reports whether the client may use grantType.
+func (c Client) AllowsGrant(grantType string) bool {
+	for _, g := range c.GrantTypes {
+		if g == grantType {
+			return true
+		}
+	}
+	return false
+}
+
+// Clients stores OAuth clients.
+type Clients interface {
+	// CreateClient stores c. It returns ErrAlreadyExists when the id is taken.
+	CreateClient(ctx context.Context, c Client) error
+	// Client returns the client with the given id, or ErrNotFound.
+	Client(ctx context.Context, id string) (Client, error)
+}
+
+// User is a local account. ID is the stable value tokens carry as sub.
+type User struct {
+	ID           string
+	Username     string
+	PasswordHash string
+	Disabled     bool
+	CreatedAt    time.Time
+}
+
+// Users stores local accounts.
+type Users interface {
+	// CreateUser stores u. It returns ErrAlreadyExists when the id or the user
+	// name is taken. User ids are never reused, even after a user is deleted.
+	CreateUser(ctx context.Context, u User) error
+	// User returns the user with the given id, or ErrNotFound.
+	User(ctx context.Context, id string) (User, error)
+	// UserByUsername returns the user with the given user name, or ErrNotFound.
+	UserByUsername(ctx context.Context, username string) (User, error)
+	// SetUserDisabled enables or disables a user. ErrNotFound if absent.
+	SetUserDisabled(ctx context.Context, id string, disabled bool) error
+}
+
+// DeviceState is the life cycle of a device grant (RFC 8628 §3).
+type DeviceState string
+
+// Device grant states. pending → approved → issued, or pending → denied.
+const (
+	DevicePending  DeviceState = "pending"
+	DeviceApproved DeviceState = "approved"
+	DeviceDenied   DeviceState = "denied"
+	DeviceIssued   DeviceState = "issued"
+)
+
+// DeviceGrant is one device authorization request (RFC 8628 §3.1–3.5).
+type DeviceGrant struct {
+	// DeviceCodeHash is the hash of the device_code (the primary key).
+	DeviceCodeHash string
+	// UserCode is stored normalised (see package usercode); unique.
+	UserCode string
+	ClientID string
+	Scopes   []string
+	State    DeviceState
+	// UserID and AuthTime are set by the decision.
+	UserID   string
+	AuthTime time.Time
+	// Interval is the current minimum polling interval; each slow_down raises
+	// it by 5 seconds (RFC 8628 §3.5).
+	Interval     time.Duration
+	LastPolledAt time.Time // zero before the first poll
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	DecidedAt    time.Time // zero while pending
+}
+
+// Expired reports whether the grant's lifetime is over at now.
+func (g DeviceGrant) Expired(now time.Time) bool { return !now.Before(g.ExpiresAt) }
+
+// Decision is the user's answer on the verification page.
+type Decision struct {
+	Approve  bool
+	UserID   string
+	AuthTime time.Time
+}
+
+// DeviceGrants stores device authorization requests.
+type DeviceGrants interface {
+	// CreateDeviceGrant stores g in state pending. It returns ErrAlreadyExists
+	// when the device code hash or the user code is already in use; the caller
+	// then draws a new code.
+	CreateDeviceGrant(ctx context.Context, g DeviceGrant) error
+	// DeviceGrantByDeviceCode returns the grant with the given device code
+	// hash, or ErrNotFound.
+	DeviceGrantByDeviceCode(ctx context.Context, deviceCodeHash string) (DeviceGrant, error)
+	// DeviceGrantByUserCode returns the grant with the given normalised user
+	// code, or ErrNotFound.
+	DeviceGrantByUserCode(ctx context.Context, userCode string) (DeviceGrant, error)
+	// RecordDevicePoll records a poll of the grant at now and returns the grant
+	// as it was before this poll. When the previous poll was less than the
+	// grant's interval before now, it raises the stored interval by 5 seconds
+	// and reports slowDown (RFC 8628 §3.5). Atomic: of concurrent polls at one
+	// instant, at most one is on time.
+	RecordDevicePoll(ctx context.Context, deviceCodeHash string, now time.Time) (g DeviceGrant, slowDown bool, err error)
+	// DecideDeviceGrant moves a pending, unexpired grant to approved or denied.
+	// It returns ErrNotFound for an unknown user code and ErrConflict when the
+	// grant is no longer pending or has expired. Atomic: exactly one of
+	// concurrent decisions wins.
+	DecideDeviceGrant(ctx context.Context, userCode string, d Decision, now time.Time) (DeviceGrant, error)
+	// RedeemDeviceGrant moves an approved, unexpired grant of clientID to
+	// issued and, in the same transaction, stores rt when it is not nil. It
+	// succeeds for exactly one caller; every other gets ErrConflict (RFC 8628
+	// §3.5, SECURITY.md C.1 invariants 2 and 3).
+	RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, rt *RefreshToken) error
+}
+
+// RefreshToken is one generation of a rotating refresh token. Generations of
+// one grant share a FamilyID (RFC 9700 §4.14.2).
+type RefreshToken struct {
+	// Hash of the opaque token (the primary key).
+	Hash     string
+	FamilyID string
+	ClientID string
+	UserID   string
+	Scopes   []string
+	AuthTime time.Time
+	// ExpiresAt ends this generation (idle lifetime); FamilyExpiresAt ends
+	// every generation of the family (absolute lifetime).
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+	FamilyExpiresAt time.Time
+	RotatedAt       time.Time // zero until rotated
+	RevokedAt       time.Time // zero unless revoked
+}
+
+// Active reports whether the token can be used at now.
+func (t RefreshToken) Active(now time.Time) bool {
+	return t.RotatedAt.IsZero() && t.RevokedAt.IsZero() &&
+		now.Before(t.ExpiresAt) && now.Before(t.FamilyExpiresAt)
+}
+
+// RefreshTokens stores refresh token generations.
+type RefreshTokens interface {
+	// CreateRefreshToken stores the first generation of a family.
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// RefreshToken returns the generation with the given hash, or ErrNotFound.
+	RefreshToken(ctx context.Context, hash string) (RefreshToken, error)
+	// RotateRefreshToken marks the generation oldHash as rotated at now and
+	// stores next, in one transaction. It returns ErrConflict when oldHash is
+	// already rotated, revoked or expired; exactly one of concurrent rotations
+	// of one generation succeeds.
+	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) error
+	// RevokeRefreshFamily revokes every generation of the family. Idempotent.
+	RevokeRefreshFamily(ctx context.Context, familyID string, now time.Time) error
+}
+
+// Session is a browser session on the verification and sign-in pages. The
+// cookie holds a random id; the store holds only its hash.
+type Session struct {
+	IDHash    string
+	UserID    string // empty until sign-in
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Sessions stores browser sessions.
+type Sessions interface {
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns the session with the given id hash, or ErrNotFound.
+	// Expired sessions are reported as ErrNotFound.
+	Session(ctx context.Context, idHash string, now time.Time) (Session, error)
+	DeleteSession(ctx context.Context, idHash string) error
+}
+
+// SigningKey is a private key that signs tokens, PKCS #8 DER encoded.
+type SigningKey struct {
+	ID         string // the JWS kid
+	Algorithm  string // RS256, ES256 or EdDSA
+	PrivateKey []byte
+	CreatedAt  time.Time
+}
+
+// Keys stores signing keys, shared by every instance.
+type Keys interface {
+	// SigningKeys returns every stored key, oldest first.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// EnsureSigningKey stores k unless a key for k.Algorithm already exists,
+	// and returns the key in force for that algorithm (k or the older one).
+	// Atomic: instances starting together agree on one key.
+	EnsureSigningKey(ctx context.Context, k SigningKey) (SigningKey, error)
+}

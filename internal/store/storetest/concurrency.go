@@ -1,0 +1,200 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/internal/store"
+)
+
+// racers is how many goroutines contend for one record.
+const racers = 50
+
+// testConcurrentRedeem is SECURITY.md REL-02 at the store: of 50 concurrent
+// redemptions of one approved device code exactly one wins, the others get
+// ErrConflict, and only the winner's refresh token is stored (C.1
+// invariants 2 and 3).
+func testConcurrentRedeem(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	g := approvedGrant(t, s, 1)
+	now := at(2 * time.Minute)
+	rts := make([]store.RefreshToken, racers)
+	for i := range rts {
+		rts[i] = newRefresh(fmt.Sprintf("rt-%d", i), fmt.Sprintf("family-%d", i), now)
+	}
+	errs := race(racers, func(i int) error {
+		return s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, &rts[i])
+	})
+	wins, losses := tally(t, errs, store.ErrConflict)
+	if wins != 1 || losses != racers-1 {
+		t.Fatalf("got %d wins and %d conflicts, want 1 and %d", wins, losses, racers-1)
+	}
+	for i, err := range errs {
+		_, lookupErr := s.RefreshToken(ctx, rts[i].Hash)
+		if err == nil {
+			wantErr(t, lookupErr, nil, "winner's refresh token")
+		} else {
+			wantErr(t, lookupErr, store.ErrNotFound, "loser's refresh token")
+		}
+	}
+	got, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
+	mustOK(t, err, "lookup")
+	if got.State != store.DeviceIssued {
+		t.Errorf("state after the race = %s, want issued", got.State)
+	}
+}
+
+// testConcurrentRotate is SECURITY.md REL-03 at the store: of 50 concurrent
+// rotations of one generation exactly one mints a successor.
+func testConcurrentRotate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	gen1 := newRefresh("gen-1", "family", at(0))
+	mustOK(t, s.CreateRefreshToken(ctx, gen1), "create")
+	now := at(time.Hour)
+	next := make([]store.RefreshToken, racers)
+	for i := range next {
+		next[i] = newRefresh(fmt.Sprintf("gen-2-%d", i), gen1.FamilyID, now)
+	}
+	errs := race(racers, func(i int) error {
+		return s.RotateRefreshToken(ctx, gen1.Hash, next[i], now)
+	})
+	wins, losses := tally(t, errs, store.ErrConflict)
+	if wins != 1 || losses != racers-1 {
+		t.Fatalf("got %d wins and %d conflicts, want 1 and %d", wins, losses, racers-1)
+	}
+	stored := 0
+	for i := range next {
+		_, err := s.RefreshToken(ctx, next[i].Hash)
+		switch {
+		case err == nil:
+			stored++
+			if errs[i] != nil {
+				t.Errorf("loser %d's successor was stored", i)
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			t.Errorf("lookup successor %d: %v", i, err)
+		}
+	}
+	if stored != 1 {
+		t.Errorf("%d successors stored, want 1", stored)
+	}
+}
+
+// testConcurrentPolls is SECURITY.md REL-04 (a) and REL-20's "no lost
+// updates": 50 polls of one device code at one instant. Exactly one is on
+// time; every other raises the interval by 5 seconds, and each sees the
+// raise of the one before it.
+func testConcurrentPolls(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	g := newGrant(1, at(0))
+	mustOK(t, s.CreateDeviceGrant(ctx, g), "create")
+	now := at(time.Minute)
+	var (
+		mu        sync.Mutex
+		onTime    int
+		intervals []time.Duration // seen by slow polls, before their raise
+	)
+	errs := race(racers, func(int) error {
+		before, slow, err := s.RecordDevicePoll(ctx, g.DeviceCodeHash, now)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if slow {
+			intervals = append(intervals, before.Interval)
+		} else {
+			onTime++
+		}
+		return nil
+	})
+	if wins, _ := tally(t, errs, nil); wins != racers {
+		t.Fatalf("%d of %d polls failed", racers-wins, racers)
+	}
+	if onTime != 1 {
+		t.Errorf("%d polls were on time, want exactly 1", onTime)
+	}
+	slices.Sort(intervals)
+	for i, iv := range intervals {
+		if want := pollInterval + time.Duration(i)*5*time.Second; iv != want {
+			t.Fatalf("slow polls saw intervals %v; want 5s, 10s, 15s, … each once (a lost update)", intervals)
+		}
+	}
+	got, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
+	mustOK(t, err, "lookup")
+	if want := pollInterval + time.Duration(racers-1)*5*time.Second; got.Interval != want {
+		t.Errorf("stored interval = %v, want %v (5s more per slow poll)", got.Interval, want)
+	}
+	if !got.LastPolledAt.Equal(now) {
+		t.Errorf("LastPolledAt = %v, want %v", got.LastPolledAt, now)
+	}
+}
+
+// testConcurrentDecisions is SECURITY.md REL-04 (b): approvals and denials
+// of one user code posted together. Exactly one wins, and the stored state is
+// the winner's.
+func testConcurrentDecisions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const trials = 10
+	for trial := range trials {
+		g := newGrant(trial, at(0))
+		mustOK(t, s.CreateDeviceGrant(ctx, g), "create")
+		now := at(time.Minute)
+		decisions := make([]store.Decision, racers)
+		results := make([]store.DeviceGrant, racers)
+		for i := range decisions {
+			decisions[i] = store.Decision{Approve: i%2 == 0, UserID: fmt.Sprintf("user-%d", i), AuthTime: now}
+		}
+		errs := race(racers, func(i int) error {
+			var err error
+			results[i], err = s.DecideDeviceGrant(ctx, g.UserCode, decisions[i], now)
+			return err
+		})
+		wins, losses := tally(t, errs, store.ErrConflict)
+		if wins != 1 || losses != racers-1 {
+			t.Fatalf("trial %d: got %d wins and %d conflicts, want 1 and %d", trial, wins, losses, racers-1)
+		}
+		winner := slices.IndexFunc(errs, func(err error) bool { return err == nil })
+		wantState := store.DeviceDenied
+		if decisions[winner].Approve {
+			wantState = store.DeviceApproved
+		}
+		stored, err := s.DeviceGrantByUserCode(ctx, g.UserCode)
+		mustOK(t, err, "lookup")
+		if stored.State != wantState || stored.UserID != decisions[winner].UserID {
+			t.Errorf("trial %d: stored %s by %q, winner decided %s by %q",
+				trial, stored.State, stored.UserID, wantState, decisions[winner].UserID)
+		}
+		wantEqual(t, "winner's grant", results[winner], stored)
+	}
+}
+
+// testConcurrentEnsureKey is REL-20's atomic claim for signing keys:
+// instances starting together, each with its own new key, agree on one.
+func testConcurrentEnsureKey(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 20
+	got := make([]store.SigningKey, n)
+	errs := race(n, func(i int) error {
+		var err error
+		got[i], err = s.EnsureSigningKey(ctx, store.SigningKey{
+			ID: fmt.Sprintf("key-%d", i), Algorithm: "ES256", PrivateKey: []byte{byte(i)}, CreatedAt: at(0),
+		})
+		return err
+	})
+	if wins, _ := tally(t, errs, nil); wins != n {
+		t.Fatalf("%d of %d calls failed", n-wins, n)
+	}
+	for i := range got {
+		wantEqual(t, fmt.Sprintf("key returned to caller %d", i), got[i], got[0])
+	}
+	keys, err := s.SigningKeys(ctx)
+	mustOK(t, err, "keys")
+	if len(keys) != 1 || keys[0].ID != got[0].ID {
+		t.Errorf("stored keys %+v, want only %s", keys, got[0].ID)
+	}
+}

@@ -1,0 +1,261 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/internal/store"
+)
+
+func testDeviceCreate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	g1, g2 := newGrant(1, at(0)), newGrant(2, at(time.Second))
+	g2.Scopes = nil
+	g3 := newGrant(3, at(0))
+	g3.State, g3.UserID, g3.DecidedAt = store.DeviceApproved, "user-1", at(0)
+	for _, g := range []store.DeviceGrant{g1, g2, g3} {
+		mustOK(t, s.CreateDeviceGrant(ctx, g), "create "+g.DeviceCodeHash)
+	}
+	// CreateDeviceGrant stores every grant pending, whatever it is given.
+	g3.State, g3.UserID, g3.DecidedAt = store.DevicePending, "", time.Time{}
+
+	for _, want := range []store.DeviceGrant{g1, g2, g3} {
+		got, err := s.DeviceGrantByDeviceCode(ctx, want.DeviceCodeHash)
+		mustOK(t, err, "by device code "+want.DeviceCodeHash)
+		wantEqual(t, "by device code", got, want)
+		got, err = s.DeviceGrantByUserCode(ctx, want.UserCode)
+		mustOK(t, err, "by user code "+want.UserCode)
+		wantEqual(t, "by user code", got, want)
+	}
+
+	sameHash, sameUserCode := newGrant(4, at(0)), newGrant(5, at(0))
+	sameHash.DeviceCodeHash = g1.DeviceCodeHash
+	sameUserCode.UserCode = g1.UserCode
+	wantErr(t, s.CreateDeviceGrant(ctx, sameHash), store.ErrAlreadyExists, "duplicate device code")
+	wantErr(t, s.CreateDeviceGrant(ctx, sameUserCode), store.ErrAlreadyExists, "duplicate user code")
+	_, err := s.DeviceGrantByUserCode(ctx, sameHash.UserCode)
+	wantErr(t, err, store.ErrNotFound, "grant refused for its device code")
+	_, err = s.DeviceGrantByDeviceCode(ctx, sameUserCode.DeviceCodeHash)
+	wantErr(t, err, store.ErrNotFound, "grant refused for its user code")
+	got, err := s.DeviceGrantByDeviceCode(ctx, g1.DeviceCodeHash)
+	mustOK(t, err, "original after duplicates")
+	wantEqual(t, "original after duplicates", got, g1)
+
+	_, err = s.DeviceGrantByDeviceCode(ctx, "unknown")
+	wantErr(t, err, store.ErrNotFound, "unknown device code")
+	_, err = s.DeviceGrantByUserCode(ctx, "UNKNOWN")
+	wantErr(t, err, store.ErrNotFound, "unknown user code")
+}
+
+func testDevicePoll(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	g := newGrant(1, at(0))
+	mustOK(t, s.CreateDeviceGrant(ctx, g), "create")
+
+	// Each poll sees the interval and last poll that the previous one left.
+	steps := []struct {
+		at           time.Duration
+		wantSlow     bool
+		wantInterval time.Duration // before this poll
+		wantLast     time.Duration // before this poll; -1 for never
+	}{
+		{0, false, 5 * time.Second, -1}, // the first poll is never slow, even at once
+		{5 * time.Second, false, 5 * time.Second, 0},
+		{7 * time.Second, true, 5 * time.Second, 5 * time.Second},   // 2s < 5s
+		{16 * time.Second, true, 10 * time.Second, 7 * time.Second}, // 9s < 10s
+		{31 * time.Second, false, 15 * time.Second, 16 * time.Second},
+		{31 * time.Second, true, 15 * time.Second, 31 * time.Second}, // same instant
+		{52 * time.Second, false, 20 * time.Second, 31 * time.Second},
+	}
+	for i, st := range steps {
+		before, slow, err := s.RecordDevicePoll(ctx, g.DeviceCodeHash, at(st.at))
+		mustOK(t, err, "poll")
+		if slow != st.wantSlow {
+			t.Errorf("poll %d at +%v: slowDown = %t, want %t", i, st.at, slow, st.wantSlow)
+		}
+		if before.Interval != st.wantInterval {
+			t.Errorf("poll %d at +%v: interval before = %v, want %v", i, st.at, before.Interval, st.wantInterval)
+		}
+		wantLast := time.Time{}
+		if st.wantLast >= 0 {
+			wantLast = at(st.wantLast)
+		}
+		if !before.LastPolledAt.Equal(wantLast) {
+			t.Errorf("poll %d at +%v: last poll before = %v, want %v", i, st.at, before.LastPolledAt, wantLast)
+		}
+		if before.State != store.DevicePending || before.DeviceCodeHash != g.DeviceCodeHash {
+			t.Errorf("poll %d: returned grant %+v, want the pending grant", i, before)
+		}
+	}
+
+	want := g
+	want.Interval, want.LastPolledAt = 20*time.Second, at(52*time.Second)
+	got, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
+	mustOK(t, err, "grant after polls")
+	wantEqual(t, "grant after polls", got, want)
+
+	// A poll reports the decision it finds and does not change it.
+	decided, err := s.DecideDeviceGrant(ctx, g.UserCode, store.Decision{Approve: true, UserID: "user-1", AuthTime: at(0)}, at(time.Minute))
+	mustOK(t, err, "approve")
+	before, _, err := s.RecordDevicePoll(ctx, g.DeviceCodeHash, at(2*time.Minute))
+	mustOK(t, err, "poll after approval")
+	wantEqual(t, "poll after approval", before, decided)
+
+	_, _, err = s.RecordDevicePoll(ctx, "unknown", at(0))
+	wantErr(t, err, store.ErrNotFound, "poll unknown device code")
+}
+
+func testDeviceDecide(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	approve := store.Decision{Approve: true, UserID: "user-1", AuthTime: at(30 * time.Second)}
+	deny := store.Decision{Approve: false, UserID: "user-2", AuthTime: at(40 * time.Second)}
+	cases := []struct {
+		name      string
+		d         store.Decision
+		at        time.Duration
+		wantErr   error
+		wantState store.DeviceState
+	}{
+		{"approve", approve, time.Minute, nil, store.DeviceApproved},
+		{"deny", deny, time.Minute, nil, store.DeviceDenied},
+		{"approve at the last instant", approve, grantLifetime - time.Millisecond, nil, store.DeviceApproved},
+		{"approve at expiry", approve, grantLifetime, store.ErrConflict, store.DevicePending},
+		{"deny after expiry", deny, grantLifetime + time.Hour, store.ErrConflict, store.DevicePending},
+	}
+	for i, tc := range cases {
+		g := newGrant(i, at(0))
+		mustOK(t, s.CreateDeviceGrant(ctx, g), tc.name+": create")
+		got, err := s.DecideDeviceGrant(ctx, g.UserCode, tc.d, at(tc.at))
+		wantErr(t, err, tc.wantErr, tc.name)
+		want := g
+		if tc.wantErr == nil {
+			want.State, want.UserID, want.AuthTime, want.DecidedAt = tc.wantState, tc.d.UserID, tc.d.AuthTime, at(tc.at)
+			wantEqual(t, tc.name+": returned grant", got, want)
+		}
+		stored, err := s.DeviceGrantByUserCode(ctx, g.UserCode)
+		mustOK(t, err, tc.name+": lookup")
+		wantEqual(t, tc.name+": stored grant", stored, want)
+
+		if tc.wantErr != nil {
+			continue
+		}
+		// A decided grant stays decided: neither answer can replace it.
+		for _, again := range []store.Decision{approve, deny} {
+			_, err := s.DecideDeviceGrant(ctx, g.UserCode, again, at(tc.at+time.Second))
+			wantErr(t, err, store.ErrConflict, tc.name+": decide again")
+		}
+		stored, err = s.DeviceGrantByUserCode(ctx, g.UserCode)
+		mustOK(t, err, tc.name+": lookup after second decision")
+		wantEqual(t, tc.name+": grant after second decision", stored, want)
+	}
+
+	_, err := s.DecideDeviceGrant(ctx, "UNKNOWN", approve, at(0))
+	wantErr(t, err, store.ErrNotFound, "decide unknown user code")
+}
+
+// approvedGrant stores grant n, created at start(), and approves it a minute
+// later.
+func approvedGrant(t *testing.T, s store.Store, n int) store.DeviceGrant {
+	t.Helper()
+	g := newGrant(n, at(0))
+	mustOK(t, s.CreateDeviceGrant(t.Context(), g), "create")
+	g, err := s.DecideDeviceGrant(t.Context(), g.UserCode,
+		store.Decision{Approve: true, UserID: "user-1", AuthTime: at(30 * time.Second)}, at(time.Minute))
+	mustOK(t, err, "approve")
+	return g
+}
+
+func testDeviceRedeem(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	pending := func(t *testing.T, s store.Store, n int) store.DeviceGrant {
+		g := newGrant(n, at(0))
+		mustOK(t, s.CreateDeviceGrant(ctx, g), "create")
+		return g
+	}
+	denied := func(t *testing.T, s store.Store, n int) store.DeviceGrant {
+		g := pending(t, s, n)
+		g, err := s.DecideDeviceGrant(ctx, g.UserCode, store.Decision{UserID: "user-1"}, at(time.Minute))
+		mustOK(t, err, "deny")
+		return g
+	}
+	cases := []struct {
+		name      string
+		setup     func(*testing.T, store.Store, int) store.DeviceGrant
+		client    string
+		at        time.Duration
+		withRT    bool
+		wantErr   error
+		wantState store.DeviceState
+	}{
+		{"approved", approvedGrant, tvClient, 2 * time.Minute, true, nil, store.DeviceIssued},
+		{"approved, no refresh token", approvedGrant, tvClient, 2 * time.Minute, false, nil, store.DeviceIssued},
+		{"approved, last instant", approvedGrant, tvClient, grantLifetime - time.Millisecond, true, nil, store.DeviceIssued},
+		{"wrong client", approvedGrant, "other", 2 * time.Minute, true, store.ErrConflict, store.DeviceApproved},
+		{"pending", pending, tvClient, 2 * time.Minute, true, store.ErrConflict, store.DevicePending},
+		{"denied", denied, tvClient, 2 * time.Minute, true, store.ErrConflict, store.DeviceDenied},
+		{"approved, at expiry", approvedGrant, tvClient, grantLifetime, true, store.ErrConflict, store.DeviceApproved},
+		{"approved, after expiry", approvedGrant, tvClient, time.Hour, true, store.ErrConflict, store.DeviceApproved},
+	}
+	for i, tc := range cases {
+		g := tc.setup(t, s, i)
+		rt := newRefresh(g.DeviceCodeHash+"-rt", g.DeviceCodeHash+"-family", at(tc.at))
+		var rtp *store.RefreshToken
+		if tc.withRT {
+			rtp = &rt
+		}
+		err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tc.client, at(tc.at), rtp)
+		wantErr(t, err, tc.wantErr, tc.name)
+		want := g
+		want.State = tc.wantState
+		stored, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
+		mustOK(t, err, tc.name+": lookup")
+		wantEqual(t, tc.name+": stored grant", stored, want)
+
+		gotRT, err := s.RefreshToken(ctx, rt.Hash)
+		if tc.wantErr == nil && tc.withRT {
+			mustOK(t, err, tc.name+": refresh token")
+			wantEqual(t, tc.name+": refresh token", gotRT, rt)
+		} else {
+			wantErr(t, err, store.ErrNotFound, tc.name+": refresh token must not be stored")
+		}
+		if tc.wantErr == nil {
+			rt2 := newRefresh(rt.Hash+"-again", rt.FamilyID+"-again", at(tc.at))
+			err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tc.client, at(tc.at), &rt2)
+			wantErr(t, err, store.ErrConflict, tc.name+": redeem twice")
+			_, err = s.RefreshToken(ctx, rt2.Hash)
+			wantErr(t, err, store.ErrNotFound, tc.name+": second refresh token must not be stored")
+		}
+	}
+
+	// A wrong client's attempt does not burn the grant for the right one.
+	g := approvedGrant(t, s, 100)
+	wantErr(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, "other", at(2*time.Minute), nil),
+		store.ErrConflict, "redeem by wrong client")
+	wantErr(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute), nil),
+		nil, "redeem by right client after wrong one")
+
+	wantErr(t, s.RedeemDeviceGrant(ctx, "unknown", tvClient, at(0), nil), store.ErrNotFound, "redeem unknown")
+}
+
+// testDeviceRedeemAtomic checks SECURITY.md C.1 invariant 3: when the refresh
+// token cannot be stored, the grant is not consumed either.
+func testDeviceRedeemAtomic(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	taken := newRefresh("taken", "family-0", at(0))
+	mustOK(t, s.CreateRefreshToken(ctx, taken), "create refresh token")
+	g := approvedGrant(t, s, 1)
+
+	clash := newRefresh(taken.Hash, "family-1", at(2*time.Minute))
+	err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute), &clash)
+	wantErr(t, err, store.ErrAlreadyExists, "redeem with a refresh token hash in use")
+	stored, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
+	mustOK(t, err, "lookup")
+	wantEqual(t, "grant after failed redeem", stored, g)
+	gotRT, err := s.RefreshToken(ctx, taken.Hash)
+	mustOK(t, err, "existing refresh token")
+	wantEqual(t, "existing refresh token", gotRT, taken)
+
+	rt := newRefresh("fresh", "family-1", at(2*time.Minute))
+	wantErr(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute), &rt), nil,
+		"redeem after failed redeem")
+}

@@ -1,0 +1,186 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/internal/store"
+)
+
+func testSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	anon := store.Session{IDHash: "sess-anon", CreatedAt: at(0), ExpiresAt: at(sessionLifetime)}
+	signedIn := store.Session{IDHash: "sess-alice", UserID: "user-1", AuthTime: at(time.Minute),
+		CreatedAt: at(0), ExpiresAt: at(sessionLifetime)}
+	for _, sess := range []store.Session{anon, signedIn} {
+		mustOK(t, s.CreateSession(ctx, sess), "create "+sess.IDHash)
+	}
+	wantErr(t, s.CreateSession(ctx, store.Session{IDHash: anon.IDHash, UserID: "mallory",
+		CreatedAt: at(0), ExpiresAt: at(sessionLifetime)}), store.ErrAlreadyExists, "duplicate session")
+
+	for _, tc := range []struct {
+		name    string
+		at      time.Duration
+		wantErr error
+	}{
+		{"fresh", 0, nil},
+		{"last instant", sessionLifetime - time.Millisecond, nil},
+		{"at expiry", sessionLifetime, store.ErrNotFound},
+		{"long expired", 48 * time.Hour, store.ErrNotFound},
+	} {
+		for _, want := range []store.Session{anon, signedIn} {
+			got, err := s.Session(ctx, want.IDHash, at(tc.at))
+			wantErr(t, err, tc.wantErr, tc.name+" "+want.IDHash)
+			if tc.wantErr == nil {
+				wantEqual(t, tc.name+" "+want.IDHash, got, want)
+			}
+		}
+	}
+
+	mustOK(t, s.DeleteSession(ctx, signedIn.IDHash), "delete")
+	_, err := s.Session(ctx, signedIn.IDHash, at(0))
+	wantErr(t, err, store.ErrNotFound, "deleted session")
+	_, err = s.Session(ctx, anon.IDHash, at(0))
+	wantErr(t, err, nil, "other session after delete")
+	wantErr(t, s.DeleteSession(ctx, signedIn.IDHash), nil, "delete twice")
+	_, err = s.Session(ctx, "unknown", at(0))
+	wantErr(t, err, store.ErrNotFound, "unknown session")
+}
+
+func testSigningKeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	keys, err := s.SigningKeys(ctx)
+	mustOK(t, err, "keys of an empty store")
+	if len(keys) != 0 {
+		t.Fatalf("empty store has %d keys", len(keys))
+	}
+
+	rs1 := store.SigningKey{ID: "kid-b", Algorithm: "RS256", PrivateKey: []byte{0x30, 0x82, 1}, CreatedAt: at(time.Hour)}
+	rs2 := store.SigningKey{ID: "kid-c", Algorithm: "RS256", PrivateKey: []byte{0x30, 0x82, 2}, CreatedAt: at(2 * time.Hour)}
+	ec := store.SigningKey{ID: "kid-z", Algorithm: "ES256", PrivateKey: []byte{0x30, 0x77, 0}, CreatedAt: at(0)}
+	for _, tc := range []struct {
+		name string
+		k    store.SigningKey
+		want store.SigningKey
+	}{
+		{"first RS256 key is stored", rs1, rs1},
+		{"second RS256 key is refused", rs2, rs1},
+		{"first ES256 key is stored", ec, ec},
+		{"first RS256 key stays", rs2, rs1},
+	} {
+		got, err := s.EnsureSigningKey(ctx, tc.k)
+		mustOK(t, err, tc.name)
+		wantEqual(t, tc.name, got, tc.want)
+	}
+
+	keys, err = s.SigningKeys(ctx)
+	mustOK(t, err, "keys")
+	// Oldest first: neither the order of insertion nor that of the ids.
+	want := []store.SigningKey{ec, rs1}
+	if len(keys) != len(want) {
+		t.Fatalf("got %d keys, want %d: %+v", len(keys), len(want), keys)
+	}
+	for i := range want {
+		wantEqual(t, "key", keys[i], want[i])
+	}
+}
+
+// purgeRows are the rows testPurge stores: some expired at purgeNow, some
+// not.
+type purgeRows struct {
+	expired, expiredIssued, approvedLate, live store.DeviceGrant
+	oldSession, liveSession                    store.Session
+	// Family "ended" is past its absolute lifetime. Family "live" has a
+	// rotated generation past its idle lifetime, which must stay for reuse
+	// detection while the family lives.
+	ended1, ended2, live1, live2 store.RefreshToken
+}
+
+const purgeNow = 2 * time.Hour
+
+func seedPurge(t *testing.T, s store.Store) purgeRows {
+	ctx := t.Context()
+	r := purgeRows{
+		expired:       newGrant(1, at(0)), // expires at +10m
+		expiredIssued: approvedGrant(t, s, 2),
+		approvedLate:  approvedGrant(t, s, 3),
+		live:          newGrant(4, at(purgeNow-5*time.Minute)),
+		oldSession:    store.Session{IDHash: "old", CreatedAt: at(0), ExpiresAt: at(time.Hour)},
+		liveSession:   store.Session{IDHash: "live", CreatedAt: at(0), ExpiresAt: at(24 * time.Hour)},
+		ended1:        newRefresh("ended-1", "ended", at(0)),
+		ended2:        newRefresh("ended-2", "ended", at(time.Minute)),
+		live1:         newRefresh("live-1", "live", at(0)),
+		live2:         newRefresh("live-2", "live", at(30*time.Minute)),
+	}
+	r.ended1.FamilyExpiresAt = at(time.Hour)
+	r.ended2.FamilyExpiresAt = r.ended1.FamilyExpiresAt
+	r.live1.ExpiresAt = at(time.Hour)
+	r.live2.FamilyExpiresAt = r.live1.FamilyExpiresAt
+
+	for _, g := range []store.DeviceGrant{r.expired, r.live} {
+		mustOK(t, s.CreateDeviceGrant(ctx, g), "create grant")
+	}
+	mustOK(t, s.RedeemDeviceGrant(ctx, r.expiredIssued.DeviceCodeHash, tvClient, at(2*time.Minute), nil), "redeem")
+	mustOK(t, s.CreateSession(ctx, r.oldSession), "create session")
+	mustOK(t, s.CreateSession(ctx, r.liveSession), "create session")
+	mustOK(t, s.CreateRefreshToken(ctx, r.ended1), "create refresh token")
+	mustOK(t, s.RotateRefreshToken(ctx, r.ended1.Hash, r.ended2, r.ended2.CreatedAt), "rotate")
+	mustOK(t, s.CreateRefreshToken(ctx, r.live1), "create refresh token")
+	mustOK(t, s.RotateRefreshToken(ctx, r.live1.Hash, r.live2, r.live2.CreatedAt), "rotate")
+	key := store.SigningKey{ID: "k", Algorithm: "EdDSA", PrivateKey: []byte{1}, CreatedAt: at(-48 * time.Hour)}
+	_, err := s.EnsureSigningKey(ctx, key)
+	mustOK(t, err, "ensure key")
+	return r
+}
+
+// testPurge checks that purging removes expired rows only, and that expiry
+// is enforced before any purge (SECURITY.md REL-18).
+func testPurge(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r := seedPurge(t, s)
+	now := at(purgeNow)
+
+	// REL-18: before any purge, every verb refuses what has expired.
+	_, err := s.DecideDeviceGrant(ctx, r.expired.UserCode, store.Decision{Approve: true, UserID: "u"}, now)
+	wantErr(t, err, store.ErrConflict, "decide expired grant before purge")
+	wantErr(t, s.RedeemDeviceGrant(ctx, r.approvedLate.DeviceCodeHash, tvClient, now, nil),
+		store.ErrConflict, "redeem expired grant before purge")
+	wantErr(t, s.RotateRefreshToken(ctx, r.ended2.Hash, newRefresh("x", "ended", now), now),
+		store.ErrConflict, "rotate in expired family before purge")
+	_, err = s.Session(ctx, r.oldSession.IDHash, now)
+	wantErr(t, err, store.ErrNotFound, "expired session before purge")
+
+	n, err := s.PurgeExpired(ctx, now)
+	mustOK(t, err, "purge")
+	// Three grants, one session, both generations of family "ended".
+	if n != 6 {
+		t.Errorf("purge removed %d rows, want 6", n)
+	}
+	for _, g := range []store.DeviceGrant{r.expired, r.expiredIssued, r.approvedLate} {
+		_, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
+		wantErr(t, err, store.ErrNotFound, "purged grant "+g.DeviceCodeHash)
+	}
+	_, err = s.DeviceGrantByDeviceCode(ctx, r.live.DeviceCodeHash)
+	wantErr(t, err, nil, "live grant after purge")
+	_, err = s.Session(ctx, r.liveSession.IDHash, now)
+	wantErr(t, err, nil, "live session after purge")
+	for _, rt := range []store.RefreshToken{r.ended1, r.ended2} {
+		_, err := s.RefreshToken(ctx, rt.Hash)
+		wantErr(t, err, store.ErrNotFound, "purged refresh token "+rt.Hash)
+	}
+	for _, rt := range []store.RefreshToken{r.live1, r.live2} {
+		_, err := s.RefreshToken(ctx, rt.Hash)
+		wantErr(t, err, nil, "refresh token of a live family "+rt.Hash)
+	}
+	keys, err := s.SigningKeys(ctx)
+	mustOK(t, err, "keys after purge")
+	if len(keys) != 1 {
+		t.Errorf("purge left %d signing keys, want 1", len(keys))
+	}
+
+	n, err = s.PurgeExpired(ctx, now)
+	mustOK(t, err, "purge again")
+	if n != 0 {
+		t.Errorf("second purge removed %d rows, want 0", n)
+	}
+}

@@ -1,0 +1,190 @@
+// Package storetest is the conformance suite every store.Store backend runs
+// in full: no backend may skip a part of it. It checks the contracts in
+// package store, including the atomic verbs under real concurrency
+// (SECURITY.md REL-02, REL-03, REL-04 and REL-20), and drives time only
+// through explicit now values: it never sleeps.
+//
+// Times the suite stores are in a non-UTC zone with millisecond precision;
+// backends must return equal instants (time.Time.Equal) at least to the
+// millisecond, in any location.
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/internal/store"
+)
+
+// Run runs the whole suite. newStore must return a new, empty store and
+// arrange for it to be closed when t ends (t.Cleanup).
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, store.Store)
+	}{
+		{"Clients", testClients},
+		{"Users", testUsers},
+		{"DeviceGrants/Create", testDeviceCreate},
+		{"DeviceGrants/Poll", testDevicePoll},
+		{"DeviceGrants/Decide", testDeviceDecide},
+		{"DeviceGrants/Redeem", testDeviceRedeem},
+		{"DeviceGrants/RedeemIsAllOrNothing", testDeviceRedeemAtomic},
+		{"RefreshTokens/CreateRotate", testRefreshRotate},
+		{"RefreshTokens/RefusesInactive", testRefreshRefusesInactive},
+		{"RefreshTokens/RevokeFamily", testRefreshRevoke},
+		{"Sessions", testSessions},
+		{"SigningKeys", testSigningKeys},
+		{"PurgeExpired", testPurge},
+		{"REL-02/ConcurrentRedeem", testConcurrentRedeem},
+		{"REL-03/ConcurrentRotate", testConcurrentRotate},
+		{"REL-04/ConcurrentPolls", testConcurrentPolls},
+		{"REL-04/ConcurrentDecisions", testConcurrentDecisions},
+		{"REL-20/ConcurrentEnsureSigningKey", testConcurrentEnsureKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
+	}
+}
+
+// start is the instant every test's clock starts from. It is deliberately
+// not in UTC.
+func start() time.Time {
+	return time.Date(2026, 11, 2, 9, 30, 0, 250_000_000, time.FixedZone("UTC+01:00", 3600))
+}
+
+// at returns start() + d.
+func at(d time.Duration) time.Time { return start().Add(d) }
+
+const (
+	grantLifetime   = 10 * time.Minute
+	pollInterval    = 5 * time.Second
+	idleLifetime    = 24 * time.Hour
+	familyLifetime  = 30 * 24 * time.Hour
+	sessionLifetime = time.Hour
+	tvClient        = "tv"
+)
+
+func newGrant(n int, created time.Time) store.DeviceGrant {
+	return store.DeviceGrant{
+		DeviceCodeHash: fmt.Sprintf("device-code-hash-%d", n),
+		UserCode:       fmt.Sprintf("WDJB%04d", n),
+		ClientID:       tvClient,
+		Scopes:         []string{"openid", "lights:write"},
+		State:          store.DevicePending,
+		Interval:       pollInterval,
+		CreatedAt:      created,
+		ExpiresAt:      created.Add(grantLifetime),
+	}
+}
+
+func newRefresh(hash, family string, created time.Time) store.RefreshToken {
+	return store.RefreshToken{
+		Hash:            hash,
+		FamilyID:        family,
+		ClientID:        tvClient,
+		UserID:          "user-1",
+		Scopes:          []string{"openid", "offline_access"},
+		AuthTime:        created.Add(-time.Minute),
+		CreatedAt:       created,
+		ExpiresAt:       created.Add(idleLifetime),
+		FamilyExpiresAt: created.Add(familyLifetime),
+	}
+}
+
+// mustOK stops the test when err is not nil.
+func mustOK(t *testing.T, err error, what string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// wantErr reports an error unless errors.Is(err, want); a nil want requires
+// a nil err.
+func wantErr(t *testing.T, err, want error, what string) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: got error %v, want %v", what, err, want)
+	}
+}
+
+// wantEqual compares two values after norm has put their times in UTC and
+// their empty lists to nil.
+func wantEqual[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if g, w := norm(got), norm(want); !reflect.DeepEqual(g, w) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, g, w)
+	}
+}
+
+// norm returns v with every time.Time field in UTC (and without a monotonic
+// reading) and every empty []string field nil, so that reflect.DeepEqual
+// compares instants and contents.
+func norm(v any) any {
+	rv := reflect.New(reflect.TypeOf(v)).Elem()
+	rv.Set(reflect.ValueOf(v))
+	if rv.Kind() != reflect.Struct {
+		return v
+	}
+	for i := range rv.NumField() {
+		f := rv.Field(i)
+		switch x := f.Interface().(type) {
+		case time.Time:
+			f.Set(reflect.ValueOf(x.UTC()))
+		case []string:
+			if len(x) == 0 {
+				f.Set(reflect.Zero(f.Type()))
+			}
+		case []byte:
+			if len(x) == 0 {
+				f.Set(reflect.Zero(f.Type()))
+			}
+		}
+	}
+	return rv.Interface()
+}
+
+// race runs fn(0) … fn(n-1) on n goroutines released together by a start
+// barrier, and returns their errors by index.
+func race(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var ready, done sync.WaitGroup
+	startGate := make(chan struct{})
+	ready.Add(n)
+	done.Add(n)
+	for i := range n {
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-startGate
+			errs[i] = fn(i)
+		}()
+	}
+	ready.Wait()
+	close(startGate)
+	done.Wait()
+	return errs
+}
+
+// tally counts nil errors and errors matching want, and reports any other
+// error: under concurrency a backend may only win or lose, never fail
+// (SECURITY.md C.1 invariant 1; REL-08 "database is locked").
+func tally(t *testing.T, errs []error, want error) (wins, losses int) {
+	t.Helper()
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case errors.Is(err, want):
+			losses++
+		default:
+			t.Errorf("caller %d: unexpected error %v", i, err)
+		}
+	}
+	return wins, losses
+}
