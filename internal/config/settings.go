@@ -1,0 +1,114 @@
+package config
+
+import (
+	"time"
+
+	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/usercode"
+)
+
+// defaultAddr is GRANTD_ADDR's default: loopback only, so that a server
+// started without configuration is not reachable from the network.
+const defaultAddr = "127.0.0.1:8080"
+
+// serverSettings are where grantd listens, who it says it is, and where it
+// keeps its state.
+func serverSettings() []setting {
+	return []setting{{
+		Setting: Setting{"GRANTD_ADDR", defaultAddr, "Address to listen on, host:port."},
+		flag:    func(o Overrides) string { return o.Addr },
+		apply:   func(c *Config, v string) (err error) { c.Addr, err = parseAddr(v); return err },
+	}, {
+		Setting: Setting{"GRANTD_ISSUER", "", "Issuer URL: absolute http(s), no query or fragment; a trailing '/' is dropped. " +
+			"Default: http:// followed by GRANTD_ADDR."},
+		flag:        func(o Overrides) string { return o.Issuer },
+		defaultFrom: func(c *Config) string { return "http://" + c.Addr },
+		apply:       func(c *Config, v string) (err error) { c.Issuer, err = parseIssuer(v); return err },
+	}, {
+		Setting: Setting{"GRANTD_DATABASE", "grantd.db", "SQLite file, or PostgreSQL URL."},
+		flag:    func(o Overrides) string { return o.Database },
+		apply:   func(c *Config, v string) error { c.Database = v; return nil },
+	}}
+}
+
+// deviceSettings shape the device authorization grant (RFC 8628).
+func deviceSettings() []setting {
+	return []setting{{
+		Setting: Setting{"CODE_EXPIRATION", "1800", "Lifetime of a device code and its user code, in seconds (60..86400)."},
+		apply:   func(c *Config, v string) (err error) { c.CodeExpiration, err = parseSeconds(v, 60, 86400); return err },
+	}, {
+		Setting: Setting{"DEVICE_CODE_FORMAT", "#aA", "Characters of device codes: # digits, a/A letters, b/B consonants, ! punctuation."},
+		apply:   func(c *Config, v string) (err error) { c.DeviceCodeFormat, err = usercode.ParseFormat(v); return err },
+	}, {
+		Setting: Setting{"DEVICE_CODE_LENGTH", "64", "Characters in a device code (1..256); with the format, at least 128 bits."},
+		apply:   func(c *Config, v string) (err error) { c.DeviceCodeLength, err = parseInt(v, 1, 256); return err },
+	}, {
+		Setting: Setting{"POLLING_INTERVAL", "5", "Seconds a device waits between polls (1..300); faster polls get slow_down."},
+		apply:   func(c *Config, v string) (err error) { c.PollingInterval, err = parseSeconds(v, 1, 300); return err },
+	}, {
+		Setting: Setting{"USER_CODE_FORMAT", "#B", "Characters of user codes, letters as for DEVICE_CODE_FORMAT."},
+		apply:   func(c *Config, v string) (err error) { c.UserCodeFormat, err = usercode.ParseFormat(v); return err },
+	}, {
+		Setting: Setting{"USER_CODE_LENGTH", "8", "Characters in a user code (4..32); with the format, at least 30 bits."},
+		apply:   func(c *Config, v string) (err error) { c.UserCodeLength, err = parseInt(v, 4, 32); return err },
+	}, {
+		Setting: Setting{"RESULT_TOKEN_SET", "ACCESS+REFRESH", "Tokens a device grant returns: ACCESS, optionally +REFRESH and +ID."},
+		apply:   func(c *Config, v string) (err error) { c.ResultTokenSet, err = ParseTokenSet(v); return err },
+	}, {
+		Setting: Setting{"GRANTD_ALLOW_WEAK_USER_CODE", "false", "Start even when a user code has under 30 bits (true/false)."},
+		apply:   func(c *Config, v string) (err error) { c.AllowWeakUserCode, err = parseBool(v); return err },
+	}}
+}
+
+// tokenSettings are token and session lifetimes and signing algorithms.
+func tokenSettings() []setting {
+	return []setting{{
+		Setting: Setting{"GRANTD_ACCESS_TOKEN_TTL", "1h", "Access token lifetime, a Go duration (1m..24h)."},
+		apply: func(c *Config, v string) (err error) {
+			c.AccessTokenTTL, err = parseDuration(v, time.Minute, 24*time.Hour)
+			return err
+		},
+	}, {
+		Setting: Setting{"GRANTD_ACCESS_TOKEN_ALG", "RS256", "Access token signing algorithm: RS256, ES256 or EdDSA."},
+		apply:   func(c *Config, v string) (err error) { c.AccessTokenAlg, err = parseAlg(v); return err },
+	}, {
+		Setting: Setting{"GRANTD_ID_TOKEN_ALG", "RS256", "ID token signing algorithm: RS256, ES256 or EdDSA."},
+		apply:   func(c *Config, v string) (err error) { c.IDTokenAlg, err = parseAlg(v); return err },
+	}, {
+		Setting: Setting{"GRANTD_REFRESH_TOKEN_TTL", "2160h", "Absolute lifetime of a refresh token family, a Go duration (90 days)."},
+		apply:   func(c *Config, v string) (err error) { c.RefreshTokenTTL, err = parseDuration(v, 0, 0); return err },
+	}, {
+		Setting: Setting{"GRANTD_REFRESH_TOKEN_IDLE_TTL", "720h", "Lifetime of an unused refresh token (30 days); at most GRANTD_REFRESH_TOKEN_TTL."},
+		apply:   func(c *Config, v string) (err error) { c.RefreshTokenIdleTTL, err = parseDuration(v, 0, 0); return err },
+	}, {
+		Setting: Setting{"GRANTD_SESSION_TTL", "1h", "Lifetime of a browser sign-in session, a Go duration."},
+		apply:   func(c *Config, v string) (err error) { c.SessionTTL, err = parseDuration(v, 0, 0); return err },
+	}, {
+		Setting: Setting{"GRANTD_TRUSTED_PROXIES", "", "Comma-separated CIDRs or IPs whose X-Forwarded-For is believed; none by default."},
+		apply:   func(c *Config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(v); return err },
+	}}
+}
+
+// limitSettings are the attempt budgets (package ratelimit), N/DURATION.
+func limitSettings() []setting {
+	budget := func(name, def, desc string, field func(*Config) *ratelimit.Budget) setting {
+		return setting{
+			Setting: Setting{name, def, desc},
+			apply:   func(c *Config, v string) (err error) { *field(c), err = ratelimit.ParseBudget(v); return err },
+		}
+	}
+	return []setting{
+		budget("GRANTD_USER_CODE_LIMIT_ACCOUNT", "10/10m", "User-code attempts per account, N/DURATION.",
+			func(c *Config) *ratelimit.Budget { return &c.UserCodeLimitAccount }),
+		budget("GRANTD_USER_CODE_LIMIT_IP", "20/10m", "User-code attempts per client IP, N/DURATION.",
+			func(c *Config) *ratelimit.Budget { return &c.UserCodeLimitIP }),
+		budget("GRANTD_USER_CODE_LIMIT_GLOBAL", "1000/1m", "User-code attempts by everyone together, N/DURATION; bounds F in SECURITY.md A.11.",
+			func(c *Config) *ratelimit.Budget { return &c.UserCodeLimitGlobal }),
+		budget("GRANTD_SIGN_IN_LIMIT_ACCOUNT", "5/15m", "Sign-in attempts per account, N/DURATION.",
+			func(c *Config) *ratelimit.Budget { return &c.SignInLimitAccount }),
+		budget("GRANTD_SIGN_IN_LIMIT_IP", "20/15m", "Sign-in attempts per client IP, N/DURATION.",
+			func(c *Config) *ratelimit.Budget { return &c.SignInLimitIP }),
+		budget("GRANTD_SIGN_IN_LIMIT_GLOBAL", "1000/1m", "Sign-in attempts by everyone together, N/DURATION.",
+			func(c *Config) *ratelimit.Budget { return &c.SignInLimitGlobal }),
+	}
+}

@@ -1,0 +1,158 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/grantd/grantd/internal/secret"
+	"github.com/grantd/grantd/internal/store"
+)
+
+// Client authentication methods (RFC 6749 §2.3.1, RFC 8414 §2).
+const (
+	AuthBasic = "client_secret_basic"
+	AuthPost  = "client_secret_post"
+	AuthNone  = "none"
+)
+
+// ClientAuthenticator authenticates the client of a token or device
+// authorization request (RFC 6749 §2.3, RFC 8628 §3.1).
+//
+// Checking an argon2id-hashed secret costs tens of milliseconds, too much for
+// a device that polls every five seconds, so after one successful check the
+// authenticator remembers SHA-256 of the secret next to the stored hash it
+// was checked against; later requests compare digests in constant time. A
+// changed stored hash invalidates the entry, and a wrong secret always takes
+// the full check.
+type ClientAuthenticator struct {
+	Clients store.Clients
+
+	mu       sync.RWMutex
+	verified map[string]verifiedSecret // by client id
+}
+
+type verifiedSecret struct {
+	storedHash string
+	digest     [sha256.Size]byte
+}
+
+// Authenticate identifies and authenticates the client. It uses exactly one
+// method (TOK-04): HTTP Basic, client_id and client_secret in the body, or,
+// for a public client, client_id alone. Failures are invalid_client (401),
+// with a Basic challenge when Basic was tried (RFC 6749 §5.2).
+func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request, f Form) (store.Client, string, error) {
+	id, sec, method, err := credentials(r, f)
+	if err != nil {
+		return store.Client{}, "", err
+	}
+	fail := func(desc string) error {
+		e := NewError(InvalidClient, desc)
+		e.Challenge = method == AuthBasic
+		return e
+	}
+	c, err := a.Clients.Client(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Client{}, "", fail("Client authentication failed.")
+	}
+	if err != nil {
+		return store.Client{}, "", Unavailable(fmt.Errorf("load client %q: %w", id, err))
+	}
+	if c.Disabled {
+		return store.Client{}, "", fail("Client authentication failed.")
+	}
+	if c.Public {
+		// Some client libraries send an empty secret for public clients;
+		// that is still no secret.
+		if method != AuthNone && sec != "" {
+			return store.Client{}, "", fail("A public client must not send a secret.")
+		}
+		return c, method, nil
+	}
+	if method == AuthNone {
+		return store.Client{}, "", fail("Client authentication is required.")
+	}
+	if !a.check(c, sec) {
+		return store.Client{}, "", fail("Client authentication failed.")
+	}
+	return c, method, nil
+}
+
+// check reports whether sec is c's secret.
+func (a *ClientAuthenticator) check(c store.Client, sec string) bool {
+	digest := sha256.Sum256([]byte(sec))
+	a.mu.RLock()
+	v, ok := a.verified[c.ID]
+	a.mu.RUnlock()
+	if ok && v.storedHash == c.SecretHash && subtle.ConstantTimeCompare(v.digest[:], digest[:]) == 1 {
+		return true
+	}
+	if secret.CheckPassword(c.SecretHash, sec) != nil {
+		return false
+	}
+	a.mu.Lock()
+	if a.verified == nil {
+		a.verified = make(map[string]verifiedSecret)
+	}
+	a.verified[c.ID] = verifiedSecret{storedHash: c.SecretHash, digest: digest}
+	a.mu.Unlock()
+	return true
+}
+
+// credentials extracts the client id, secret and method from the request.
+func credentials(r *http.Request, f Form) (id, sec, method string, err error) {
+	bodyID, bodySecret := f.Get("client_id"), f.Get("client_secret")
+	if authz := r.Header.Get("Authorization"); authz != "" {
+		id, sec, ok := parseBasic(authz)
+		if !ok {
+			e := NewError(InvalidClient, "The Authorization header is malformed.")
+			e.Challenge = true
+			return "", "", "", e
+		}
+		if f.Has("client_secret") {
+			return "", "", "", NewError(InvalidRequest, "Use exactly one client authentication method.")
+		}
+		if f.Has("client_id") && bodyID != id {
+			return "", "", "", NewError(InvalidRequest, "The client_id does not match the authenticated client.")
+		}
+		return id, sec, AuthBasic, nil
+	}
+	if bodyID == "" {
+		return "", "", "", NewError(InvalidClient, "The client is not identified.")
+	}
+	if f.Has("client_secret") {
+		return bodyID, bodySecret, AuthPost, nil
+	}
+	return bodyID, "", AuthNone, nil
+}
+
+// parseBasic decodes HTTP Basic credentials. RFC 6749 §2.3.1 has the client
+// form-urlencode its id and secret before base64, so both are unescaped.
+func parseBasic(h string) (id, sec string, ok bool) {
+	scheme, payload, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Basic") {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(payload))
+	if err != nil {
+		return "", "", false
+	}
+	rawID, rawSecret, found := strings.Cut(string(raw), ":")
+	if !found {
+		return "", "", false
+	}
+	if id, err = url.QueryUnescape(rawID); err != nil || id == "" {
+		return "", "", false
+	}
+	if sec, err = url.QueryUnescape(rawSecret); err != nil {
+		return "", "", false
+	}
+	return id, sec, true
+}
