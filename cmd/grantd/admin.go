@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/grantd/grantd/internal/admin"
+	"github.com/grantd/grantd/internal/oauth"
+)
+
+// createClient is `grantd client create`.
+func (e *environment) createClient(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("client create", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var spec admin.ClientSpec
+	var redirects, grants, scopes stringList
+	database := fs.String("database", "", "SQLite file path (default $GRANTD_DATABASE or grantd.db)")
+	fs.StringVar(&spec.ID, "id", "", "client id (required)")
+	fs.StringVar(&spec.Secret, "secret", "", "client secret (default: generate one and print it once)")
+	fs.BoolVar(&spec.Public, "public", false, "a public client, with no secret")
+	fs.StringVar(&spec.Name, "name", "", "display name shown on the approval page")
+	fs.Var(&redirects, "redirect-uri", "a redirect URI (repeatable)")
+	fs.Var(&grants, "grant-type", "a grant type (repeatable; default: device_code and refresh_token)")
+	fs.Var(&scopes, "scope", "a scope the client may request (repeatable)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if spec.ID == "" {
+		return errors.New("client create: --id is required")
+	}
+	spec.RedirectURIs, spec.GrantTypes, spec.Scopes = redirects, grants, scopes
+	st, err := e.openStore(ctx, *database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	created, err := admin.CreateClient(ctx, st, rand.Reader, time.Now(), spec)
+	if err != nil {
+		return err
+	}
+	c := created.Client
+	method := oauth.AuthBasic
+	if c.Public {
+		method = oauth.AuthNone
+	}
+	return e.printJSON(struct {
+		ClientID     string   `json:"client_id"`
+		ClientSecret string   `json:"client_secret,omitempty"`
+		ClientName   string   `json:"client_name,omitempty"`
+		Public       bool     `json:"public"`
+		AuthMethod   string   `json:"token_endpoint_auth_method"`
+		RedirectURIs []string `json:"redirect_uris"`
+		GrantTypes   []string `json:"grant_types"`
+		Scope        string   `json:"scope"`
+	}{c.ID, created.GeneratedSecret, c.Name, c.Public, method, nonNil(c.RedirectURIs), c.GrantTypes, strings.Join(c.Scopes, " ")})
+}
+
+// createUser is `grantd user create`.
+func (e *environment) createUser(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	database := fs.String("database", "", "SQLite file path (default $GRANTD_DATABASE or grantd.db)")
+	username := fs.String("username", "", "user name (required)")
+	password := fs.String("password", "", "password")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *username == "" {
+		return errors.New("user create: --username is required")
+	}
+	pw := *password
+	switch {
+	case *fromStdin && pw != "":
+		return errors.New("user create: give --password or --password-stdin, not both")
+	case *fromStdin:
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read password from stdin: %w", err)
+		}
+		pw = strings.TrimRight(line, "\r\n")
+	case pw == "":
+		return errors.New("user create: --password or --password-stdin is required")
+	}
+	st, err := e.openStore(ctx, *database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := admin.CreateUser(ctx, st, rand.Reader, time.Now(), *username, pw)
+	if err != nil {
+		return err
+	}
+	return e.printJSON(struct {
+		ID       string `json:"id"`
+		Username string `json:"username"`
+	}{u.ID, u.Username})
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+func (e *environment) printJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	return enc.Encode(v)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,72 @@
+// Command grantd is an OAuth 2.0 authorization server for devices: the
+// device authorization grant (RFC 8628) on an embedded SQLite store.
+//
+//	grantd serve [--addr A] [--issuer URL] [--database PATH] [--demo]
+//	grantd client create --id ID (--secret S | --public) [--name N] [--redirect-uri U]... [--grant-type T]... [--scope S]...
+//	grantd user create --username NAME (--password PW | --password-stdin)
+//
+// Every sub-command reads --database or GRANTD_DATABASE.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage:
+  grantd serve [--addr ADDR] [--issuer URL] [--database PATH] [--demo]
+  grantd client create --id ID (--secret SECRET | --public) [--name NAME]
+                       [--redirect-uri URI]... [--grant-type TYPE]... [--scope SCOPE]...
+  grantd user create --username NAME (--password PW | --password-stdin)
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "grantd:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches to a sub-command.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("no command given")
+	}
+	env := &environment{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	switch cmd, rest := args[0], args[1:]; {
+	case cmd == "serve":
+		return env.serve(ctx, rest)
+	case cmd == "client" && len(rest) > 0 && rest[0] == "create":
+		return env.createClient(ctx, rest[1:])
+	case cmd == "user" && len(rest) > 0 && rest[0] == "create":
+		return env.createUser(ctx, rest[1:])
+	case cmd == "help" || cmd == "-h" || cmd == "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+// environment is what a sub-command may touch of the outside world.
+type environment struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return fmt.Sprint(*s) }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

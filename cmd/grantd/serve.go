@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/grantd/grantd/internal/admin"
+	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/httpserver"
+	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/sqlstore"
+)
+
+// serve is `grantd serve`.
+func (e *environment) serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var o config.Overrides
+	fs.StringVar(&o.Addr, "addr", "", "listen address (default $GRANTD_ADDR or 127.0.0.1:8080)")
+	fs.StringVar(&o.Issuer, "issuer", "", "issuer URL (default $GRANTD_ISSUER or http://ADDR)")
+	fs.StringVar(&o.Database, "database", "", "SQLite file path (default $GRANTD_DATABASE or grantd.db)")
+	demo := fs.Bool("demo", false, "create a demo device client and user (once) and print their credentials")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(e.getenv, o)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	st, err := openStore(ctx, cfg.Database, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := httpserver.New(ctx, httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: time.Now, Rand: rand.Reader})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	logger.Info("grantd listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", cfg.Database)
+	if *demo {
+		d, err := admin.EnsureDemo(ctx, st, rand.Reader, time.Now())
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		e.printDemo(cfg, d)
+	}
+	return srv.Serve(ctx, ln)
+}
+
+// printDemo prints the demo's outputs, as a deployment prints its outputs.
+func (e *environment) printDemo(cfg config.Config, d admin.DemoOutputs) {
+	shown := func(v string) string {
+		if v == "" {
+			return "(set when first created; stored only as a hash)"
+		}
+		return v
+	}
+	rows := [][2]string{
+		{"DeviceClientId", d.ClientID},
+		{"DeviceClientSecret", shown(d.ClientSecret)},
+		{"DeviceAuthorizationEndpoint", cfg.Issuer + httpserver.DeviceAuthorizationPath},
+		{"TokenEndpoint", cfg.Issuer + httpserver.TokenPath},
+		{"VerificationURL", cfg.Issuer + httpserver.VerificationPath},
+		{"DemoUsername", d.Username},
+		{"DemoUserId", d.UserID},
+		{"DemoPassword", shown(d.Password)},
+	}
+	var b strings.Builder
+	b.WriteString("grantd demo outputs:\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "  %-28s %s\n", r[0], r[1])
+	}
+	fmt.Fprint(e.stdout, b.String())
+}
+
+// openStore opens the store a sub-command's --database names.
+func (e *environment) openStore(ctx context.Context, flagValue string) (store.Store, error) {
+	cfg, err := config.Load(e.getenv, config.Overrides{Database: flagValue})
+	if err != nil {
+		return nil, err
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return openStore(ctx, cfg.Database, logger)
+}
+
+func openStore(ctx context.Context, database string, logger *slog.Logger) (store.Store, error) {
+	if strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://") {
+		return nil, errors.New("GRANTD_DATABASE: PostgreSQL is not supported yet; give a SQLite file path")
+	}
+	st, err := sqlstore.Open(ctx, database, logger)
+	if err != nil {
+		return nil, fmt.Errorf("open database %q: %w", database, err)
+	}
+	return st, nil
+}

@@ -1,0 +1,180 @@
+// Package admin holds the operator's actions on grantd's state — creating
+// clients and users, preparing a demo — with the validation they need. The
+// command line and tests call it; it knows nothing of flags or HTTP.
+package admin
+
+import (
+	"context"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/grantd/grantd/internal/oauth"
+	"github.com/grantd/grantd/internal/secret"
+	"github.com/grantd/grantd/internal/store"
+)
+
+// Grant types a client may be given.
+const (
+	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantAuthorizationCode = "authorization_code"
+)
+
+var (
+	clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._~:-]{1,128}$`)
+	usernamePattern = regexp.MustCompile(`^[A-Za-z0-9._@+-]{1,64}$`)
+)
+
+// MinPasswordLength is the shortest password an operator may set.
+const MinPasswordLength = 8
+
+// ClientSpec describes a client to create.
+type ClientSpec struct {
+	ID           string
+	Secret       string // empty: generate one, unless Public
+	Public       bool
+	Name         string
+	RedirectURIs []string
+	GrantTypes   []string // empty: the device grant and refresh_token
+	Scopes       []string
+}
+
+// CreatedClient is a stored client, with its secret in clear text only when
+// grantd generated it (shown once, never stored).
+type CreatedClient struct {
+	Client          store.Client
+	GeneratedSecret string
+}
+
+// CreateClient validates spec and stores the client.
+func CreateClient(ctx context.Context, st store.Store, r io.Reader, now time.Time, spec ClientSpec) (CreatedClient, error) {
+	if !clientIDPattern.MatchString(spec.ID) {
+		return CreatedClient{}, fmt.Errorf("client id %q: use 1-128 characters of A-Z a-z 0-9 . _ ~ : -", spec.ID)
+	}
+	// A client id equal to a user id could be confused with a sub (RFC 9700
+	// §4.15, JWT-06).
+	if _, err := st.User(ctx, spec.ID); err == nil {
+		return CreatedClient{}, fmt.Errorf("client id %q: equals a user id", spec.ID)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return CreatedClient{}, fmt.Errorf("check client id %q: %w", spec.ID, err)
+	}
+	c := store.Client{ID: spec.ID, Public: spec.Public, Name: spec.Name, CreatedAt: now}
+	var err error
+	if c.RedirectURIs, err = checkRedirectURIs(spec.RedirectURIs); err != nil {
+		return CreatedClient{}, err
+	}
+	if c.GrantTypes, err = checkGrantTypes(spec.GrantTypes); err != nil {
+		return CreatedClient{}, err
+	}
+	scopes, perr := oauth.ParseScope(strings.Join(spec.Scopes, " "))
+	if perr != nil || len(scopes) != len(spec.Scopes) {
+		return CreatedClient{}, fmt.Errorf("scopes %q: each must be one distinct scope token", spec.Scopes)
+	}
+	c.Scopes = scopes
+	out := CreatedClient{}
+	switch {
+	case spec.Public && spec.Secret != "":
+		return CreatedClient{}, errors.New("a public client has no secret")
+	case spec.Public:
+	case spec.Secret == "":
+		if out.GeneratedSecret, err = secret.NewToken(r); err != nil {
+			return CreatedClient{}, err
+		}
+		c.SecretHash, err = secret.HashClientSecret(r, out.GeneratedSecret, true)
+	default:
+		if len(spec.Secret) < MinPasswordLength {
+			return CreatedClient{}, fmt.Errorf("client secret: at least %d characters", MinPasswordLength)
+		}
+		c.SecretHash, err = secret.HashClientSecret(r, spec.Secret, false)
+	}
+	if err != nil {
+		return CreatedClient{}, fmt.Errorf("hash client secret: %w", err)
+	}
+	if err := st.CreateClient(ctx, c); err != nil {
+		return CreatedClient{}, fmt.Errorf("create client %q: %w", spec.ID, err)
+	}
+	out.Client = c
+	return out, nil
+}
+
+func checkGrantTypes(gs []string) ([]string, error) {
+	if len(gs) == 0 {
+		return []string{GrantDeviceCode, GrantRefreshToken}, nil
+	}
+	for _, g := range gs {
+		switch g {
+		case GrantDeviceCode, GrantRefreshToken, GrantAuthorizationCode:
+		default:
+			return nil, fmt.Errorf("grant type %q: use %s, %s or %s", g, GrantDeviceCode, GrantRefreshToken, GrantAuthorizationCode)
+		}
+	}
+	return gs, nil
+}
+
+// checkRedirectURIs enforces RFC 9700 §2.6 and RFC 8252 §7.3: absolute URIs
+// without fragment, https, or plain http only for loopback IP literals
+// (AZ-02). Private-use schemes of native apps (com.example.app:/cb) are kept.
+func checkRedirectURIs(uris []string) ([]string, error) {
+	for _, raw := range uris {
+		u, err := url.Parse(raw)
+		if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(raw, "#") {
+			return nil, fmt.Errorf("redirect URI %q: must be absolute, without a fragment", raw)
+		}
+		switch u.Scheme {
+		case "https":
+			if u.Host == "" {
+				return nil, fmt.Errorf("redirect URI %q: no host", raw)
+			}
+		case "http":
+			ip, err := netip.ParseAddr(u.Hostname())
+			if err != nil || !ip.IsLoopback() {
+				return nil, fmt.Errorf("redirect URI %q: plain http only for loopback IP addresses (127.0.0.1, [::1])", raw)
+			}
+		}
+	}
+	return uris, nil
+}
+
+// CreateUser validates and stores a local account with a fresh random id.
+func CreateUser(ctx context.Context, st store.Users, r io.Reader, now time.Time, username, password string) (store.User, error) {
+	if !usernamePattern.MatchString(username) {
+		return store.User{}, fmt.Errorf("username %q: use 1-64 characters of A-Z a-z 0-9 . _ @ + -", username)
+	}
+	if len(password) < MinPasswordLength {
+		return store.User{}, fmt.Errorf("password: at least %d characters", MinPasswordLength)
+	}
+	id, err := NewUserID(r)
+	if err != nil {
+		return store.User{}, err
+	}
+	hash, err := secret.HashPassword(r, password)
+	if err != nil {
+		return store.User{}, fmt.Errorf("hash password: %w", err)
+	}
+	u := store.User{ID: id, Username: username, PasswordHash: hash, CreatedAt: now}
+	if err := st.CreateUser(ctx, u); err != nil {
+		return store.User{}, fmt.Errorf("create user %q: %w", username, err)
+	}
+	return u, nil
+}
+
+var userIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewUserID returns a fresh user id: 128 random bits as 26 lower-case base32
+// characters, within the 1-64 characters of [a-zA-Z0-9_.,@-] that platforms
+// such as AWS IoT managed integrations accept as a userId. Random ids are
+// never reused and reveal nothing of the user name.
+func NewUserID(r io.Reader) (string, error) {
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", fmt.Errorf("read random bytes: %w", err)
+	}
+	return userIDEncoding.EncodeToString(b), nil
+}

@@ -1,0 +1,71 @@
+// Package discovery serves the authorization server metadata (RFC 8414, and
+// the same document as OpenID Connect Discovery 1.0) and the JWKS. Both are
+// encoded once at start-up and served from memory, so they stay up when the
+// store does not (REL-01).
+package discovery
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// Metadata is the RFC 8414 §2 document.
+type Metadata struct {
+	Issuer                            string   `json:"issuer"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	DeviceAuthorizationEndpoint       string   `json:"device_authorization_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	AccessTokenSigningAlgValues       []string `json:"access_token_signing_alg_values_supported,omitempty"`
+	ClaimsSupported                   []string `json:"claims_supported,omitempty"`
+	ServiceDocumentation              string   `json:"service_documentation,omitempty"`
+	VerificationURI                   string   `json:"-"`
+}
+
+// JWKSPath is where the JWKS is served.
+const JWKSPath = "/.well-known/jwks.json"
+
+// Handler serves the metadata and JWKS documents.
+type Handler struct {
+	metadata []byte
+	jwks     []byte
+}
+
+// New encodes the documents once.
+func New(m Metadata, jwks []byte) (*Handler, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode metadata: %w", err)
+	}
+	return &Handler{metadata: b, jwks: jwks}, nil
+}
+
+// Mount registers the well-known documents on mux (RFC 8414 §3).
+func (h *Handler) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", h.serveMetadata)
+	mux.HandleFunc("GET /.well-known/openid-configuration", h.serveMetadata)
+	mux.HandleFunc("GET "+JWKSPath, h.serveJWKS)
+}
+
+func (h *Handler) serveMetadata(w http.ResponseWriter, _ *http.Request) {
+	write(w, "application/json", h.metadata)
+}
+
+func (h *Handler) serveJWKS(w http.ResponseWriter, _ *http.Request) {
+	write(w, "application/jwk-set+json", h.jwks)
+}
+
+func write(w http.ResponseWriter, contentType string, body []byte) {
+	hd := w.Header()
+	hd.Set("Content-Type", contentType)
+	// Short enough that a new signing key is seen well before it signs
+	// (REL-12), long enough that resource servers rarely ask.
+	hd.Set("Cache-Control", "public, max-age=300")
+	w.Write(body)
+}

@@ -1,0 +1,261 @@
+package httpserver_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/internal/admin"
+)
+
+const deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
+
+func demoClient(e *env) (id, secret string) {
+	secret = e.client(admin.ClientSpec{ID: "tv", Name: "Living-room TV", Scopes: []string{"openid", "lights:read", "lights:write"}})
+	return "tv", secret
+}
+
+// TestDeviceAuthorizationResponse is DEV-02: fields, types, no-store, and
+// codes in the configured formats.
+func TestDeviceAuthorizationResponse(t *testing.T) {
+	e := newEnv(t, nil)
+	id, secret := demoClient(e)
+	r := e.deviceAuthorize(id, secret, "lights:read")
+	if r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", r.header.Get("Cache-Control"))
+	}
+	if dc := r.str("device_code"); !regexp.MustCompile(`^[0-9a-zA-Z]{64}$`).MatchString(dc) {
+		t.Errorf("device_code %q: want 64 characters of #aA", dc)
+	}
+	if uc := r.str("user_code"); !regexp.MustCompile(`^[0-9BCDFGHJKLMNPQRSTVWXZ]{4}-[0-9BCDFGHJKLMNPQRSTVWXZ]{4}$`).MatchString(uc) {
+		t.Errorf("user_code %q: want 8 characters of #B grouped as XXXX-XXXX", uc)
+	}
+	if got, want := r.str("verification_uri"), e.srv.URL+"/device"; got != want {
+		t.Errorf("verification_uri = %q, want %q", got, want)
+	}
+	if got, want := r.str("verification_uri_complete"), e.srv.URL+"/device?user_code="+r.str("user_code"); got != want {
+		t.Errorf("verification_uri_complete = %q, want %q", got, want)
+	}
+	if r.body["expires_in"] != float64(1800) || r.body["interval"] != float64(5) {
+		t.Errorf("expires_in, interval = %v, %v; want 1800, 5", r.body["expires_in"], r.body["interval"])
+	}
+}
+
+// TestDeviceAuthorizationClients is DEV-01 and TOK-01: every way a client can
+// authenticate, and every way it can fail.
+func TestDeviceAuthorizationClients(t *testing.T) {
+	e := newEnv(t, nil)
+	id, secret := demoClient(e)
+	e.client(admin.ClientSpec{ID: "bulb", Public: true, Scopes: []string{"lights:read"}})
+	e.client(admin.ClientSpec{ID: "web", Secret: "web-secret-123", GrantTypes: []string{"authorization_code"}})
+	e.client(admin.ClientSpec{ID: "chosen", Secret: "an operator's secret", Scopes: []string{"lights:read"}})
+	tests := []struct {
+		name       string
+		form       url.Values
+		auth       func(*http.Request)
+		wantStatus int
+		wantError  string
+		wantBasic  bool
+	}{
+		{"basic", nil, basic(id, secret), 200, "", false},
+		{"post", url.Values{"client_id": {id}, "client_secret": {secret}}, nil, 200, "", false},
+		{"public client, none", url.Values{"client_id": {"bulb"}}, nil, 200, "", false},
+		{"argon2id secret", url.Values{"client_id": {"chosen"}, "client_secret": {"an operator's secret"}}, nil, 200, "", false},
+		{"unknown client, basic", nil, basic("nobody", "x"), 401, "invalid_client", true},
+		{"unknown client, none", url.Values{"client_id": {"nobody"}}, nil, 401, "invalid_client", false},
+		{"wrong secret, basic", nil, basic(id, secret+"x"), 401, "invalid_client", true},
+		{"wrong secret, post", url.Values{"client_id": {id}, "client_secret": {"wrong"}}, nil, 401, "invalid_client", false},
+		{"confidential client without secret", url.Values{"client_id": {id}}, nil, 401, "invalid_client", false},
+		{"public client with a secret", url.Values{"client_id": {"bulb"}, "client_secret": {"x"}}, nil, 401, "invalid_client", false},
+		{"no client at all", nil, nil, 401, "invalid_client", false},
+		{"two methods (TOK-04)", url.Values{"client_secret": {secret}}, basic(id, secret), 400, "invalid_request", false},
+		{"malformed basic", nil, func(r *http.Request) { r.Header.Set("Authorization", "Basic !!!") }, 401, "invalid_client", true},
+		{"client without the device grant", url.Values{"client_id": {"web"}, "client_secret": {"web-secret-123"}}, nil, 400, "unauthorized_client", false},
+		{"scope not allowed", url.Values{"scope": {"admin"}}, basic(id, secret), 400, "invalid_scope", false},
+		{"malformed scope", url.Values{"scope": {"a\"b"}}, basic(id, secret), 400, "invalid_scope", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.post("/device_authorization", tt.form, tt.auth)
+			if r.status != tt.wantStatus || r.str("error") != tt.wantError {
+				t.Fatalf("got %d %s, want %d %q", r.status, r.raw, tt.wantStatus, tt.wantError)
+			}
+			if tt.wantError != "" && r.str("device_code") != "" {
+				t.Error("an error response carries a device_code")
+			}
+			if got := strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Basic"); got != tt.wantBasic {
+				t.Errorf("WWW-Authenticate = %q, want Basic challenge: %v", r.header.Get("WWW-Authenticate"), tt.wantBasic)
+			}
+		})
+	}
+}
+
+// TestDeviceFlowStates drives every poll answer of RFC 8628 §3.5 (DEV-14,
+// DEV-15, DEV-10) with the test clock.
+func TestDeviceFlowStates(t *testing.T) {
+	e := newEnv(t, nil)
+	id, secret := demoClient(e)
+	alice := e.user("alice")
+
+	t.Run("pending, slow_down raises the interval, approve, redeem once", func(t *testing.T) {
+		d := e.deviceAuthorize(id, secret, "openid lights:read")
+		dc := d.str("device_code")
+		wantError(t, e.poll(id, secret, dc), 400, "authorization_pending")
+		// Sooner than 5 s: slow_down, and the interval becomes 10 s.
+		e.clock.Advance(2 * time.Second)
+		wantError(t, e.poll(id, secret, dc), 400, "slow_down")
+		e.clock.Advance(6 * time.Second) // 6 s < 10 s
+		wantError(t, e.poll(id, secret, dc), 400, "slow_down")
+		e.clock.Advance(15 * time.Second) // interval now 15 s
+		wantError(t, e.poll(id, secret, dc), 400, "authorization_pending")
+		e.decide(d.str("user_code"), alice, true)
+		e.clock.Advance(15 * time.Second)
+		ok := e.poll(id, secret, dc)
+		if ok.status != 200 || ok.str("access_token") == "" || ok.str("token_type") != "Bearer" || ok.str("refresh_token") == "" {
+			t.Fatalf("approved poll: %d %s", ok.status, ok.raw)
+		}
+		if ok.header.Get("Cache-Control") != "no-store" || ok.header.Get("Pragma") != "no-cache" {
+			t.Errorf("token response headers %v, want no-store and no-cache (TOK-06)", ok.header)
+		}
+		e.clock.Advance(15 * time.Second)
+		wantError(t, e.poll(id, secret, dc), 400, "invalid_grant")
+	})
+	t.Run("denied", func(t *testing.T) {
+		d := e.deviceAuthorize(id, secret, "")
+		e.decide(d.str("user_code"), alice, false)
+		wantError(t, e.poll(id, secret, d.str("device_code")), 400, "access_denied")
+	})
+	t.Run("expired (DEV-10)", func(t *testing.T) {
+		d := e.deviceAuthorize(id, secret, "")
+		e.clock.Advance(1799 * time.Second)
+		wantError(t, e.poll(id, secret, d.str("device_code")), 400, "authorization_pending")
+		e.clock.Advance(2*time.Second + 5*time.Second)
+		wantError(t, e.poll(id, secret, d.str("device_code")), 400, "expired_token")
+	})
+	t.Run("unknown and garbage codes (DEV-03)", func(t *testing.T) {
+		for _, dc := range []string{"nope", strings.Repeat("A", 64), "<script>", strings.Repeat("x", 5000)} {
+			wantError(t, e.poll(id, secret, dc), 400, "invalid_grant")
+		}
+	})
+	t.Run("missing device_code", func(t *testing.T) {
+		r := e.post("/token", url.Values{"grant_type": {deviceGrant}}, basic(id, secret))
+		wantError(t, r, 400, "invalid_request")
+	})
+}
+
+// TestDeviceCodeBoundToClient is DEV-16: another client's poll fails and
+// neither uses up the code nor slows its owner down.
+func TestDeviceCodeBoundToClient(t *testing.T) {
+	e := newEnv(t, nil)
+	id, secret := demoClient(e)
+	other := e.client(admin.ClientSpec{ID: "other-tv"})
+	d := e.deviceAuthorize(id, secret, "")
+	e.decide(d.str("user_code"), e.user("alice"), true)
+	wantError(t, e.poll("other-tv", other, d.str("device_code")), 400, "invalid_grant")
+	if r := e.poll(id, secret, d.str("device_code")); r.status != 200 {
+		t.Fatalf("owner's poll after another client's: %d %s", r.status, r.raw)
+	}
+}
+
+// TestDeviceUserRecheckedAtRedemption is DEV-18.
+func TestDeviceUserRecheckedAtRedemption(t *testing.T) {
+	e := newEnv(t, nil)
+	id, secret := demoClient(e)
+	bob := e.user("bob")
+	d := e.deviceAuthorize(id, secret, "")
+	e.decide(d.str("user_code"), bob, true)
+	if err := e.store.SetUserDisabled(t.Context(), bob.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	r := e.poll(id, secret, d.str("device_code"))
+	wantError(t, r, 400, "invalid_grant")
+	if r.str("access_token") != "" {
+		t.Error("tokens issued to a disabled user")
+	}
+}
+
+// TestApprovedCodeRedeemedOnce is REL-04 (a): many simultaneous polls of an
+// approved code yield exactly one token set and no 5xx.
+func TestApprovedCodeRedeemedOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	id, secret := demoClient(e)
+	d := e.deviceAuthorize(id, secret, "")
+	e.decide(d.str("user_code"), e.user("carol"), true)
+	const n = 48
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	results := make([]reply, n)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i] = e.poll(id, secret, d.str("device_code"))
+		})
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for _, r := range results {
+		switch {
+		case r.status == 200:
+			ok++
+		case r.status == 400 && (r.str("error") == "slow_down" || r.str("error") == "invalid_grant"):
+		default:
+			t.Errorf("unexpected answer %d %s", r.status, r.raw)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent polls got tokens, want exactly 1", ok, n)
+	}
+}
+
+// TestTokenEndpointBadInput is TOK-05, TOK-07, TOK-08 and GEN-07: malformed
+// requests get RFC 6749 §5.2 errors, never a 500.
+func TestTokenEndpointBadInput(t *testing.T) {
+	e := newEnv(t, nil)
+	id, secret := demoClient(e)
+	e.client(admin.ClientSpec{ID: "web", Secret: "web-secret-123", GrantTypes: []string{"authorization_code"}})
+	send := func(method, path, ctype, body string, auth func(*http.Request)) reply {
+		req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		if auth != nil {
+			auth(req)
+		}
+		return e.do(req)
+	}
+	form := "grant_type=" + url.QueryEscape(deviceGrant) + "&device_code=x"
+	tests := []struct {
+		name, method, path, ctype, body string
+		auth                            func(*http.Request)
+		wantStatus                      int
+		wantError                       string
+	}{
+		{"GET", "GET", "/token", "", "", basic(id, secret), 405, "invalid_request"},
+		{"JSON body", "POST", "/token", "application/json", `{"grant_type":"x"}`, basic(id, secret), 400, "invalid_request"},
+		{"no content type", "POST", "/token", "", form, basic(id, secret), 400, "invalid_request"},
+		{"parameters in the URI", "POST", "/token?client_secret=" + secret, "application/x-www-form-urlencoded", form, basic(id, secret), 400, "invalid_request"},
+		{"repeated parameter", "POST", "/token", "application/x-www-form-urlencoded", form + "&device_code=y", basic(id, secret), 400, "invalid_request"},
+		{"bad encoding", "POST", "/token", "application/x-www-form-urlencoded", "grant_type=%zz", basic(id, secret), 400, "invalid_request"},
+		{"body too large", "POST", "/token", "application/x-www-form-urlencoded", "a=" + strings.Repeat("b", 70<<10), basic(id, secret), 413, "invalid_request"},
+		{"missing grant_type", "POST", "/token", "application/x-www-form-urlencoded", "device_code=x", basic(id, secret), 400, "invalid_request"},
+		{"password grant (TOK-08)", "POST", "/token", "application/x-www-form-urlencoded", "grant_type=password&username=a&password=b", basic(id, secret), 400, "unsupported_grant_type"},
+		{"unknown grant", "POST", "/token", "application/x-www-form-urlencoded", "grant_type=%3Cscript%3E", basic(id, secret), 400, "unsupported_grant_type"},
+		{"grant the client lacks", "POST", "/token", "application/x-www-form-urlencoded", form, basic("web", "web-secret-123"), 400, "unauthorized_client"},
+		{"device authorization GET", "GET", "/device_authorization", "", "", basic(id, secret), 405, "invalid_request"},
+		{"device authorization too large", "POST", "/device_authorization", "application/x-www-form-urlencoded", "a=" + strings.Repeat("b", 70<<10), basic(id, secret), 413, "invalid_request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := send(tt.method, tt.path, tt.ctype, tt.body, tt.auth)
+			wantError(t, r, tt.wantStatus, tt.wantError)
+			if strings.Contains(r.raw, "<script") || strings.Contains(r.raw, secret) {
+				t.Errorf("error body echoes input: %s", r.raw)
+			}
+		})
+	}
+}

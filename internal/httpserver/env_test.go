@@ -1,0 +1,243 @@
+package httpserver_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/internal/admin"
+	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/httpserver"
+	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/sqlstore"
+)
+
+// clock is a settable test clock: tests move time instead of sleeping.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+	// wall makes Now follow real time (plus any Advance), for tests whose
+	// clients wait in real time, such as the browser test.
+	wall  bool
+	start time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wall {
+		return c.now.Add(time.Since(c.start))
+	}
+	return c.now
+}
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// syncBuffer collects logs from concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// env is a real grantd server over real HTTP on a fresh SQLite file.
+type env struct {
+	t       testing.TB
+	srv     *httptest.Server
+	handler http.Handler
+	store   store.Store
+	clock   *clock
+	logs    *syncBuffer
+	cfg     config.Config
+	dir     string
+}
+
+// newEnv starts a server with the given environment variables. The issuer is
+// the test server's URL.
+func newEnv(t testing.TB, vars map[string]string) *env {
+	t.Helper()
+	e := &env{t: t, clock: &clock{now: time.Unix(1_800_000_000, 0)}, logs: &syncBuffer{}, dir: t.TempDir()}
+	e.start(vars)
+	return e
+}
+
+// newWallEnv is newEnv on a clock that follows real time.
+func newWallEnv(t testing.TB, vars map[string]string) *env {
+	t.Helper()
+	e := &env{t: t, clock: &clock{now: time.Now(), wall: true, start: time.Now()}, logs: &syncBuffer{}, dir: t.TempDir()}
+	e.start(vars)
+	return e
+}
+
+func (e *env) start(vars map[string]string) {
+	t := e.t
+	t.Helper()
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	st, err := sqlstore.Open(ctx, filepath.Join(e.dir, "grantd.db"), logger)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	var h http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	getenv := func(k string) string {
+		if k == "GRANTD_ISSUER" {
+			return srv.URL
+		}
+		return vars[k]
+	}
+	cfg, err := config.Load(getenv, config.Overrides{})
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	s, err := httpserver.New(ctx, httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: e.clock.Now, Rand: rand.Reader})
+	if err != nil {
+		t.Fatalf("new server: %v", err)
+	}
+	h = s.Handler()
+	e.handler = h
+	e.srv, e.store, e.cfg = srv, st, cfg
+	t.Cleanup(e.stop)
+}
+
+// restart stops the server and store and starts them again on the same file.
+func (e *env) restart(vars map[string]string) {
+	e.stop()
+	e.start(vars)
+}
+
+func (e *env) stop() {
+	if e.srv != nil {
+		e.srv.Close()
+		e.store.Close()
+		e.srv = nil
+	}
+}
+
+// client registers a client and returns its secret ("" for public ones).
+func (e *env) client(spec admin.ClientSpec) string {
+	e.t.Helper()
+	c, err := admin.CreateClient(context.Background(), e.store, rand.Reader, e.clock.Now(), spec)
+	if err != nil {
+		e.t.Fatalf("create client: %v", err)
+	}
+	return c.GeneratedSecret
+}
+
+func (e *env) user(name string) store.User {
+	e.t.Helper()
+	u, err := admin.CreateUser(context.Background(), e.store, rand.Reader, e.clock.Now(), name, "correct horse battery")
+	if err != nil {
+		e.t.Fatalf("create user: %v", err)
+	}
+	return u
+}
+
+// reply is a decoded JSON response.
+type reply struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (r reply) str(k string) string { s, _ := r.body[k].(string); return s }
+
+// basic authenticates with client_secret_basic.
+func basic(id, secret string) func(*http.Request) {
+	return func(r *http.Request) { r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret)) }
+}
+
+// post sends a form POST and decodes the JSON answer.
+func (e *env) post(path string, form url.Values, auth func(*http.Request)) reply {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if auth != nil {
+		auth(req)
+	}
+	return e.do(req)
+}
+
+func (e *env) do(req *http.Request) reply {
+	e.t.Helper()
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	json.Unmarshal(raw, &r.body)
+	return r
+}
+
+// deviceAuthorize starts a device flow for a confidential client.
+func (e *env) deviceAuthorize(id, secret, scope string) reply {
+	e.t.Helper()
+	form := url.Values{}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
+	r := e.post("/device_authorization", form, basic(id, secret))
+	if r.status != http.StatusOK {
+		e.t.Fatalf("device authorization: %d %s", r.status, r.raw)
+	}
+	return r
+}
+
+func (e *env) poll(id, secret, deviceCode string) reply {
+	e.t.Helper()
+	return e.post("/token", url.Values{
+		"grant_type":  {"urn:ietf:params:oauth:grant-type:device_code"},
+		"device_code": {deviceCode},
+	}, basic(id, secret))
+}
+
+// decide approves or denies a user code as the user would on the page.
+func (e *env) decide(userCode string, u store.User, approve bool) {
+	e.t.Helper()
+	code := strings.ReplaceAll(userCode, "-", "")
+	_, err := e.store.DecideDeviceGrant(context.Background(), code,
+		store.Decision{Approve: approve, UserID: u.ID, AuthTime: e.clock.Now()}, e.clock.Now())
+	if err != nil {
+		e.t.Fatalf("decide %s: %v", userCode, err)
+	}
+}
+
+// wantError checks an RFC 6749 §5.2 error response.
+func wantError(t *testing.T, r reply, status int, code string) {
+	t.Helper()
+	if r.status != status || r.str("error") != code {
+		t.Fatalf("got %d %s, want %d error=%s", r.status, r.raw, status, code)
+	}
+	if !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+		t.Errorf("Content-Type = %q, want JSON", r.header.Get("Content-Type"))
+	}
+	if r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store (TOK-06)", r.header.Get("Cache-Control"))
+	}
+}

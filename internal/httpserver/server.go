@@ -1,0 +1,199 @@
+// Package httpserver wires grantd's endpoints into one HTTP server:
+// routing, middleware, health endpoints, background purging and graceful
+// shutdown.
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/device"
+	"github.com/grantd/grantd/internal/discovery"
+	"github.com/grantd/grantd/internal/keys"
+	"github.com/grantd/grantd/internal/oauth"
+	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/token"
+)
+
+// Paths of the endpoints, relative to the issuer.
+const (
+	TokenPath               = "/token"
+	DeviceAuthorizationPath = "/device_authorization"
+	VerificationPath        = "/device"
+)
+
+// Server is a configured grantd HTTP server.
+type Server struct {
+	cfg     config.Config
+	store   store.Store
+	logger  *slog.Logger
+	now     func() time.Time
+	handler http.Handler
+	// stopping flips readiness to 503 as soon as shutdown begins (REL-14).
+	stopping atomic.Bool
+}
+
+// Options are a server's dependencies. Now and Rand default to the real
+// clock and crypto/rand.
+type Options struct {
+	Config config.Config
+	Store  store.Store
+	Logger *slog.Logger
+	Now    func() time.Time
+	Rand   io.Reader
+}
+
+// New builds the server: it loads (or, on first start, generates) the signing
+// keys and mounts every endpoint.
+func New(ctx context.Context, o Options) (*Server, error) {
+	cfg := o.Config
+	ks, err := keys.Load(ctx, o.Store, o.Rand, o.Now(), signingAlgs(cfg)...)
+	if err != nil {
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	s := &Server{cfg: cfg, store: o.Store, logger: o.Logger, now: o.Now}
+	auth := &oauth.ClientAuthenticator{Clients: o.Store}
+	mux := http.NewServeMux()
+
+	meta, err := discovery.New(metadata(cfg), ks.JWKS())
+	if err != nil {
+		return nil, err
+	}
+	meta.Mount(mux)
+	(&device.Authorization{
+		Store: o.Store, Auth: auth, VerificationURI: cfg.Issuer + VerificationPath,
+		DeviceCodeFormat: cfg.DeviceCodeFormat, DeviceCodeLength: cfg.DeviceCodeLength,
+		UserCodeFormat: cfg.UserCodeFormat, UserCodeLength: cfg.UserCodeLength,
+		CodeExpiration: cfg.CodeExpiration, PollingInterval: cfg.PollingInterval,
+		Now: o.Now, Rand: o.Rand, Logger: o.Logger,
+	}).Mount(mux)
+	(&token.Handler{
+		Store: o.Store, Auth: auth, Keys: ks, Issuer: cfg.Issuer, Audience: cfg.Issuer,
+		AccessTokenAlg: cfg.AccessTokenAlg, IDTokenAlg: cfg.IDTokenAlg, AccessTokenTTL: cfg.AccessTokenTTL,
+		RefreshTokenTTL: cfg.RefreshTokenTTL, RefreshTokenIdleTTL: cfg.RefreshTokenIdleTTL,
+		TokenSet: token.TokenSet(cfg.ResultTokenSet), Now: o.Now, Rand: o.Rand, Logger: o.Logger,
+	}).Mount(mux)
+	if err := mountPages(mux, cfg, o); err != nil {
+		return nil, err
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", s.ready)
+	s.handler = withLogging(o.Logger, mux)
+	return s, nil
+}
+
+// Handler returns the server's root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// signingAlgs lists the algorithms a key is needed for.
+func signingAlgs(cfg config.Config) []string {
+	if cfg.AccessTokenAlg == cfg.IDTokenAlg {
+		return []string{cfg.AccessTokenAlg}
+	}
+	return []string{cfg.AccessTokenAlg, cfg.IDTokenAlg}
+}
+
+func metadata(cfg config.Config) discovery.Metadata {
+	return discovery.Metadata{
+		Issuer:                            cfg.Issuer,
+		TokenEndpoint:                     cfg.Issuer + TokenPath,
+		DeviceAuthorizationEndpoint:       cfg.Issuer + DeviceAuthorizationPath,
+		JWKSURI:                           cfg.Issuer + discovery.JWKSPath,
+		ResponseTypesSupported:            []string{},
+		GrantTypesSupported:               []string{token.GrantDeviceCode, token.GrantRefreshToken},
+		TokenEndpointAuthMethodsSupported: []string{oauth.AuthBasic, oauth.AuthPost, oauth.AuthNone},
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  []string{cfg.IDTokenAlg},
+		AccessTokenSigningAlgValues:       []string{cfg.AccessTokenAlg},
+		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "client_id", "scope", "jti"},
+	}
+}
+
+// ready reports whether the store answers (readiness), unlike /healthz
+// (liveness), which answers as long as the process serves.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.stopping.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.logger.WarnContext(ctx, "readiness: store unavailable", "error", err)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	io.WriteString(w, "ok\n")
+}
+
+// shutdownGrace bounds a graceful stop, under a typical 30 s orchestrator
+// grace period (REL-14).
+const shutdownGrace = 25 * time.Second
+
+// Serve serves on ln until ctx is cancelled, then stops gracefully: readiness
+// turns 503, the listener closes and requests in flight complete.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	purgeCtx, stopPurge := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPurge()
+	go s.purge(purgeCtx)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.stopping.Store(true)
+	s.logger.Info("shutting down", "grace", shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// purgeEvery is how often expired rows are deleted.
+const purgeEvery = time.Minute
+
+// purge deletes expired rows in the background. Expiry is also checked on
+// every read, so a late purge is harmless (REL-18).
+func (s *Server) purge(ctx context.Context) {
+	t := time.NewTicker(purgeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.store.PurgeExpired(ctx, s.now())
+			if err != nil {
+				s.logger.WarnContext(ctx, "purge expired rows", "error", err)
+			} else if n > 0 {
+				s.logger.DebugContext(ctx, "purged expired rows", "rows", n)
+			}
+		}
+	}
+}

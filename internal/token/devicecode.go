@@ -1,0 +1,104 @@
+package token
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/grantd/grantd/internal/oauth"
+	"github.com/grantd/grantd/internal/secret"
+	"github.com/grantd/grantd/internal/store"
+)
+
+// deviceCode is the device access token request (RFC 8628 §3.4) and its
+// answers (§3.5).
+func (h *Handler) deviceCode(r *http.Request, client store.Client, f oauth.Form) (*Response, error) {
+	ctx := r.Context()
+	code := f.Get("device_code")
+	if code == "" {
+		return nil, oauth.NewError(oauth.InvalidRequest, "The device_code parameter is missing.")
+	}
+	hash := secret.Hash(code)
+	g, err := h.Store.DeviceGrantByDeviceCode(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, oauth.NewError(oauth.InvalidGrant, "The device code is invalid.")
+	}
+	if err != nil {
+		return nil, oauth.Unavailable(fmt.Errorf("load device grant: %w", err))
+	}
+	// A code is bound to the client it was issued to; another client's poll
+	// neither uses it up nor counts as a poll (RFC 8628 §3.4, DEV-16).
+	if g.ClientID != client.ID {
+		return nil, oauth.NewError(oauth.InvalidGrant, "The device code is invalid.")
+	}
+	now := h.Now()
+	g, slowDown, err := h.Store.RecordDevicePoll(ctx, hash, now)
+	if err != nil {
+		return nil, oauth.Unavailable(fmt.Errorf("record device poll: %w", err))
+	}
+	// Polling sooner than the interval earns slow_down, and the store has
+	// raised this code's interval by 5 seconds (RFC 8628 §3.5).
+	if slowDown {
+		return nil, oauth.NewError(oauth.SlowDown, "Poll less often: the interval has grown by 5 seconds.")
+	}
+	if g.Expired(now) {
+		return nil, oauth.NewError(oauth.ExpiredToken, "The device code has expired.")
+	}
+	switch g.State {
+	case store.DevicePending:
+		return nil, oauth.NewError(oauth.AuthorizationPending, "The user has not yet decided.")
+	case store.DeviceDenied:
+		return nil, oauth.NewError(oauth.AccessDenied, "The user denied the request.")
+	case store.DeviceApproved:
+		return h.redeemDevice(r, client, g)
+	default: // issued: one token set per code (DEV-14)
+		return nil, oauth.NewError(oauth.InvalidGrant, "The device code has been used.")
+	}
+}
+
+// redeemDevice mints the token set of an approved grant, then claims the
+// grant and stores the refresh token in one atomic step, so exactly one poll
+// of an approved code gets tokens (RFC 8628 §3.5, REL-04). Minting first means
+// a signing failure leaves the grant approved and redeemable.
+func (h *Handler) redeemDevice(r *http.Request, client store.Client, g store.DeviceGrant) (*Response, error) {
+	ctx := r.Context()
+	now := h.Now()
+	// The approving user is re-checked at redemption (DEV-18).
+	if err := h.checkUser(r, g.UserID); err != nil {
+		return nil, err
+	}
+	info := grantInfo{ClientID: client.ID, UserID: g.UserID, Scopes: g.Scopes, AuthTime: g.AuthTime}
+	resp, err := h.mint(info, g.Scopes, now)
+	if err != nil {
+		return nil, oauth.Unavailable(err)
+	}
+	var rt *store.RefreshToken
+	if h.TokenSet.Refresh && client.AllowsGrant(GrantRefreshToken) {
+		raw, t, err := h.newRefreshToken(info, "", now, now)
+		if err != nil {
+			return nil, oauth.Unavailable(err)
+		}
+		resp.RefreshToken, rt = raw, &t
+	}
+	err = h.Store.RedeemDeviceGrant(ctx, g.DeviceCodeHash, client.ID, now, rt)
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		return nil, oauth.NewError(oauth.InvalidGrant, "The device code has been used.")
+	}
+	if err != nil {
+		return nil, oauth.Unavailable(fmt.Errorf("redeem device grant: %w", err))
+	}
+	h.Logger.InfoContext(ctx, "device grant redeemed", "client_id", client.ID, "sub", g.UserID)
+	return resp, nil
+}
+
+// checkUser refuses a grant whose user is gone or disabled.
+func (h *Handler) checkUser(r *http.Request, userID string) error {
+	u, err := h.Store.User(r.Context(), userID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
+		return oauth.NewError(oauth.InvalidGrant, "The authorization is no longer valid.")
+	}
+	if err != nil {
+		return oauth.Unavailable(fmt.Errorf("load user %q: %w", userID, err))
+	}
+	return nil
+}
