@@ -50,6 +50,7 @@ type Config struct {
 
 	UserCodeLimitAccount, UserCodeLimitIP, UserCodeLimitGlobal ratelimit.Budget // GRANTD_USER_CODE_LIMIT_*
 	SignInLimitAccount, SignInLimitIP, SignInLimitGlobal       ratelimit.Budget // GRANTD_SIGN_IN_LIMIT_*
+	ClientAuthLimit                                            ratelimit.Budget // GRANTD_CLIENT_AUTH_LIMIT
 }
 
 // Setting describes one setting for the README table and `grantd serve

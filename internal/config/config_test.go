@@ -51,6 +51,7 @@ func defaults(t *testing.T) Config {
 		SignInLimitAccount:   ratelimit.Budget{N: 5, Per: 15 * time.Minute},
 		SignInLimitIP:        ratelimit.Budget{N: 20, Per: 15 * time.Minute},
 		SignInLimitGlobal:    ratelimit.Budget{N: 1000, Per: time.Minute},
+		ClientAuthLimit:      ratelimit.Budget{N: 20, Per: time.Minute},
 	}
 }
 
@@ -100,6 +101,7 @@ var field = map[string]func(Config) any{
 	"GRANTD_SIGN_IN_LIMIT_ACCOUNT":   func(c Config) any { return c.SignInLimitAccount },
 	"GRANTD_SIGN_IN_LIMIT_IP":        func(c Config) any { return c.SignInLimitIP },
 	"GRANTD_SIGN_IN_LIMIT_GLOBAL":    func(c Config) any { return c.SignInLimitGlobal },
+	"GRANTD_CLIENT_AUTH_LIMIT":       func(c Config) any { return c.ClientAuthLimit },
 }
 
 func prefixes(s ...string) []netip.Prefix {
@@ -159,6 +161,7 @@ var goodValues = []struct {
 	{"GRANTD_SIGN_IN_LIMIT_ACCOUNT", "3/5m", ratelimit.Budget{N: 3, Per: 5 * time.Minute}},
 	{"GRANTD_SIGN_IN_LIMIT_IP", "10/10m", ratelimit.Budget{N: 10, Per: 10 * time.Minute}},
 	{"GRANTD_SIGN_IN_LIMIT_GLOBAL", "500/30s", ratelimit.Budget{N: 500, Per: 30 * time.Second}},
+	{"GRANTD_CLIENT_AUTH_LIMIT", "5/1s", ratelimit.Budget{N: 5, Per: time.Second}},
 }
 
 func TestLoadGoodValues(t *testing.T) {
@@ -251,6 +254,7 @@ var badValues = []struct {
 	{"GRANTD_SIGN_IN_LIMIT_ACCOUNT", "5/15"},
 	{"GRANTD_SIGN_IN_LIMIT_IP", "-1/1m"},
 	{"GRANTD_SIGN_IN_LIMIT_GLOBAL", "1000/"},
+	{"GRANTD_CLIENT_AUTH_LIMIT", "0/1m"},
 }
 
 func TestLoadBadValues(t *testing.T) {

@@ -110,5 +110,7 @@ func limitSettings() []setting {
 			func(c *Config) *ratelimit.Budget { return &c.SignInLimitIP }),
 		budget("GRANTD_SIGN_IN_LIMIT_GLOBAL", "1000/1m", "Sign-in attempts by everyone together, N/DURATION.",
 			func(c *Config) *ratelimit.Budget { return &c.SignInLimitGlobal }),
+		budget("GRANTD_CLIENT_AUTH_LIMIT", "20/1m", "Client secret checks per client and client IP that do not match a secret already verified, N/DURATION (TOK-02).",
+			func(c *Config) *ratelimit.Budget { return &c.ClientAuthLimit }),
 	}
 }

@@ -4,9 +4,27 @@ import (
 	"net/http"
 
 	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/device"
+	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/web"
 )
 
-// mountPages mounts the browser pages: sign-in and device verification.
-func mountPages(mux *http.ServeMux, cfg config.Config, o Options) error {
-	return nil
+// mountPages mounts the browser pages: sign-in and device verification
+// (RFC 8628 §3.3). They share one attempt limiter.
+func mountPages(mux *http.ServeMux, cfg config.Config, o Options, limiter ratelimit.Limiter) {
+	site := &web.Site{
+		Store: o.Store, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies,
+		Limiter: limiter,
+		SignInBudgets: web.Budgets{
+			PerAccount: cfg.SignInLimitAccount, PerIP: cfg.SignInLimitIP, Global: cfg.SignInLimitGlobal,
+		},
+		Now: o.Now, Rand: o.Rand, Logger: o.Logger,
+	}
+	site.Mount(mux)
+	(&device.Pages{
+		Site: site, Store: o.Store, UserCodeFormat: cfg.UserCodeFormat, UserCodeLength: cfg.UserCodeLength,
+		UserCodeBudgets: web.Budgets{
+			PerAccount: cfg.UserCodeLimitAccount, PerIP: cfg.UserCodeLimitIP, Global: cfg.UserCodeLimitGlobal,
+		},
+	}).Mount(mux)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/grantd/grantd/internal/discovery"
 	"github.com/grantd/grantd/internal/keys"
 	"github.com/grantd/grantd/internal/oauth"
+	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/token"
 )
@@ -59,8 +60,13 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
+	for _, w := range cfg.Warnings() {
+		o.Logger.Warn(w)
+	}
 	s := &Server{cfg: cfg, store: o.Store, logger: o.Logger, now: o.Now}
-	auth := &oauth.ClientAuthenticator{Clients: o.Store}
+	limiter := ratelimit.NewMemory()
+	auth := &oauth.ClientAuthenticator{Clients: o.Store, Limiter: limiter, Budget: cfg.ClientAuthLimit,
+		TrustedProxies: cfg.TrustedProxies, Now: o.Now}
 	mux := http.NewServeMux()
 
 	meta, err := discovery.New(metadata(cfg), ks.JWKS())
@@ -81,9 +87,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		RefreshTokenTTL: cfg.RefreshTokenTTL, RefreshTokenIdleTTL: cfg.RefreshTokenIdleTTL,
 		TokenSet: token.TokenSet(cfg.ResultTokenSet), Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 	}).Mount(mux)
-	if err := mountPages(mux, cfg, o); err != nil {
-		return nil, err
-	}
+	mountPages(mux, cfg, o, limiter)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.handler = withLogging(o.Logger, mux)

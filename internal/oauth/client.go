@@ -8,10 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/grantd/grantd/internal/clientip"
+	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 )
@@ -34,6 +38,14 @@ const (
 // the full check.
 type ClientAuthenticator struct {
 	Clients store.Clients
+	// Limiter and Budget throttle full secret checks per client and client IP
+	// (RFC 6749 §2.3.1 asks that password-like client authentication be
+	// protected from brute force; TOK-02). A secret that matches the cached
+	// digest spends nothing, so an attacker cannot lock a device out.
+	Limiter        ratelimit.Limiter
+	Budget         ratelimit.Budget
+	TrustedProxies []netip.Prefix
+	Now            func() time.Time
 
 	mu       sync.RWMutex
 	verified map[string]verifiedSecret // by client id
@@ -79,23 +91,37 @@ func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request,
 	if method == AuthNone {
 		return store.Client{}, "", fail("Client authentication is required.")
 	}
-	if !a.check(c, sec) {
+	ok, err := a.check(ctx, r, c, sec)
+	if err != nil {
+		return store.Client{}, "", err
+	}
+	if !ok {
 		return store.Client{}, "", fail("Client authentication failed.")
 	}
 	return c, method, nil
 }
 
 // check reports whether sec is c's secret.
-func (a *ClientAuthenticator) check(c store.Client, sec string) bool {
+func (a *ClientAuthenticator) check(ctx context.Context, r *http.Request, c store.Client, sec string) (bool, error) {
 	digest := sha256.Sum256([]byte(sec))
 	a.mu.RLock()
 	v, ok := a.verified[c.ID]
 	a.mu.RUnlock()
 	if ok && v.storedHash == c.SecretHash && subtle.ConstantTimeCompare(v.digest[:], digest[:]) == 1 {
-		return true
+		return true, nil
+	}
+	if a.Limiter != nil {
+		key := "client-auth:" + c.ID + "|" + clientip.From(r, a.TrustedProxies).String()
+		allowed, retry, err := a.Limiter.Take(ctx, key, a.Budget, a.Now())
+		if err != nil {
+			return false, Unavailable(fmt.Errorf("client authentication budget: %w", err))
+		}
+		if !allowed {
+			return false, TooManyRequests(retry)
+		}
 	}
 	if secret.CheckPassword(c.SecretHash, sec) != nil {
-		return false
+		return false, nil
 	}
 	a.mu.Lock()
 	if a.verified == nil {
@@ -103,7 +129,7 @@ func (a *ClientAuthenticator) check(c store.Client, sec string) bool {
 	}
 	a.verified[c.ID] = verifiedSecret{storedHash: c.SecretHash, digest: digest}
 	a.mu.Unlock()
-	return true
+	return true, nil
 }
 
 // credentials extracts the client id, secret and method from the request.

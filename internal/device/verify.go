@@ -1,0 +1,292 @@
+package device
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/usercode"
+	"github.com/grantd/grantd/internal/web"
+)
+
+//go:embed templates/*.html
+var pageTemplates embed.FS
+
+// CSRF purposes of the verification forms.
+const (
+	purposeEnterCode = "device.enter"
+	purposeDecide    = "device.decision"
+)
+
+// invalidCodeMessage is the one answer for an unknown, expired, decided or
+// malformed code, so that none can be told from another (DEV-09).
+const invalidCodeMessage = "That code is not valid. Check the code on your device and try again."
+
+// maxPrefill bounds a user_code taken from the query to pre-fill the form.
+const maxPrefill = 64
+
+// errInvalidCode covers every code the user may not decide.
+var errInvalidCode = errors.New("invalid user code")
+
+// DefaultUserCodeBudgets returns the budgets that apply where
+// Pages.UserCodeBudgets leaves one zero: 20 per account and 50 per IP in 10
+// minutes, 1000 a minute in all. Each evaluation of a code, at entry and at
+// decision, spends one attempt.
+func DefaultUserCodeBudgets() web.Budgets {
+	return web.Budgets{
+		PerAccount: ratelimit.Budget{N: 20, Per: 10 * time.Minute},
+		PerIP:      ratelimit.Budget{N: 50, Per: 10 * time.Minute},
+		Global:     ratelimit.Budget{N: 1000, Per: time.Minute},
+	}
+}
+
+// Pages serves the verification pages where a signed-in user enters a user
+// code and approves or denies the device (RFC 8628 §3.3). Set the fields,
+// then call Mount once.
+type Pages struct {
+	// Site provides sessions, CSRF tokens, rate limits and rendering.
+	Site *web.Site
+	// Store holds the device grants and clients.
+	Store store.Store
+	// UserCodeFormat and UserCodeLength are those of the codes issued by
+	// the device authorization endpoint (required: a code of another length
+	// or alphabet is refused without a lookup).
+	UserCodeFormat usercode.Format
+	UserCodeLength int
+	// UserCodeBudgets limit code guesses per account, per IP and globally
+	// (DEV-06); zero budgets take DefaultUserCodeBudgets().
+	UserCodeBudgets web.Budgets
+
+	once  sync.Once
+	enter *web.Page
+	conf  *web.Page
+	done  *web.Page
+}
+
+// entryPage is the data of the code-entry page.
+type entryPage struct {
+	Account *web.Account
+	CSRF    string
+	Code    string
+	Message string
+}
+
+// confirmPage is the data of the approve-or-deny page.
+type confirmPage struct {
+	Account  *web.Account
+	CSRF     string
+	UserCode string // normalised, posted back
+	Display  string // grouped for comparison with the device
+	Client   string
+	Scopes   []string
+}
+
+// resultPage is the data of the page after a decision.
+type resultPage struct {
+	Account  *web.Account
+	Approved bool
+}
+
+func (p *Pages) setup() {
+	p.once.Do(func() {
+		p.enter = web.MustParsePage(pageTemplates, "templates/enter.html")
+		p.conf = web.MustParsePage(pageTemplates, "templates/confirm.html")
+		p.done = web.MustParsePage(pageTemplates, "templates/result.html")
+	})
+}
+
+// Mount registers the verification pages on mux:
+//
+//	GET  /device           code entry (?user_code= or ?code= pre-fills it)
+//	POST /device           check the code, show the approve-or-deny page
+//	POST /device/decision  approve or deny the device
+func (p *Pages) Mount(mux *http.ServeMux) {
+	p.setup()
+	mux.Handle("GET /device", p.Site.Handler(http.HandlerFunc(p.showEntry)))
+	mux.Handle("POST /device", p.Site.Handler(http.HandlerFunc(p.enterCode)))
+	mux.Handle("POST /device/decision", p.Site.Handler(http.HandlerFunc(p.decide)))
+}
+
+// showEntry shows the code-entry form to a signed-in user; anyone else is
+// sent to sign in first and brought back (DEV-11). A code in the query only
+// pre-fills the form: nothing is approved without the user's explicit
+// decision (DEV-12).
+func (p *Pages) showEntry(w http.ResponseWriter, r *http.Request) {
+	sess, user, ok := p.Site.RequireUser(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	code := q.Get("user_code")
+	if code == "" {
+		code = q.Get("code")
+	}
+	if len(code) > maxPrefill {
+		code = ""
+	}
+	p.renderEntry(w, http.StatusOK, sess, user, code, "")
+}
+
+// enterCode spends the user-code budgets, then looks the typed code up and
+// shows the approve-or-deny page for a pending one.
+func (p *Pages) enterCode(w http.ResponseWriter, r *http.Request) {
+	if !p.Site.ParseForm(w, r) {
+		return
+	}
+	sess, user, ok := p.Site.RequireUser(w, r)
+	if !ok || !p.Site.CheckForm(w, r, sess, purposeEnterCode, "") || !p.spend(w, r, user) {
+		return
+	}
+	grant, client, err := p.pendingGrant(r.Context(), r.PostForm.Get("user_code"))
+	switch {
+	case errors.Is(err, errInvalidCode):
+		p.renderInvalid(w, sess, user)
+		return
+	case err != nil:
+		p.Site.Log().ErrorContext(r.Context(), "user code lookup failed", "err", err)
+		p.Site.Unavailable(w, r)
+		return
+	}
+	name := client.Name
+	if name == "" {
+		name = client.ID
+	}
+	p.Site.Render(w, http.StatusOK, p.conf, confirmPage{
+		Account:  p.Site.AccountOf(sess, user.Username),
+		CSRF:     p.Site.CSRFToken(sess, purposeDecide, grant.UserCode),
+		UserCode: grant.UserCode,
+		Display:  usercode.Group(grant.UserCode),
+		Client:   name,
+		Scopes:   grant.Scopes,
+	})
+}
+
+// decide records the user's approval or denial of the device whose code
+// the form is bound to (DEV-13). Only a pending, unexpired grant can be
+// decided, once, by one user (DEV-04).
+func (p *Pages) decide(w http.ResponseWriter, r *http.Request) {
+	if !p.Site.ParseForm(w, r) {
+		return
+	}
+	sess, user, ok := p.Site.RequireUser(w, r)
+	if !ok {
+		return
+	}
+	code := p.UserCodeFormat.Normalize(r.PostForm.Get("user_code"))
+	if !p.Site.CheckForm(w, r, sess, purposeDecide, code) {
+		return
+	}
+	var approve bool
+	switch r.PostForm.Get("action") {
+	case "approve":
+		approve = true
+	case "deny":
+	default:
+		p.Site.Error(w, r, http.StatusBadRequest, "Choose Approve or Deny.")
+		return
+	}
+	// The token proves the form came from this session, but its owner can
+	// compute tokens for codes of their choice: every decision is a guess
+	// and spends the same budgets as entry (DEV-06).
+	if !p.spend(w, r, user) {
+		return
+	}
+	if !p.wellFormed(code) {
+		p.renderInvalid(w, sess, user)
+		return
+	}
+	decision := store.Decision{Approve: approve, UserID: user.ID, AuthTime: sess.AuthTime}
+	grant, err := p.Store.DecideDeviceGrant(r.Context(), code, decision, p.Site.CurrentTime())
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
+		p.renderInvalid(w, sess, user)
+		return
+	case err != nil:
+		p.Site.Log().ErrorContext(r.Context(), "device decision failed", "err", err)
+		p.Site.Unavailable(w, r)
+		return
+	}
+	p.Site.Log().InfoContext(r.Context(), "device grant decided",
+		"client_id", grant.ClientID, "user_id", user.ID, "approved", approve)
+	p.Site.Render(w, http.StatusOK, p.done, resultPage{
+		Account:  p.Site.AccountOf(sess, user.Username),
+		Approved: approve,
+	})
+}
+
+// spend takes one attempt from the per-IP, per-account and global user-code
+// budgets before any code is evaluated. Unknown codes count; nothing is
+// refunded on success (DEV-06, DEV-07). It writes the 429 or 503 page and
+// returns false when the attempt may not go on.
+func (p *Pages) spend(w http.ResponseWriter, r *http.Request, user store.User) bool {
+	budgets := p.UserCodeBudgets.WithDefaults(DefaultUserCodeBudgets())
+	ok, retryAfter, err := p.Site.Spend(r.Context(), p.Site.Charges(r, "usercode", user.ID, budgets)...)
+	switch {
+	case err != nil:
+		p.Site.Log().ErrorContext(r.Context(), "rate limiter failed", "err", err)
+		p.Site.Unavailable(w, r)
+		return false
+	case !ok:
+		p.Site.Log().InfoContext(r.Context(), "user code attempts rate limited",
+			"user_id", user.ID, "ip", p.Site.ClientIP(r).String())
+		p.Site.TooManyRequests(w, r, retryAfter)
+		return false
+	}
+	return true
+}
+
+// wellFormed reports whether a normalised code has the issued length and
+// only characters of the issued alphabet.
+func (p *Pages) wellFormed(code string) bool {
+	return len(code) == p.UserCodeLength && p.UserCodeFormat.Valid(code)
+}
+
+// pendingGrant returns the pending, unexpired grant for what the user typed
+// (normalised first: case, dashes and spaces do not matter, DEV-08) and its
+// client. Every reason the code cannot be decided is errInvalidCode; any
+// other error is a store failure.
+func (p *Pages) pendingGrant(ctx context.Context, typed string) (store.DeviceGrant, store.Client, error) {
+	code := p.UserCodeFormat.Normalize(typed)
+	if !p.wellFormed(code) {
+		return store.DeviceGrant{}, store.Client{}, errInvalidCode
+	}
+	grant, err := p.Store.DeviceGrantByUserCode(ctx, code)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.DeviceGrant{}, store.Client{}, errInvalidCode
+	}
+	if err != nil {
+		return store.DeviceGrant{}, store.Client{}, fmt.Errorf("device grant by user code: %w", err)
+	}
+	if grant.State != store.DevicePending || grant.Expired(p.Site.CurrentTime()) {
+		return store.DeviceGrant{}, store.Client{}, errInvalidCode
+	}
+	client, err := p.Store.Client(ctx, grant.ClientID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && client.Disabled) {
+		return store.DeviceGrant{}, store.Client{}, errInvalidCode
+	}
+	if err != nil {
+		return store.DeviceGrant{}, store.Client{}, fmt.Errorf("client of device grant: %w", err)
+	}
+	return grant, client, nil
+}
+
+func (p *Pages) renderEntry(w http.ResponseWriter, status int, sess web.Session, user store.User, code, msg string) {
+	p.Site.Render(w, status, p.enter, entryPage{
+		Account: p.Site.AccountOf(sess, user.Username),
+		CSRF:    p.Site.CSRFToken(sess, purposeEnterCode, ""),
+		Code:    code,
+		Message: msg,
+	})
+}
+
+// renderInvalid answers every undecidable code alike: same status, same
+// page, the form empty again (DEV-09).
+func (p *Pages) renderInvalid(w http.ResponseWriter, sess web.Session, user store.User) {
+	p.renderEntry(w, http.StatusBadRequest, sess, user, "", invalidCodeMessage)
+}

@@ -1,0 +1,150 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/web"
+	"github.com/grantd/grantd/internal/web/webtest"
+)
+
+// TestSecurityHeaders checks UI-01, UI-02, UI-03 and UI-09 on every kind of
+// page the site sends: forms, errors, redirects, limits.
+func TestSecurityHeaders(t *testing.T) {
+	f := newFixture(t, false, func(s *web.Site) {
+		s.SignInBudgets.Global = ratelimit.Budget{N: 1, Per: time.Hour}
+	})
+	b := f.browser()
+	form := signInForm(b, "", "alice", "wrong")
+	tests := []struct {
+		name   string
+		status int
+		do     func() *webtest.Response
+	}{
+		{"sign-in form", http.StatusOK, func() *webtest.Response { return b.Get("/signin") }},
+		{"failed sign-in", http.StatusBadRequest, func() *webtest.Response { return b.Post("/signin", form) }},
+		{"rate limited", http.StatusTooManyRequests, func() *webtest.Response { return b.Post("/signin", form) }},
+		{"CSRF refused", http.StatusForbidden, func() *webtest.Response { return b.Post("/signin", url.Values{}) }},
+		{"too large", http.StatusRequestEntityTooLarge, func() *webtest.Response {
+			return b.PostBody("/signin", "csrf_token=x&username="+strings.Repeat("a", web.MaxFormBytes))
+		}},
+		{"redirect to sign-in", http.StatusSeeOther, func() *webtest.Response { return b.Get("/device") }},
+		{"panic", http.StatusInternalServerError, func() *webtest.Response { return b.Get("/panic") }},
+		{"sign-out without token", http.StatusForbidden, func() *webtest.Response { return b.Post("/signout", url.Values{}) }},
+	}
+	for _, tt := range tests {
+		resp := tt.do()
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s: status %d, want %d", tt.name, resp.StatusCode, tt.status)
+		}
+		webtest.CheckSecurityHeaders(t, tt.name, resp)
+		if strings.Contains(resp.Body, "://") || strings.Contains(resp.Body, "<script") || strings.Contains(resp.Body, "style=") {
+			t.Errorf("%s: page has an external URL, a script or inline style", tt.name)
+		}
+	}
+}
+
+// TestStylesheet checks that the CSS is served from this site, cacheable,
+// and linked with a content version.
+func TestStylesheet(t *testing.T) {
+	f := newFixture(t, false, nil)
+	b := f.browser()
+	page := b.Get("/signin")
+	const link = `<link rel="stylesheet" href="/static/grantd.css?v=`
+	if !strings.Contains(page.Body, link) {
+		t.Fatalf("sign-in page does not link the stylesheet")
+	}
+	resp := b.Get(web.StylesheetPath)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") {
+		t.Errorf("GET %s: %d %q", web.StylesheetPath, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "max-age=31536000") {
+		t.Errorf("stylesheet Cache-Control = %q, want a long max-age", cc)
+	}
+	if !strings.Contains(resp.Body, "prefers-color-scheme: dark") {
+		t.Errorf("stylesheet has no dark mode")
+	}
+}
+
+// TestPageMarkup checks the sign-in form's labels and button, which a
+// browser test and a screen reader both rely on.
+func TestPageMarkup(t *testing.T) {
+	f := newFixture(t, false, nil)
+	body := f.browser().Get("/signin").Body
+	for _, want := range []string{
+		`<meta name="viewport" content="width=device-width, initial-scale=1">`,
+		`<label for="username">Username</label>`,
+		`<input id="username" name="username"`,
+		`<label for="password">Password</label>`,
+		`<input id="password" name="password" type="password"`,
+		`<button type="submit">Sign in</button>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("sign-in page lacks %s", want)
+		}
+	}
+}
+
+// TestNoXSS checks UI-04: payloads in return_to and username come back
+// escaped, never as markup.
+func TestNoXSS(t *testing.T) {
+	payloads := []string{
+		`<script>alert(1)</script>`,
+		`"><img src=x onerror=alert(1)>`,
+		`'><svg/onload=alert(1)>`,
+		`</textarea><script>alert(1)</script>`,
+	}
+	f := newFixture(t, false, nil)
+	for _, p := range payloads {
+		b := f.browser()
+		pages := map[string]*webtest.Response{
+			"return_to": b.Get("/signin?return_to=" + url.QueryEscape("/"+p)),
+		}
+		form := signInForm(b, "", p, "wrong")
+		form.Set("return_to", "/"+p)
+		pages["username"] = b.Post("/signin", form)
+		for where, resp := range pages {
+			for _, bad := range []string{p, "<script", "<img", "<svg"} {
+				if strings.Contains(resp.Body, bad) {
+					t.Errorf("payload %q in %s: page contains %q unescaped", p, where, bad)
+				}
+			}
+		}
+	}
+}
+
+// TestPanicPage checks that a panic becomes a 500 page that shows nothing
+// of the cause.
+func TestPanicPage(t *testing.T) {
+	f := newFixture(t, false, nil)
+	resp := f.browser().Get("/panic")
+	if resp.StatusCode != http.StatusInternalServerError || strings.Contains(resp.Body, "secret internal detail") {
+		t.Errorf("panic: status %d, body leaks cause: %v", resp.StatusCode, strings.Contains(resp.Body, "secret"))
+	}
+}
+
+// TestCrossOriginPost checks the http.CrossOriginProtection layer: a
+// browser's cross-site post is refused before any handler runs.
+func TestCrossOriginPost(t *testing.T) {
+	f := newFixture(t, false, nil)
+	tests := []struct{ header, value string }{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Origin", "https://evil.example"},
+	}
+	for _, tt := range tests {
+		b := f.browser()
+		form := signInForm(b, "", "alice", alicePassword)
+		req, _ := http.NewRequest(http.MethodPost, b.Base+"/signin", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(tt.header, tt.value)
+		resp := b.Do(req)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: %s: status %d, want 403", tt.header, tt.value, resp.StatusCode)
+		}
+		webtest.CheckSecurityHeaders(t, "cross-origin 403", resp)
+	}
+}

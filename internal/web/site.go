@@ -1,0 +1,248 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/grantd/grantd/internal/clientip"
+	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/store"
+)
+
+// MaxFormBytes bounds the body of a form post; a larger one gets 413.
+const MaxFormBytes = 64 << 10
+
+// Store is the part of the store the site needs: sessions and accounts.
+type Store interface {
+	store.Sessions
+	store.Users
+}
+
+// Budgets are the attempt budgets of one kind of guess: per account, per
+// client IP and for everyone together (DEV-06, UI-07). A zero Budget takes
+// the default of the kind.
+type Budgets struct {
+	PerAccount ratelimit.Budget
+	PerIP      ratelimit.Budget
+	Global     ratelimit.Budget
+}
+
+// DefaultSignInBudgets returns the budgets that apply where
+// Site.SignInBudgets leaves one zero: 10 per account and 50 per IP in 15
+// minutes, 1000 a minute in all.
+func DefaultSignInBudgets() Budgets {
+	return Budgets{
+		PerAccount: ratelimit.Budget{N: 10, Per: 15 * time.Minute},
+		PerIP:      ratelimit.Budget{N: 50, Per: 15 * time.Minute},
+		Global:     ratelimit.Budget{N: 1000, Per: time.Minute},
+	}
+}
+
+// WithDefaults returns b with each zero budget replaced by def's.
+func (b Budgets) WithDefaults(def Budgets) Budgets {
+	if b.PerAccount.N <= 0 || b.PerAccount.Per <= 0 {
+		b.PerAccount = def.PerAccount
+	}
+	if b.PerIP.N <= 0 || b.PerIP.Per <= 0 {
+		b.PerIP = def.PerIP
+	}
+	if b.Global.N <= 0 || b.Global.Per <= 0 {
+		b.Global = def.Global
+	}
+	return b
+}
+
+// Site is what every grantd page shares: sessions, CSRF tokens, sign-in,
+// rate limits, the layout and the security headers. Set the exported fields,
+// then call Mount once before serving; a Site must not be copied after use.
+type Site struct {
+	// Store holds sessions and accounts. Required.
+	Store Store
+	// Issuer is the server's public URL; an https issuer makes the session
+	// cookie Secure and __Host- prefixed (UI-05).
+	Issuer string
+	// SessionTTL is the lifetime of a signed-in session (default 12h).
+	SessionTTL time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For is believed (GEN-06).
+	TrustedProxies []netip.Prefix
+	// Limiter keeps the attempt budgets. Required.
+	Limiter ratelimit.Limiter
+	// SignInBudgets limit password guesses; zero budgets take
+	// DefaultSignInBudgets().
+	SignInBudgets Budgets
+	// Now is the clock (default time.Now); Rand the randomness for session
+	// ids (default crypto/rand.Reader); Logger the log (default discards).
+	Now    func() time.Time
+	Rand   io.Reader
+	Logger *slog.Logger
+
+	once    sync.Once
+	tmpl    sitePages
+	origins *http.CrossOriginProtection
+}
+
+type sitePages struct {
+	signin, err *Page
+}
+
+func (s *Site) setup() {
+	s.once.Do(func() {
+		s.tmpl = sitePages{
+			signin: MustParsePage(siteTemplates, "templates/signin.html"),
+			err:    MustParsePage(siteTemplates, "templates/error.html"),
+		}
+		s.origins = http.NewCrossOriginProtection()
+		if u, err := url.Parse(s.Issuer); err == nil && u.Scheme != "" && u.Host != "" {
+			if err := s.origins.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+				s.logger().Warn("issuer origin not trusted for cross-origin checks", "err", err)
+			}
+		}
+		s.origins.SetDenyHandler(http.HandlerFunc(s.Forbidden))
+	})
+}
+
+func (s *Site) pages() *sitePages {
+	s.setup()
+	return &s.tmpl
+}
+
+// CurrentTime returns the time on the site's clock (Now, or time.Now).
+func (s *Site) CurrentTime() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Site) now() time.Time { return s.CurrentTime() }
+
+func (s *Site) rand() io.Reader {
+	if s.Rand != nil {
+		return s.Rand
+	}
+	return rand.Reader
+}
+
+// Log returns the site's logger (Logger, or one that discards).
+func (s *Site) Log() *slog.Logger { return s.logger() }
+
+func (s *Site) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (s *Site) sessionTTL() time.Duration {
+	if s.SessionTTL > 0 {
+		return s.SessionTTL
+	}
+	return 12 * time.Hour
+}
+
+// Mount registers the site's routes on mux:
+//
+//	GET  /signin              sign-in form (?return_to=<local path>)
+//	POST /signin              check the password, start the session
+//	POST /signout             end the session
+//	GET  /static/grantd.css   the stylesheet
+func (s *Site) Mount(mux *http.ServeMux) {
+	s.setup()
+	mux.Handle("GET /signin", s.Handler(http.HandlerFunc(s.getSignIn)))
+	mux.Handle("POST /signin", s.Handler(http.HandlerFunc(s.postSignIn)))
+	mux.Handle("POST /signout", s.Handler(http.HandlerFunc(s.postSignOut)))
+	mux.HandleFunc("GET "+StylesheetPath, serveStylesheet)
+}
+
+// Handler wraps a page handler: security headers on every response, a
+// cross-origin check on unsafe methods (http.CrossOriginProtection, in
+// addition to the CSRF tokens), a MaxFormBytes body limit, and a recover
+// that turns a panic into a 500 page.
+func (s *Site) Handler(h http.Handler) http.Handler {
+	s.setup()
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer s.recoverPanic(w, r)
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
+		}
+		h.ServeHTTP(w, r)
+	})
+	guarded := s.origins.Handler(inner)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		SetSecurityHeaders(w.Header())
+		guarded.ServeHTTP(w, r)
+	})
+}
+
+func (s *Site) recoverPanic(w http.ResponseWriter, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	s.logger().ErrorContext(r.Context(), "panic in page handler", "method", r.Method, "path", r.URL.Path, "panic", v)
+	s.Error(w, r, http.StatusInternalServerError, "Something went wrong on our side. Please try again.")
+}
+
+// ParseForm parses a posted form within MaxFormBytes. On failure it writes
+// the 413 or 400 page and returns false.
+func (s *Site) ParseForm(w http.ResponseWriter, r *http.Request) bool {
+	err := r.ParseForm()
+	if err == nil {
+		return true
+	}
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		s.Error(w, r, http.StatusRequestEntityTooLarge, "The form you sent is too large.")
+		return false
+	}
+	s.Error(w, r, http.StatusBadRequest, "The form you sent could not be read.")
+	return false
+}
+
+// ClientIP returns the client address of r, believing X-Forwarded-For only
+// from TrustedProxies (GEN-06).
+func (s *Site) ClientIP(r *http.Request) netip.Addr {
+	return clientip.From(r, s.TrustedProxies)
+}
+
+// Charge is one attempt to spend from one budget.
+type Charge struct {
+	Key    string
+	Budget ratelimit.Budget
+}
+
+// Spend takes one attempt from each charge in order, before the attempt is
+// evaluated, and stops at the first budget that is spent: it then reports
+// ok false and how long to wait. Order charges from the narrowest key (the
+// IP) to the widest (global), so a blocked caller stops draining the others.
+// Nothing is ever refunded (DEV-07).
+func (s *Site) Spend(ctx context.Context, charges ...Charge) (ok bool, retryAfter time.Duration, err error) {
+	now := s.now()
+	for _, c := range charges {
+		ok, retryAfter, err = s.Limiter.Take(ctx, c.Key, c.Budget, now)
+		if err != nil || !ok {
+			return ok, retryAfter, err
+		}
+	}
+	return true, 0, nil
+}
+
+// Charges returns the per-IP, per-account and global charges of one attempt
+// of kind (e.g. "signin", "usercode") against b, in that order.
+func (s *Site) Charges(r *http.Request, kind, account string, b Budgets) []Charge {
+	return []Charge{
+		{Key: kind + ":ip:" + s.ClientIP(r).String(), Budget: b.PerIP},
+		{Key: kind + ":account:" + account, Budget: b.PerAccount},
+		{Key: kind + ":global", Budget: b.Global},
+	}
+}
