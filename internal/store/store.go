@@ -25,9 +25,15 @@ type Store interface {
 	Clients
 	Users
 	DeviceGrants
+	AuthorizationCodes
+	Grants
 	RefreshTokens
+	AccessTokens
+	Consents
 	Sessions
 	Keys
+	Secrets
+	Attempts
 
 	// PurgeExpired deletes rows whose lifetime ended before now and reports
 	// how many it removed. Expiry is always checked on read as well, so purging
@@ -51,9 +57,18 @@ type Client struct {
 	RedirectURIs []string
 	GrantTypes   []string
 	// Scopes the client may request. An empty list allows none.
-	Scopes    []string
-	Disabled  bool
-	CreatedAt time.Time
+	Scopes []string
+	// AuthMethod is the token endpoint authentication method the client must
+	// use (client_secret_basic, client_secret_post, none); empty accepts
+	// either secret method.
+	AuthMethod string
+	// Audience is the aud of the client's access tokens when a request names
+	// no resource (RFC 8707); empty means the server's default.
+	Audience string
+	// Introspect allows the client to call the introspection endpoint.
+	Introspect bool
+	Disabled   bool
+	CreatedAt  time.Time
 }
 
 // AllowsGrant reports whether the client may use grantType.
@@ -162,21 +177,25 @@ type DeviceGrants interface {
 	// concurrent decisions wins.
 	DecideDeviceGrant(ctx context.Context, userCode string, d Decision, now time.Time) (DeviceGrant, error)
 	// RedeemDeviceGrant moves an approved, unexpired grant of clientID to
-	// issued and, in the same transaction, stores rt when it is not nil. It
-	// succeeds for exactly one caller; every other gets ErrConflict (RFC 8628
-	// §3.5, SECURITY.md C.1 invariants 2 and 3).
-	RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, rt *RefreshToken) error
+	// issued and, in the same transaction, stores the Grant g and rt when it
+	// is not nil. It succeeds for exactly one caller; every other gets
+	// ErrConflict and nothing is stored (RFC 8628 §3.5, SECURITY.md C.1
+	// invariants 2 and 3).
+	RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, g Grant, rt *RefreshToken) error
 }
 
 // RefreshToken is one generation of a rotating refresh token. Generations of
-// one grant share a FamilyID (RFC 9700 §4.14.2).
+// one grant form a family and share its GrantID (RFC 9700 §4.14.2).
 type RefreshToken struct {
 	// Hash of the opaque token (the primary key).
-	Hash     string
-	FamilyID string
+	Hash    string
+	GrantID string
 	ClientID string
 	UserID   string
 	Scopes   []string
+	// Resource is the RFC 8707 resource the grant was bound to: the aud of
+	// access tokens minted with this token (RT-05). Empty: the default.
+	Resource string
 	AuthTime time.Time
 	// ExpiresAt ends this generation (idle lifetime); FamilyExpiresAt ends
 	// every generation of the family (absolute lifetime).
@@ -200,12 +219,17 @@ type RefreshTokens interface {
 	// RefreshToken returns the generation with the given hash, or ErrNotFound.
 	RefreshToken(ctx context.Context, hash string) (RefreshToken, error)
 	// RotateRefreshToken marks the generation oldHash as rotated at now and
-	// stores next, in one transaction. It returns ErrConflict when oldHash is
-	// already rotated, revoked or expired; exactly one of concurrent rotations
-	// of one generation succeeds.
+	// stores next, in one transaction. next must carry the old generation's
+	// GrantID and FamilyExpiresAt; a backend refuses it otherwise (an error,
+	// not a sentinel). It returns ErrNotFound for an unknown hash and
+	// ErrConflict when oldHash is already rotated, revoked or expired, or its
+	// grant is revoked; exactly one of concurrent rotations of one generation
+	// succeeds.
 	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) error
-	// RevokeRefreshFamily revokes every generation of the family. Idempotent.
-	RevokeRefreshFamily(ctx context.Context, familyID string, now time.Time) error
+	// RefreshSuccessor returns the generation that replaced the one with the
+	// given hash, or ErrNotFound (it was not rotated, or is unknown). It lets
+	// a retried refresh inside the grace window get the same successor.
+	RefreshSuccessor(ctx context.Context, hash string) (RefreshToken, error)
 }
 
 // Session is a browser session on the verification and sign-in pages. The
@@ -216,6 +240,15 @@ type Session struct {
 	AuthTime  time.Time
 	CreatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// Secrets stores named server secrets shared by every instance, such as the
+// key that derives refresh token successors.
+type Secrets interface {
+	// EnsureSecret stores value under name unless a secret of that name
+	// exists, and returns the secret in force. Atomic: instances starting
+	// together agree on one value.
+	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
 }
 
 // Sessions stores browser sessions.

@@ -8,14 +8,16 @@ import (
 	"github.com/grantd/grantd/internal/store"
 )
 
+const clientColumns = `id, secret_hash, public, name, redirect_uris, grant_types, scopes, auth_method, audience,
+	introspect, disabled, created_at`
+
 // CreateClient stores c. It returns store.ErrAlreadyExists when the id is
 // taken.
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	_, err := s.exec(ctx, fmt.Sprintf("create client %q", c.ID),
-		`INSERT INTO clients (id, secret_hash, public, name, redirect_uris, grant_types, scopes, disabled, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		`INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		c.ID, c.SecretHash, c.Public, c.Name, dbList(c.RedirectURIs), dbList(c.GrantTypes),
-		dbList(c.Scopes), c.Disabled, dbTime(c.CreatedAt))
+		dbList(c.Scopes), c.AuthMethod, c.Audience, c.Introspect, c.Disabled, dbTime(c.CreatedAt))
 	return err
 }
 
@@ -26,10 +28,9 @@ func (s *Store) Client(ctx context.Context, id string) (store.Client, error) {
 		redirects, grants, scps string
 		created                 sql.NullInt64
 	)
-	err := s.r.QueryRowContext(ctx,
-		`SELECT id, secret_hash, public, name, redirect_uris, grant_types, scopes, disabled, created_at
-		FROM clients WHERE id = $1`, id).
-		Scan(&c.ID, &c.SecretHash, &c.Public, &c.Name, &redirects, &grants, &scps, &c.Disabled, &created)
+	err := s.r.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id).
+		Scan(&c.ID, &c.SecretHash, &c.Public, &c.Name, &redirects, &grants, &scps, &c.AuthMethod, &c.Audience,
+			&c.Introspect, &c.Disabled, &created)
 	if err != nil {
 		return store.Client{}, fmt.Errorf("client %q: %w", id, notFound(err))
 	}
@@ -92,17 +93,6 @@ func scanUser(row rowScanner) (store.User, error) {
 // SetUserDisabled enables or disables a user. It returns store.ErrNotFound
 // when the user does not exist.
 func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool) error {
-	op := fmt.Sprintf("set user %q disabled=%t", id, disabled)
-	res, err := s.exec(ctx, op, `UPDATE users SET disabled = $1 WHERE id = $2`, disabled, id)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
-	}
-	return nil
+	return s.execOne(ctx, fmt.Sprintf("set user %q disabled=%t", id, disabled),
+		`UPDATE users SET disabled = $1 WHERE id = $2`, disabled, id)
 }

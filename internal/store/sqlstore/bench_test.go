@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -8,11 +9,33 @@ import (
 	"github.com/grantd/grantd/internal/store"
 )
 
-// Every write commits with synchronous=FULL, so these figures include an
-// fsync per operation and depend on the disk under the temporary directory.
+// BenchmarkSQLite times the store's hot verbs on SQLite. Every write commits
+// with synchronous=FULL, so these figures include an fsync per operation and
+// depend on the disk under the temporary directory.
+func BenchmarkSQLite(b *testing.B) {
+	runBenchmarks(b, func(b *testing.B) *Store { return openTemp(b, filepath.Join(b.TempDir(), "grantd.db")) })
+}
 
-func BenchmarkCreateDeviceGrant(b *testing.B) {
-	s := openTemp(b, filepath.Join(b.TempDir(), "grantd.db"))
+// runBenchmarks runs every benchmark on a fresh store from open.
+func runBenchmarks(b *testing.B, open func(*testing.B) *Store) {
+	for _, bm := range []struct {
+		name string
+		fn   func(*testing.B, *Store)
+	}{
+		{"CreateDeviceGrant", benchCreateDeviceGrant},
+		{"RecordDevicePoll", benchRecordDevicePoll},
+		{"RedeemDeviceGrant", benchRedeemDeviceGrant},
+		{"RedeemAuthorizationCode", benchRedeemAuthorizationCode},
+		{"RotateRefreshToken", benchRotateRefreshToken},
+		{"TakeAttempt", benchTakeAttempt},
+		{"TakeAttemptParallel", benchTakeAttemptParallel},
+		{"RefreshTokenLookup", benchRefreshTokenLookup},
+	} {
+		b.Run(bm.name, func(b *testing.B) { bm.fn(b, open(b)) })
+	}
+}
+
+func benchCreateDeviceGrant(b *testing.B, s *Store) {
 	ctx := b.Context()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -22,8 +45,7 @@ func BenchmarkCreateDeviceGrant(b *testing.B) {
 	}
 }
 
-func BenchmarkRecordDevicePoll(b *testing.B) {
-	s := openTemp(b, filepath.Join(b.TempDir(), "grantd.db"))
+func benchRecordDevicePoll(b *testing.B, s *Store) {
 	ctx := b.Context()
 	g := grant(0)
 	g.ExpiresAt = t0.Add(24 * time.Hour)
@@ -38,10 +60,9 @@ func BenchmarkRecordDevicePoll(b *testing.B) {
 	}
 }
 
-// BenchmarkRedeemDeviceGrant times the redemption alone, refresh token
-// included; creating and approving each grant is excluded.
-func BenchmarkRedeemDeviceGrant(b *testing.B) {
-	s := openTemp(b, filepath.Join(b.TempDir(), "grantd.db"))
+// benchRedeemDeviceGrant times the redemption alone, grant and refresh token
+// included; creating and approving each device grant is excluded.
+func benchRedeemDeviceGrant(b *testing.B, s *Store) {
 	ctx := b.Context()
 	now := t0.Add(2 * time.Minute)
 	b.ReportAllocs()
@@ -55,12 +76,101 @@ func BenchmarkRedeemDeviceGrant(b *testing.B) {
 		if _, err := s.DecideDeviceGrant(ctx, g.UserCode, d, t0.Add(time.Minute)); err != nil {
 			b.Fatal(err)
 		}
-		rt := store.RefreshToken{Hash: g.DeviceCodeHash + "-rt", FamilyID: g.DeviceCodeHash, ClientID: "tv",
-			UserID: "u1", Scopes: g.Scopes, AuthTime: t0, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour),
-			FamilyExpiresAt: now.Add(720 * time.Hour)}
+		gr := userGrant(g.DeviceCodeHash + "-grant")
+		rt := benchRefresh(g.DeviceCodeHash+"-rt", gr.ID, now)
 		b.StartTimer()
-		if err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, "tv", now, &rt); err != nil {
+		if err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, "tv", now, gr, &rt); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchRedeemAuthorizationCode times the redemption alone, grant and
+// refresh token included.
+func benchRedeemAuthorizationCode(b *testing.B, s *Store) {
+	ctx := b.Context()
+	now := t0.Add(10 * time.Second)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		c := store.AuthorizationCode{Hash: fmt.Sprintf("code-%d", i), ClientID: "tv", UserID: "u1",
+			RedirectURI: "https://example.com/cb", Scopes: []string{"openid"}, CodeChallenge: "challenge",
+			CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
+		if err := s.CreateAuthorizationCode(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+		gr := userGrant(c.Hash + "-grant")
+		rt := benchRefresh(c.Hash+"-rt", gr.ID, now)
+		b.StartTimer()
+		if _, err := s.RedeemAuthorizationCode(ctx, c.Hash, now, gr, &rt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchRotateRefreshToken rotates one family again and again.
+func benchRotateRefreshToken(b *testing.B, s *Store) {
+	ctx := b.Context()
+	prev := benchRefresh("gen-0", "g", t0)
+	if err := s.CreateRefreshToken(ctx, prev); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 1; b.Loop(); i++ {
+		now := t0.Add(time.Duration(i) * time.Millisecond)
+		next := benchRefresh(fmt.Sprintf("gen-%d", i), prev.GrantID, now)
+		next.FamilyExpiresAt = prev.FamilyExpiresAt
+		if err := s.RotateRefreshToken(ctx, prev.Hash, next, now); err != nil {
+			b.Fatal(err)
+		}
+		prev = next
+	}
+}
+
+func benchTakeAttempt(b *testing.B, s *Store) {
+	ctx := b.Context()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, _, err := s.TakeAttempt(ctx, fmt.Sprintf("ip-%d", i%64), 10, time.Minute, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchTakeAttemptParallel spends from one budget on every goroutine: the
+// worst case for row contention.
+func benchTakeAttemptParallel(b *testing.B, s *Store) {
+	ctx := b.Context()
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := s.TakeAttempt(ctx, "global", 1000, time.Minute, t0); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func benchRefreshTokenLookup(b *testing.B, s *Store) {
+	ctx := b.Context()
+	rt := benchRefresh("rt", "g", t0)
+	if err := s.CreateRefreshToken(ctx, rt); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.RefreshToken(ctx, rt.Hash); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func benchRefresh(hash, grantID string, now time.Time) store.RefreshToken {
+	return store.RefreshToken{Hash: hash, GrantID: grantID, ClientID: "tv", UserID: "u1", Scopes: []string{"openid"},
+		AuthTime: t0, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour), FamilyExpiresAt: t0.Add(720 * time.Hour)}
 }

@@ -19,9 +19,14 @@ import (
 // a read and a write in one transaction, also check that no update is lost
 // across the two pools.
 func TestWriterContention(t *testing.T) {
-	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "grantd.db")
-	stores := []*Store{openTemp(t, path), openTemp(t, path)}
+	testWriterContention(t, []*Store{openTemp(t, path), openTemp(t, path)})
+}
+
+// testWriterContention runs 200 writers spread over stores that share one
+// database, as instances would.
+func testWriterContention(t *testing.T, stores []*Store) {
+	ctx := t.Context()
 	polled := grant(-1)
 	if err := stores[0].CreateDeviceGrant(ctx, polled); err != nil {
 		t.Fatal(err)
@@ -43,7 +48,7 @@ func TestWriterContention(t *testing.T) {
 				errs[i] = s.CreateDeviceGrant(ctx, grant(i))
 			case i%5 == 1:
 				errs[i] = s.CreateRefreshToken(ctx, store.RefreshToken{
-					Hash: fmt.Sprintf("rt-%d", i), FamilyID: fmt.Sprintf("f-%d", i), ClientID: "tv", UserID: "u",
+					Hash: fmt.Sprintf("rt-%d", i), GrantID: fmt.Sprintf("g-%d", i), ClientID: "tv", UserID: "u",
 					CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), FamilyExpiresAt: t0.Add(time.Hour),
 				})
 			default:

@@ -58,8 +58,9 @@ func (s *Store) DeviceGrantByUserCode(ctx context.Context, userCode string) (sto
 // RecordDevicePoll records a poll at now and returns the grant as it was
 // before it. When the previous poll was less than the interval before now it
 // raises the stored interval by 5 seconds and reports slowDown; the first
-// poll is never slow. The read and the update share one write transaction,
-// so concurrent polls are serialised and none is lost (RFC 8628 §3.5).
+// poll is never slow. The read and the update share one write transaction
+// and the read locks the row (PostgreSQL: SELECT … FOR UPDATE), so concurrent
+// polls are serialised and none is lost (RFC 8628 §3.5).
 func (s *Store) RecordDevicePoll(ctx context.Context, deviceCodeHash string, now time.Time) (store.DeviceGrant, bool, error) {
 	var (
 		g        store.DeviceGrant
@@ -68,7 +69,8 @@ func (s *Store) RecordDevicePoll(ctx context.Context, deviceCodeHash string, now
 	err := s.inTx(ctx, "record device poll", func(tx *sql.Tx) error {
 		var err error
 		g, err = scanDeviceGrant(tx.QueryRowContext(ctx,
-			`SELECT `+deviceColumns+` FROM device_grants WHERE device_code_hash = $1`, deviceCodeHash))
+			`SELECT `+deviceColumns+` FROM device_grants WHERE device_code_hash = $1`+s.d.forUpdate,
+			deviceCodeHash))
 		if err != nil {
 			return err
 		}
@@ -118,11 +120,11 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userCode string, d store.
 }
 
 // RedeemDeviceGrant moves an approved grant of clientID that has not expired
-// at now to issued and stores rt, when not nil, in the same transaction. It
-// succeeds for exactly one caller; others get store.ErrConflict, or
-// store.ErrNotFound when the device code hash is unknown. If rt cannot be
-// stored the grant stays approved.
-func (s *Store) RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, rt *store.RefreshToken) error {
+// at now to issued and stores the Grant g and rt, when not nil, in the same
+// transaction. It succeeds for exactly one caller; others get
+// store.ErrConflict, or store.ErrNotFound when the device code hash is
+// unknown. If g or rt cannot be stored the device grant stays approved.
+func (s *Store) RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, g store.Grant, rt *store.RefreshToken) error {
 	return s.inTx(ctx, fmt.Sprintf("redeem device grant of client %q", clientID), func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE device_grants SET state = 'issued'
@@ -139,27 +141,8 @@ func (s *Store) RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID 
 			return conflictOrNotFound(ctx, tx,
 				`SELECT 1 FROM device_grants WHERE device_code_hash = $1`, deviceCodeHash)
 		}
-		if rt == nil {
-			return nil
-		}
-		_, err = tx.ExecContext(ctx, insertRefreshToken, refreshTokenArgs(*rt)...)
-		return err
+		return insertGrant(ctx, tx, g, rt)
 	})
-}
-
-// conflictOrNotFound explains why a conditional change matched no row: it
-// returns store.ErrConflict when query (a lookup by key) finds the row and
-// store.ErrNotFound when it does not.
-func conflictOrNotFound(ctx context.Context, tx *sql.Tx, query string, key string) error {
-	var one int
-	err := tx.QueryRowContext(ctx, query, key).Scan(&one)
-	switch {
-	case err == nil:
-		return store.ErrConflict
-	case errors.Is(err, sql.ErrNoRows):
-		return store.ErrNotFound
-	}
-	return err
 }
 
 func scanDeviceGrant(row rowScanner) (store.DeviceGrant, error) {

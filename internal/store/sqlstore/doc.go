@@ -1,5 +1,10 @@
-// Package sqlstore is grantd's SQL backend for store.Store. This file set is
-// the SQLite dialect, through database/sql and modernc.org/sqlite.
+// Package sqlstore is grantd's SQL backend for store.Store, with two
+// dialects behind one database/sql code path: SQLite (Open, through
+// modernc.org/sqlite) for a single instance, and PostgreSQL (OpenPostgres,
+// through github.com/jackc/pgx/v5/stdlib) for several instances sharing one
+// database. The statements are shared; a small dialect value holds what
+// differs (row-lock clauses, error classification, an advisory lock, DDL
+// type names).
 //
 // # Why modernc.org/sqlite
 //
@@ -8,7 +13,7 @@
 // scratch container. It is slower than the C library, which does not matter
 // at the write rates of an authorization server.
 //
-// # Durability and concurrency
+// # SQLite: durability and concurrency
 //
 // Every connection is configured through DSN parameters, so a connection the
 // pool opens later gets the same settings:
@@ -31,11 +36,58 @@
 // change; a conditional state change therefore succeeds for exactly one of
 // concurrent callers. The reader pool has several query_only connections.
 //
+// # PostgreSQL: isolation
+//
+// Transactions run at READ COMMITTED. Every state change that decides a race
+// is one conditional statement — UPDATE … WHERE state = … RETURNING, or
+// INSERT … ON CONFLICT — which PostgreSQL re-checks against the newest row
+// version after waiting on the row lock, so the loser matches no row and gets
+// store.ErrConflict. Where a read must precede the write, the read locks the
+// row: RecordDevicePoll reads with SELECT … FOR UPDATE, RotateRefreshToken
+// locks its grant with FOR SHARE against a concurrent RevokeGrant, and
+// EnsureSigningKey takes a transaction advisory lock per algorithm. Nothing
+// runs at SERIALIZABLE, but should a transaction fail with SQLSTATE 40001 or
+// 40P01 (a deadlock) it is run again, up to four attempts in all (REL-09). A
+// concurrent duplicate insert is store.ErrAlreadyExists, never a fault.
+//
+// # PostgreSQL: connections and timeouts
+//
+// OpenPostgres takes a postgres:// URL. One pool serves reads and writes:
+//
+//   - at most 2×GOMAXPROCS+4 open connections (8 on a 2-core machine), all of
+//     which may stay idle: each request makes one or two short statements,
+//     so a handful of connections per core keeps the CPUs busy while some
+//     wait on the network or a row lock, and several instances together stay
+//     well under PostgreSQL's default max_connections of 100. Override with
+//     the URL parameter pool_max_conns.
+//   - a connection is closed after 5 minutes idle (pool_max_conn_idle_time)
+//     and after 30 minutes in any case (pool_max_conn_lifetime), so that the
+//     pool follows a failover or a load balancer's changes.
+//
+// Each connection starts with statement_timeout=5s, so a statement that
+// waits on a stuck database or a lock fails in bounded time instead of
+// hanging (REL-01); idle_in_transaction_session_timeout=30s, so a stalled
+// client cannot hold row locks; and connect_timeout=5 seconds. Any of these
+// can be set in the URL instead, as can every libpq parameter pgx knows
+// (sslmode, search_path, …). Ping checks the pool for readiness.
+//
 // # Schema
 //
-// Migrations are numbered; schema_migrations records the versions applied,
-// each in its own transaction. Times are stored as INTEGER (BIGINT) Unix
-// nanoseconds in UTC, NULL for the zero time; lists are JSON arrays in TEXT
-// columns; queries use $N placeholders. A PostgreSQL dialect can share the
-// version numbers and most statements.
+// Migrations are numbered, shared by both dialects (PostgreSQL reads BLOB as
+// BYTEA), append-only and additive, so that an older grantd keeps running
+// against a newer schema during a rolling upgrade (REL-19). schema_migrations
+// records the versions applied, each in its own transaction that re-checks
+// its version. On PostgreSQL the run also holds a session advisory lock on a
+// connection of its own, so instances starting together apply each migration
+// once; MigrateSQLite and MigratePostgres run them alone, for a migrate
+// sub-command. Times are stored as BIGINT Unix nanoseconds in UTC, NULL for
+// the zero time; lists are JSON arrays in TEXT columns; queries use $N
+// placeholders.
+//
+// # Tests
+//
+// Both dialects run the whole storetest conformance suite. The PostgreSQL
+// tests and benchmarks read GRANTD_TEST_POSTGRES, the URL of a scratch
+// database, and skip when it is unset; each test works in a schema of its
+// own, dropped when it ends.
 package sqlstore

@@ -4,18 +4,27 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
+	"regexp"
 	"time"
 )
 
-// migration is one numbered schema change. A later PostgreSQL dialect keeps
-// its own statements under the same version numbers.
+// migration is one numbered schema change, applied in one transaction.
+// Both dialects share the version numbers.
 type migration struct {
 	version    int
 	statements []string
+	// postgres, when not nil, replaces statements on PostgreSQL. When nil,
+	// PostgreSQL runs statements with BLOB read as BYTEA, the one type name
+	// the two dialects spell differently.
+	postgres []string
 }
 
-// migrations is the SQLite schema history, oldest first. Append only: never
-// edit or renumber a migration that has shipped.
+// migrations is the schema history, oldest first. Append only: never edit
+// or renumber a migration that has shipped; an existing database upgrades
+// in place (REL-19). Migrations are additive, so that an older grantd still
+// runs against a newer schema during a rolling upgrade: they add tables,
+// columns (with defaults) and indexes, and never rename or drop.
 //
 // Types are chosen to read the same in PostgreSQL: BIGINT for Unix
 // nanoseconds and durations, TEXT for identifiers and JSON lists, BOOLEAN
@@ -88,64 +97,165 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX signing_keys_algorithm ON signing_keys (algorithm, created_at)`,
 	}},
+	{version: 2, statements: migration2},
 }
 
-// migrate brings the schema up to date. Each migration runs in its own write
-// transaction and re-checks its version inside it, so processes opening one
-// file together apply it once.
-func (s *Store) migrate(ctx context.Context) error {
+// migration2 adds authorization codes, grants, consent, revoked access
+// tokens, shared secrets and attempt budgets, the new client settings, and
+// each refresh generation's resource and successor. The refresh_tokens column family_id
+// keeps its name and now holds the GrantID: renaming it would break an older
+// grantd still running during the upgrade. A family stored before grants
+// existed has no grants row; it is treated as a grant never revoked.
+var migration2 = []string{
+	`ALTER TABLE clients ADD COLUMN auth_method TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE clients ADD COLUMN audience TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE clients ADD COLUMN introspect BOOLEAN NOT NULL DEFAULT FALSE`,
+	`ALTER TABLE refresh_tokens ADD COLUMN resource TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE refresh_tokens ADD COLUMN successor_hash TEXT`,
+	`CREATE INDEX refresh_tokens_user_client ON refresh_tokens (user_id, client_id)`,
+	`CREATE TABLE grants (
+		id         TEXT PRIMARY KEY,
+		client_id  TEXT NOT NULL,
+		user_id    TEXT NOT NULL,
+		scopes     TEXT NOT NULL,
+		kind       TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		expires_at BIGINT NOT NULL,
+		revoked_at BIGINT
+	)`,
+	`CREATE INDEX grants_user_client ON grants (user_id, client_id)`,
+	`CREATE INDEX grants_expires_at ON grants (expires_at)`,
+	`CREATE TABLE authorization_codes (
+		hash           TEXT PRIMARY KEY,
+		client_id      TEXT NOT NULL,
+		user_id        TEXT NOT NULL,
+		redirect_uri   TEXT NOT NULL,
+		scopes         TEXT NOT NULL,
+		nonce          TEXT NOT NULL,
+		code_challenge TEXT NOT NULL,
+		resource       TEXT NOT NULL,
+		auth_time      BIGINT,
+		created_at     BIGINT NOT NULL,
+		expires_at     BIGINT NOT NULL,
+		redeemed_at    BIGINT,
+		grant_id       TEXT NOT NULL
+	)`,
+	`CREATE INDEX authorization_codes_expires_at ON authorization_codes (expires_at)`,
+	`CREATE TABLE revoked_access_tokens (
+		jti        TEXT PRIMARY KEY,
+		expires_at BIGINT NOT NULL
+	)`,
+	`CREATE INDEX revoked_access_tokens_expires_at ON revoked_access_tokens (expires_at)`,
+	`CREATE TABLE consents (
+		user_id    TEXT NOT NULL,
+		client_id  TEXT NOT NULL,
+		scopes     TEXT NOT NULL,
+		granted_at BIGINT NOT NULL,
+		PRIMARY KEY (user_id, client_id)
+	)`,
+	`CREATE TABLE secrets (
+		name       TEXT PRIMARY KEY,
+		value      BLOB NOT NULL,
+		created_at BIGINT NOT NULL
+	)`,
+	`CREATE TABLE attempts (
+		bucket TEXT PRIMARY KEY,
+		tat    BIGINT NOT NULL
+	)`,
+	`CREATE INDEX attempts_tat ON attempts (tat)`,
+}
+
+// blobType matches the SQLite type name that PostgreSQL spells BYTEA.
+var blobType = regexp.MustCompile(`\bBLOB\b`)
+
+// sqliteDDL returns the statements SQLite runs for m.
+func sqliteDDL(m migration) []string { return m.statements }
+
+// postgresDDL returns the statements PostgreSQL runs for m.
+func postgresDDL(m migration) []string {
+	if m.postgres != nil {
+		return m.postgres
+	}
+	pg := make([]string, len(m.statements))
+	for i, stmt := range m.statements {
+		pg[i] = blobType.ReplaceAllString(stmt, "BYTEA")
+	}
+	return pg
+}
+
+// migrator is a *sql.DB or, on PostgreSQL, the *sql.Conn that holds the
+// migration lock.
+type migrator interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// migrateDB brings the schema up to date and returns its version. Each
+// migration runs in its own transaction and re-checks its version inside
+// it, so that SQLite processes opening one file together apply it once (on
+// PostgreSQL, the caller also holds an advisory lock).
+func migrateDB(ctx context.Context, db migrator, d *dialect, logger *slog.Logger) (int, error) {
 	const ddl = `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    BIGINT PRIMARY KEY,
 		applied_at BIGINT NOT NULL
 	)`
-	if _, err := s.w.ExecContext(ctx, ddl); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+	if _, err := db.ExecContext(ctx, ddl); err != nil {
+		return 0, fmt.Errorf("create schema_migrations: %w", err)
 	}
-	for _, m := range migrations {
-		if err := s.apply(ctx, m); err != nil {
-			return err
+	for _, m := range d.migrations {
+		if err := apply(ctx, db, d, m, logger); err != nil {
+			return 0, fmt.Errorf("apply migration %d: %w", m.version, err)
 		}
 	}
-	var newest int
-	err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest)
+	newest, err := schemaVersion(ctx, db)
 	if err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+		return 0, err
 	}
-	if known := migrations[len(migrations)-1].version; newest > known {
-		// A newer grantd migrated this file. Migrations are additive, so
-		// carry on (REL-19), but say so.
-		s.logger.WarnContext(ctx, "database schema is newer than this binary",
-			"path", s.path, "schema_version", newest, "known_version", known)
+	if known := d.migrations[len(d.migrations)-1].version; newest > known {
+		// A newer grantd migrated this database. Migrations are additive,
+		// so carry on (REL-19), but say so.
+		logger.WarnContext(ctx, "database schema is newer than this binary",
+			"schema_version", newest, "known_version", known)
 	}
-	return nil
+	return newest, nil
+}
+
+// schemaVersion returns the newest migration recorded, 0 for none.
+func schemaVersion(ctx context.Context, db migrator) (int, error) {
+	var newest int
+	err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest)
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return newest, nil
 }
 
 // apply runs m unless its version is already recorded.
-func (s *Store) apply(ctx context.Context, m migration) error {
-	applied := false
-	err := s.inTx(ctx, fmt.Sprintf("apply migration %d", m.version), func(tx *sql.Tx) error {
-		var n int
-		err := tx.QueryRowContext(ctx,
-			`SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n)
-		if err != nil || n > 0 {
-			return err
-		}
-		for _, stmt := range m.statements {
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				return err
-			}
-		}
-		_, err = tx.ExecContext(ctx,
-			`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`,
-			m.version, time.Now().UnixNano())
-		applied = err == nil
-		return err
-	})
+func apply(ctx context.Context, db migrator, d *dialect, m migration, logger *slog.Logger) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if applied {
-		s.logger.InfoContext(ctx, "applied schema migration", "path", s.path, "version", m.version)
+	defer func() { _ = tx.Rollback() }() // after Commit, a no-op
+	var n int
+	err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n)
+	if err != nil || n > 0 {
+		return err
 	}
+	for _, stmt := range d.ddl(m) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`,
+		m.version, time.Now().UnixNano())
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	logger.InfoContext(ctx, "applied schema migration", "dialect", d.name, "version", m.version)
 	return nil
 }

@@ -18,7 +18,10 @@ const purgeBatch = 500
 // Refresh tokens go only when their family can no longer be used: the
 // family's absolute lifetime is over, or every generation's idle lifetime is
 // over. A rotated generation of a live family is kept, because presenting it
-// again is how reuse is detected (RFC 9700 §4.14.2).
+// again is how reuse is detected (RFC 9700 §4.14.2). For the same reason a
+// redeemed authorization code is kept until it expires, so that a second
+// use is still recognised (RFC 6749 §4.1.2). Revoked grants are kept until
+// they expire, so that introspection still finds them revoked.
 var purgeStatements = []struct{ name, query string }{
 	{"device grants", `DELETE FROM device_grants WHERE device_code_hash IN (
 		SELECT device_code_hash FROM device_grants WHERE expires_at <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
@@ -29,19 +32,28 @@ var purgeStatements = []struct{ name, query string }{
 	{"refresh families past every idle lifetime", `DELETE FROM refresh_tokens WHERE family_id IN (
 		SELECT family_id FROM refresh_tokens GROUP BY family_id HAVING MAX(expires_at) <= $1
 		LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
+	{"authorization codes", `DELETE FROM authorization_codes WHERE hash IN (
+		SELECT hash FROM authorization_codes WHERE expires_at <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
+	{"grants", `DELETE FROM grants WHERE id IN (
+		SELECT id FROM grants WHERE expires_at <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
+	{"access token revocations", `DELETE FROM revoked_access_tokens WHERE jti IN (
+		SELECT jti FROM revoked_access_tokens WHERE expires_at <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
+	{"full attempt budgets", `DELETE FROM attempts WHERE bucket IN (
+		SELECT bucket FROM attempts WHERE tat <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
 }
 
-// PurgeExpired deletes device grants, sessions and refresh token families
-// whose lifetime ended at or before now, and reports how many rows it
-// removed. Each batch is its own statement; on error the count so far is
-// returned with the error.
+// PurgeExpired deletes device grants, sessions, refresh token families,
+// authorization codes, grants and access token revocations whose lifetime
+// ended at or before now, and attempt budgets that are full again at now,
+// and reports how many rows it removed. Each batch is its own statement; on
+// error the count so far is returned with the error.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	for _, p := range purgeStatements {
 		for {
-			res, err := s.w.ExecContext(ctx, p.query, nanos(now))
+			res, err := s.exec(ctx, "purge expired "+p.name, p.query, nanos(now))
 			if err != nil {
-				return total, fmt.Errorf("purge expired %s: %w", p.name, err)
+				return total, err
 			}
 			n, err := res.RowsAffected()
 			if err != nil {

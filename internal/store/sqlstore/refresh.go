@@ -3,20 +3,23 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/grantd/grantd/internal/store"
 )
 
-const refreshColumns = `hash, family_id, client_id, user_id, scopes, auth_time, created_at, expires_at,
+// refreshColumns are a generation's columns. family_id holds the GrantID
+// (see migration2).
+const refreshColumns = `hash, family_id, client_id, user_id, scopes, resource, auth_time, created_at, expires_at,
 	family_expires_at, rotated_at, revoked_at`
 
 const insertRefreshToken = `INSERT INTO refresh_tokens (` + refreshColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 
 func refreshTokenArgs(t store.RefreshToken) []any {
-	return []any{t.Hash, t.FamilyID, t.ClientID, t.UserID, dbList(t.Scopes), dbTime(t.AuthTime),
+	return []any{t.Hash, t.GrantID, t.ClientID, t.UserID, dbList(t.Scopes), t.Resource, dbTime(t.AuthTime),
 		dbTime(t.CreatedAt), dbTime(t.ExpiresAt), dbTime(t.FamilyExpiresAt), dbTime(t.RotatedAt),
 		dbTime(t.RevokedAt)}
 }
@@ -24,7 +27,7 @@ func refreshTokenArgs(t store.RefreshToken) []any {
 // CreateRefreshToken stores the first generation of a family. It returns
 // store.ErrAlreadyExists when the hash is taken.
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
-	_, err := s.exec(ctx, fmt.Sprintf("create refresh token in family %q", t.FamilyID),
+	_, err := s.exec(ctx, fmt.Sprintf("create refresh token of grant %q", t.GrantID),
 		insertRefreshToken, refreshTokenArgs(t)...)
 	return err
 }
@@ -33,19 +36,40 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 // store.ErrNotFound. Rotated, revoked and expired generations are returned
 // too, so that the caller can detect reuse.
 func (s *Store) RefreshToken(ctx context.Context, hash string) (store.RefreshToken, error) {
+	t, err := scanRefreshToken(s.r.QueryRowContext(ctx,
+		`SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`, hash))
+	if err != nil {
+		return store.RefreshToken{}, fmt.Errorf("refresh token: %w", err)
+	}
+	return t, nil
+}
+
+// RefreshSuccessor returns the generation that replaced the one with the
+// given hash, or store.ErrNotFound when that one was not rotated, is
+// unknown, or was rotated by a grantd older than schema version 2.
+func (s *Store) RefreshSuccessor(ctx context.Context, hash string) (store.RefreshToken, error) {
+	t, err := scanRefreshToken(s.r.QueryRowContext(ctx,
+		`SELECT `+refreshColumns+` FROM refresh_tokens
+		WHERE hash = (SELECT successor_hash FROM refresh_tokens WHERE hash = $1)`, hash))
+	if err != nil {
+		return store.RefreshToken{}, fmt.Errorf("refresh successor: %w", err)
+	}
+	return t, nil
+}
+
+func scanRefreshToken(row rowScanner) (store.RefreshToken, error) {
 	var (
 		t                                                  store.RefreshToken
 		scopes                                             string
 		authTime, created, expires, famExpires, rot, revok sql.NullInt64
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`, hash).
-		Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &scopes, &authTime, &created, &expires,
-			&famExpires, &rot, &revok)
+	err := row.Scan(&t.Hash, &t.GrantID, &t.ClientID, &t.UserID, &scopes, &t.Resource, &authTime, &created,
+		&expires, &famExpires, &rot, &revok)
 	if err != nil {
-		return store.RefreshToken{}, fmt.Errorf("refresh token: %w", notFound(err))
+		return store.RefreshToken{}, notFound(err)
 	}
 	if t.Scopes, err = goList(scopes); err != nil {
-		return store.RefreshToken{}, fmt.Errorf("refresh token: %w", err)
+		return store.RefreshToken{}, err
 	}
 	t.AuthTime = goTime(authTime)
 	t.CreatedAt = goTime(created)
@@ -56,18 +80,34 @@ func (s *Store) RefreshToken(ctx context.Context, hash string) (store.RefreshTok
 	return t, nil
 }
 
-// RotateRefreshToken marks the generation oldHash as rotated at now and
-// stores next, in one transaction. The mark is one conditional UPDATE, so
-// exactly one of concurrent rotations succeeds; the others get
-// store.ErrConflict, as does a rotated, revoked or expired generation.
-// An unknown oldHash gives store.ErrNotFound.
+// RotateRefreshToken marks the generation oldHash as rotated at now, records
+// next as its successor and stores next, in one transaction. The mark is one
+// conditional UPDATE, so exactly one of concurrent rotations succeeds; the
+// others get store.ErrConflict, as does a rotated, revoked or expired
+// generation or one whose grant is revoked. An unknown oldHash gives
+// store.ErrNotFound; a next whose GrantID or FamilyExpiresAt differ from the
+// old generation's is refused with a plain error.
+//
+// On PostgreSQL the grant's row is locked (FOR SHARE) first, so that a
+// concurrent RevokeGrant either finishes before the UPDATE reads the grant or
+// starts after this commits and then revokes next too: a revoked grant never
+// keeps a live successor.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next store.RefreshToken, now time.Time) error {
-	return s.inTx(ctx, fmt.Sprintf("rotate refresh token in family %q", next.FamilyID), func(tx *sql.Tx) error {
+	return s.inTx(ctx, fmt.Sprintf("rotate refresh token of grant %q", next.GrantID), func(tx *sql.Tx) error {
+		if s.d.forShare != "" {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM grants WHERE id = $1`+s.d.forShare, next.GrantID).Scan(&one)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) { // no row: a family older than grants
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx,
-			`UPDATE refresh_tokens SET rotated_at = $2
-			WHERE hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL
-				AND expires_at > $2 AND family_expires_at > $2`,
-			oldHash, nanos(now))
+			`UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $5
+			WHERE hash = $1 AND family_id = $3 AND family_expires_at = $4
+				AND rotated_at IS NULL AND revoked_at IS NULL
+				AND expires_at > $2 AND family_expires_at > $2
+				AND NOT EXISTS (SELECT 1 FROM grants WHERE id = $3 AND revoked_at IS NOT NULL)`,
+			oldHash, nanos(now), next.GrantID, dbTime(next.FamilyExpiresAt), next.Hash)
 		if err != nil {
 			return err
 		}
@@ -76,19 +116,30 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next sto
 			return err
 		}
 		if n == 0 {
-			return conflictOrNotFound(ctx, tx, `SELECT 1 FROM refresh_tokens WHERE hash = $1`, oldHash)
+			return whyNotRotated(ctx, tx, oldHash, next)
 		}
 		_, err = tx.ExecContext(ctx, insertRefreshToken, refreshTokenArgs(next)...)
 		return err
 	})
 }
 
-// RevokeRefreshFamily sets revoked_at to now on every generation of the
-// family not yet revoked. Revoking an unknown or revoked family is not an
-// error.
-func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string, now time.Time) error {
-	_, err := s.exec(ctx, fmt.Sprintf("revoke refresh family %q", familyID),
-		`UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`,
-		familyID, dbTime(now))
-	return err
+// whyNotRotated explains a rotation that matched no row: an unknown hash, a
+// successor that does not continue the family, or a conflict.
+func whyNotRotated(ctx context.Context, tx *sql.Tx, oldHash string, next store.RefreshToken) error {
+	var (
+		grantID    string
+		famExpires sql.NullInt64
+	)
+	err := tx.QueryRowContext(ctx, `SELECT family_id, family_expires_at FROM refresh_tokens WHERE hash = $1`,
+		oldHash).Scan(&grantID, &famExpires)
+	switch {
+	case err != nil:
+		return notFound(err)
+	case grantID != next.GrantID:
+		return fmt.Errorf("successor names grant %q, the generation it replaces grant %q", next.GrantID, grantID)
+	case famExpires.Int64 != nanos(next.FamilyExpiresAt):
+		return fmt.Errorf("successor's family expiry %v differs from the family's %v",
+			next.FamilyExpiresAt, goTime(famExpires))
+	}
+	return store.ErrConflict
 }

@@ -71,10 +71,15 @@ func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 
 // EnsureSigningKey stores k unless a key for k.Algorithm exists, and returns
 // the oldest key for that algorithm. The lookup and the insert share one
-// write transaction, so instances starting together agree on one key.
+// write transaction that runs alone among those for the same algorithm
+// (SQLite: the write lock; PostgreSQL: an advisory lock), so instances
+// starting together agree on one key.
 func (s *Store) EnsureSigningKey(ctx context.Context, k store.SigningKey) (store.SigningKey, error) {
 	var got store.SigningKey
 	err := s.inTx(ctx, fmt.Sprintf("ensure %s signing key", k.Algorithm), func(tx *sql.Tx) error {
+		if err := s.d.serialize(ctx, tx, "signing key "+k.Algorithm); err != nil {
+			return err
+		}
 		var err error
 		got, err = scanKey(tx.QueryRowContext(ctx,
 			`SELECT `+keyColumns+` FROM signing_keys WHERE algorithm = $1 ORDER BY created_at, id LIMIT 1`,

@@ -8,162 +8,159 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net/url"
-	"runtime"
-	"strings"
 	"time"
-
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/grantd/grantd/internal/store"
 )
 
-// busyTimeoutMS is how long a connection waits for a lock another process
-// holds before it gives up with SQLITE_BUSY (REL-08).
-const busyTimeoutMS = 5000
-
-// Store is a SQLite-backed store.Store. It is safe for concurrent use.
+// Store is a SQL-backed store.Store, on SQLite (Open) or PostgreSQL
+// (OpenPostgres). It is safe for concurrent use.
 type Store struct {
-	path   string
+	path   string // the SQLite file, or the PostgreSQL URL without password
 	logger *slog.Logger
-	w      *sql.DB // one connection; transactions begin IMMEDIATE
-	r      *sql.DB // several query_only connections
+	d      *dialect
+	w      *sql.DB // writes; SQLite: one connection whose transactions begin IMMEDIATE
+	r      *sql.DB // reads; SQLite: query_only connections; PostgreSQL: w itself
 }
 
 var _ store.Store = (*Store)(nil)
 
-// Open opens the SQLite database at path, creating the file if it is missing,
-// and applies pending schema migrations. A nil logger discards logs.
-func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
-	if err := checkPath(path); err != nil {
-		return nil, err
-	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	w, err := openPool(ctx, dsn(path, false), 1)
-	if err != nil {
-		return nil, fmt.Errorf("open %s for writing: %w", path, err)
-	}
-	s := &Store{path: path, logger: logger, w: w}
-	if err := s.migrate(ctx); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("migrate %s: %w", path, err)
-	}
-	s.r, err = openPool(ctx, dsn(path, true), max(4, runtime.NumCPU()))
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open %s for reading: %w", path, err)
-	}
-	return s, nil
+// dialect is what differs between SQLite and PostgreSQL. Everything else,
+// the statements included, is shared.
+type dialect struct {
+	name string
+	// forUpdate and forShare end a SELECT whose rows a transaction reads and
+	// then changes (or must keep unchanged) until it ends. SQLite needs none:
+	// its write transactions run one at a time.
+	forUpdate, forShare string
+	// uniqueViolation reports a primary key or unique constraint failure;
+	// other constraint failures (NOT NULL, CHECK) are faults.
+	uniqueViolation func(error) bool
+	// retryable reports an error after which the whole transaction may be
+	// run again: a serialisation failure or a deadlock (REL-09).
+	retryable func(error) bool
+	// serialize makes transactions that call it with the same name run one
+	// after another (PostgreSQL: a transaction-level advisory lock).
+	serialize func(ctx context.Context, tx *sql.Tx, name string) error
+	// migrations is the schema history; ddl returns a migration's
+	// statements in the dialect.
+	migrations []migration
+	ddl        func(migration) []string
 }
 
-// checkPath refuses names that would not give every connection of both pools
-// the same file.
-func checkPath(path string) error {
-	switch {
-	case path == "", path == ":memory:", strings.HasPrefix(path, "file:"):
-		return fmt.Errorf("sqlite path %q: need a file name", path)
-	case strings.ContainsRune(path, '?'):
-		return fmt.Errorf("sqlite path %q: must not contain '?'", path)
-	}
-	return nil
-}
+// maxAttempts bounds how many times a transaction that failed with a
+// retryable error is run (REL-09).
+const maxAttempts = 4
 
-// dsn returns the modernc.org/sqlite data source name for path. Pragmas are
-// DSN parameters so that every connection a pool opens gets them.
-func dsn(path string, readOnly bool) string {
-	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
-	q.Add("_pragma", "foreign_keys(ON)")
-	q.Add("_pragma", "synchronous(FULL)")
-	if readOnly {
-		q.Add("_pragma", "query_only(ON)")
-	} else {
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Set("_txlock", "immediate")
-	}
-	return path + "?" + q.Encode()
-}
-
-// openPool opens a database/sql pool of at most n connections and checks
-// that a connection can be made.
-func openPool(ctx context.Context, dsn string, n int) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(n)
-	db.SetMaxIdleConns(n)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
-// Path returns the database file name Open was given.
+// Path returns the database Open was given: the SQLite file name, or the
+// PostgreSQL URL with its password removed.
 func (s *Store) Path() string { return s.path }
 
-// Ping reports whether both connection pools answer.
+// Ping reports whether the database answers on every connection pool, for
+// readiness checks.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.w.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping writer: %w", err)
+		return fmt.Errorf("ping %s writer: %w", s.d.name, err)
+	}
+	if s.r == s.w {
+		return nil
 	}
 	if err := s.r.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping reader: %w", err)
+		return fmt.Errorf("ping %s reader: %w", s.d.name, err)
 	}
 	return nil
 }
 
-// Close closes both connection pools.
+// Close closes the connection pools.
 func (s *Store) Close() error {
+	if s.r == s.w {
+		return s.w.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
-// inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits it when
-// fn returns nil. Errors are wrapped with op; a unique constraint failure
-// becomes store.ErrAlreadyExists.
+// inTx runs fn in a write transaction and commits it when fn returns nil.
+// A transaction that fails with a retryable error is run again, up to
+// maxAttempts times, so fn must only assign what it computes. Errors are
+// wrapped with op; a unique constraint failure becomes
+// store.ErrAlreadyExists.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("%s: begin: %w", op, err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback() // the error that matters is fn's
-		if isUniqueViolation(err) {
+	for attempt := 1; ; attempt++ {
+		err := s.tryTx(ctx, fn)
+		if err == nil {
+			return nil
+		}
+		if attempt < maxAttempts && s.d.retryable(err) && backOff(ctx, attempt) == nil {
+			s.logger.DebugContext(ctx, "retrying transaction", "op", op, "attempt", attempt, "err", err)
+			continue
+		}
+		if s.d.uniqueViolation(err) {
 			err = store.ErrAlreadyExists
 		}
 		return fmt.Errorf("%s: %w", op, err)
 	}
+}
+
+func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback() // the error that matters is fn's
+		return err
+	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%s: commit: %w", op, err)
+		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
 
-// exec runs one write statement outside an explicit transaction.
+// exec runs one write statement outside an explicit transaction, again
+// after a retryable error.
 func (s *Store) exec(ctx context.Context, op, query string, args ...any) (sql.Result, error) {
-	res, err := s.w.ExecContext(ctx, query, args...)
-	if err != nil {
-		if isUniqueViolation(err) {
+	for attempt := 1; ; attempt++ {
+		res, err := s.w.ExecContext(ctx, query, args...)
+		switch {
+		case err == nil:
+			return res, nil
+		case attempt < maxAttempts && s.d.retryable(err) && backOff(ctx, attempt) == nil:
+			continue
+		case s.d.uniqueViolation(err):
 			return nil, fmt.Errorf("%s: %w", op, store.ErrAlreadyExists)
 		}
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	return res, nil
 }
 
-// isUniqueViolation reports whether err is a primary key or unique
-// constraint failure. Other constraint failures (NOT NULL, CHECK) are faults.
-func isUniqueViolation(err error) bool {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
+// execOne runs one write statement and returns store.ErrNotFound when it
+// changed no row.
+func (s *Store) execOne(ctx context.Context, op, query string, args ...any) error {
+	res, err := s.exec(ctx, op, query, args...)
+	if err != nil {
+		return err
 	}
-	code := se.Code()
-	return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	return nil
+}
+
+// backOff waits a little longer after each failed attempt, or until ctx
+// ends.
+func backOff(ctx context.Context, attempt int) error {
+	t := time.NewTimer(time.Duration(attempt) * 5 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // notFound maps sql.ErrNoRows to store.ErrNotFound and leaves other errors
@@ -175,9 +172,42 @@ func notFound(err error) error {
 	return err
 }
 
+// conflictOrNotFound explains why a conditional change matched no row: it
+// returns store.ErrConflict when query (a lookup by key) finds the row and
+// store.ErrNotFound when it does not.
+func conflictOrNotFound(ctx context.Context, tx *sql.Tx, query string, key string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, query, key).Scan(&one)
+	switch {
+	case err == nil:
+		return store.ErrConflict
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	}
+	return err
+}
+
 // rowScanner is a *sql.Row or *sql.Rows.
 type rowScanner interface {
 	Scan(dest ...any) error
+}
+
+// queryAll runs a query on the reader pool and scans every row with scan.
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var all []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, v)
+	}
+	return all, rows.Err()
 }
 
 // dbTime encodes t as Unix nanoseconds, or NULL for the zero time. Times

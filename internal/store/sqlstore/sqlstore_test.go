@@ -42,6 +42,12 @@ func grant(n int) store.DeviceGrant {
 	}
 }
 
+// userGrant is a grant of u1 to the tv client, created at t0.
+func userGrant(id string) store.Grant {
+	return store.Grant{ID: id, ClientID: "tv", UserID: "u1", Kind: "urn:ietf:params:oauth:grant-type:device_code",
+		CreatedAt: t0, ExpiresAt: t0.Add(720 * time.Hour)}
+}
+
 // TestRestartKeepsDeviceGrants is SECURITY.md REL-06: pending, approved and
 // denied device grants survive a close and reopen with state and expiry
 // intact, and the approved one is still redeemable exactly once.
@@ -85,10 +91,10 @@ func TestRestartKeepsDeviceGrants(t *testing.T) {
 		}
 	}
 	approved := grant(1)
-	if err := s.RedeemDeviceGrant(ctx, approved.DeviceCodeHash, "tv", t0.Add(3*time.Minute), nil); err != nil {
+	if err := s.RedeemDeviceGrant(ctx, approved.DeviceCodeHash, "tv", t0.Add(3*time.Minute), userGrant("g1"), nil); err != nil {
 		t.Errorf("redeem approved grant after restart: %v", err)
 	}
-	if err := s.RedeemDeviceGrant(ctx, grant(0).DeviceCodeHash, "tv", t0.Add(3*time.Minute), nil); err == nil {
+	if err := s.RedeemDeviceGrant(ctx, grant(0).DeviceCodeHash, "tv", t0.Add(3*time.Minute), userGrant("g0"), nil); err == nil {
 		t.Error("pending grant was redeemable after restart")
 	}
 }
@@ -192,7 +198,7 @@ func TestOpenRefusesSharedMemoryNames(t *testing.T) {
 func TestPurgeIdleFamily(t *testing.T) {
 	ctx := t.Context()
 	s := openTemp(t, filepath.Join(t.TempDir(), "grantd.db"))
-	rt := store.RefreshToken{Hash: "h", FamilyID: "f", ClientID: "tv", UserID: "u", CreatedAt: t0,
+	rt := store.RefreshToken{Hash: "h", GrantID: "f", ClientID: "tv", UserID: "u", CreatedAt: t0,
 		ExpiresAt: t0.Add(time.Hour), FamilyExpiresAt: t0.Add(720 * time.Hour)}
 	if err := s.CreateRefreshToken(ctx, rt); err != nil {
 		t.Fatal(err)

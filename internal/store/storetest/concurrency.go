@@ -16,7 +16,7 @@ const racers = 50
 
 // testConcurrentRedeem is SECURITY.md REL-02 at the store: of 50 concurrent
 // redemptions of one approved device code exactly one wins, the others get
-// ErrConflict, and only the winner's refresh token is stored (C.1
+// ErrConflict, and only the winner's grant and refresh token are stored (C.1
 // invariants 2 and 3).
 func testConcurrentRedeem(t *testing.T, s store.Store) {
 	ctx := t.Context()
@@ -24,21 +24,24 @@ func testConcurrentRedeem(t *testing.T, s store.Store) {
 	now := at(2 * time.Minute)
 	rts := make([]store.RefreshToken, racers)
 	for i := range rts {
-		rts[i] = newRefresh(fmt.Sprintf("rt-%d", i), fmt.Sprintf("family-%d", i), now)
+		rts[i] = newRefresh(fmt.Sprintf("rt-%d", i), fmt.Sprintf("grant-%d", i), now)
 	}
 	errs := race(racers, func(i int) error {
-		return s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, &rts[i])
+		return s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, newGrantRecord(rts[i].GrantID, now), &rts[i])
 	})
 	wins, losses := tally(t, errs, store.ErrConflict)
 	if wins != 1 || losses != racers-1 {
 		t.Fatalf("got %d wins and %d conflicts, want 1 and %d", wins, losses, racers-1)
 	}
 	for i, err := range errs {
-		_, lookupErr := s.RefreshToken(ctx, rts[i].Hash)
+		_, rtErr := s.RefreshToken(ctx, rts[i].Hash)
+		_, grantErr := s.Grant(ctx, rts[i].GrantID)
 		if err == nil {
-			wantErr(t, lookupErr, nil, "winner's refresh token")
+			wantErr(t, rtErr, nil, "winner's refresh token")
+			wantErr(t, grantErr, nil, "winner's grant")
 		} else {
-			wantErr(t, lookupErr, store.ErrNotFound, "loser's refresh token")
+			wantErr(t, rtErr, store.ErrNotFound, "loser's refresh token")
+			wantErr(t, grantErr, store.ErrNotFound, "loser's grant")
 		}
 	}
 	got, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
@@ -52,12 +55,12 @@ func testConcurrentRedeem(t *testing.T, s store.Store) {
 // rotations of one generation exactly one mints a successor.
 func testConcurrentRotate(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	gen1 := newRefresh("gen-1", "family", at(0))
+	gen1 := newRefresh("gen-1", "grant", at(0))
 	mustOK(t, s.CreateRefreshToken(ctx, gen1), "create")
 	now := at(time.Hour)
 	next := make([]store.RefreshToken, racers)
 	for i := range next {
-		next[i] = newRefresh(fmt.Sprintf("gen-2-%d", i), gen1.FamilyID, now)
+		next[i] = nextGen(gen1, fmt.Sprintf("gen-2-%d", i), now)
 	}
 	errs := race(racers, func(i int) error {
 		return s.RotateRefreshToken(ctx, gen1.Hash, next[i], now)
@@ -82,6 +85,10 @@ func testConcurrentRotate(t *testing.T, s store.Store) {
 	if stored != 1 {
 		t.Errorf("%d successors stored, want 1", stored)
 	}
+	winner := slices.IndexFunc(errs, func(err error) bool { return err == nil })
+	succ, err := s.RefreshSuccessor(ctx, gen1.Hash)
+	mustOK(t, err, "successor")
+	wantEqual(t, "successor", succ, next[winner])
 }
 
 // testConcurrentPolls is SECURITY.md REL-04 (a) and REL-20's "no lost

@@ -198,12 +198,13 @@ func testDeviceRedeem(t *testing.T, s store.Store) {
 	}
 	for i, tc := range cases {
 		g := tc.setup(t, s, i)
-		rt := newRefresh(g.DeviceCodeHash+"-rt", g.DeviceCodeHash+"-family", at(tc.at))
+		gr := newGrantRecord(g.DeviceCodeHash+"-grant", at(tc.at))
+		rt := newRefresh(g.DeviceCodeHash+"-rt", gr.ID, at(tc.at))
 		var rtp *store.RefreshToken
 		if tc.withRT {
 			rtp = &rt
 		}
-		err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tc.client, at(tc.at), rtp)
+		err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tc.client, at(tc.at), gr, rtp)
 		wantErr(t, err, tc.wantErr, tc.name)
 		want := g
 		want.State = tc.wantState
@@ -211,6 +212,13 @@ func testDeviceRedeem(t *testing.T, s store.Store) {
 		mustOK(t, err, tc.name+": lookup")
 		wantEqual(t, tc.name+": stored grant", stored, want)
 
+		gotGrant, err := s.Grant(ctx, gr.ID)
+		if tc.wantErr == nil {
+			mustOK(t, err, tc.name+": grant")
+			wantEqual(t, tc.name+": grant", gotGrant, gr)
+		} else {
+			wantErr(t, err, store.ErrNotFound, tc.name+": grant must not be stored")
+		}
 		gotRT, err := s.RefreshToken(ctx, rt.Hash)
 		if tc.wantErr == nil && tc.withRT {
 			mustOK(t, err, tc.name+": refresh token")
@@ -219,43 +227,66 @@ func testDeviceRedeem(t *testing.T, s store.Store) {
 			wantErr(t, err, store.ErrNotFound, tc.name+": refresh token must not be stored")
 		}
 		if tc.wantErr == nil {
-			rt2 := newRefresh(rt.Hash+"-again", rt.FamilyID+"-again", at(tc.at))
-			err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tc.client, at(tc.at), &rt2)
+			gr2 := newGrantRecord(gr.ID+"-again", at(tc.at))
+			rt2 := newRefresh(rt.Hash+"-again", gr2.ID, at(tc.at))
+			err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tc.client, at(tc.at), gr2, &rt2)
 			wantErr(t, err, store.ErrConflict, tc.name+": redeem twice")
 			_, err = s.RefreshToken(ctx, rt2.Hash)
 			wantErr(t, err, store.ErrNotFound, tc.name+": second refresh token must not be stored")
+			_, err = s.Grant(ctx, gr2.ID)
+			wantErr(t, err, store.ErrNotFound, tc.name+": second grant must not be stored")
 		}
 	}
-
-	// A wrong client's attempt does not burn the grant for the right one.
-	g := approvedGrant(t, s, 100)
-	wantErr(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, "other", at(2*time.Minute), nil),
-		store.ErrConflict, "redeem by wrong client")
-	wantErr(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute), nil),
-		nil, "redeem by right client after wrong one")
-
-	wantErr(t, s.RedeemDeviceGrant(ctx, "unknown", tvClient, at(0), nil), store.ErrNotFound, "redeem unknown")
+	wantErr(t, s.RedeemDeviceGrant(ctx, "unknown", tvClient, at(0), newGrantRecord("g-unknown", at(0)), nil),
+		store.ErrNotFound, "redeem unknown")
 }
 
-// testDeviceRedeemAtomic checks SECURITY.md C.1 invariant 3: when the refresh
-// token cannot be stored, the grant is not consumed either.
+// testDeviceRedeemWrongClient: a wrong client's attempt does not burn the
+// grant for the right one (DEV-16).
+func testDeviceRedeemWrongClient(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	g := approvedGrant(t, s, 100)
+	wantErr(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, "other", at(2*time.Minute), newGrantRecord("g-other", at(0)), nil),
+		store.ErrConflict, "redeem by wrong client")
+	wantErr(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute), newGrantRecord("g-tv", at(0)), nil),
+		nil, "redeem by right client after wrong one")
+}
+
+// testDeviceRedeemAtomic checks SECURITY.md C.1 invariant 3: when the grant
+// or the refresh token cannot be stored, the device grant is not consumed
+// and nothing else is stored either.
 func testDeviceRedeemAtomic(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	taken := newRefresh("taken", "family-0", at(0))
+	now := at(2 * time.Minute)
+	taken := newRefresh("taken", "grant-0", at(0))
 	mustOK(t, s.CreateRefreshToken(ctx, taken), "create refresh token")
+	mustOK(t, s.RedeemDeviceGrant(ctx, approvedGrant(t, s, 2).DeviceCodeHash, tvClient, now,
+		newGrantRecord("grant-taken", now), nil), "redeem another device grant")
 	g := approvedGrant(t, s, 1)
 
-	clash := newRefresh(taken.Hash, "family-1", at(2*time.Minute))
-	err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute), &clash)
-	wantErr(t, err, store.ErrAlreadyExists, "redeem with a refresh token hash in use")
-	stored, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
-	mustOK(t, err, "lookup")
-	wantEqual(t, "grant after failed redeem", stored, g)
+	for _, tc := range []struct {
+		name string
+		gr   store.Grant
+		rt   store.RefreshToken
+	}{
+		{"refresh token hash in use", newGrantRecord("grant-1", now), newRefresh(taken.Hash, "grant-1", now)},
+		{"grant id in use", newGrantRecord("grant-taken", now), newRefresh("fresh-1", "grant-taken", now)},
+	} {
+		err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, tc.gr, &tc.rt)
+		wantErr(t, err, store.ErrAlreadyExists, "redeem with a "+tc.name)
+		stored, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
+		mustOK(t, err, "lookup")
+		wantEqual(t, tc.name+": device grant after failed redeem", stored, g)
+	}
+	_, err := s.Grant(ctx, "grant-1")
+	wantErr(t, err, store.ErrNotFound, "grant of a failed redeem")
+	_, err = s.RefreshToken(ctx, "fresh-1")
+	wantErr(t, err, store.ErrNotFound, "refresh token of a failed redeem")
 	gotRT, err := s.RefreshToken(ctx, taken.Hash)
 	mustOK(t, err, "existing refresh token")
 	wantEqual(t, "existing refresh token", gotRT, taken)
 
-	rt := newRefresh("fresh", "family-1", at(2*time.Minute))
-	wantErr(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute), &rt), nil,
+	rt := newRefresh("fresh", "grant-1", now)
+	wantErr(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, newGrantRecord("grant-1", now), &rt), nil,
 		"redeem after failed redeem")
 }

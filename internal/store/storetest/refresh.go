@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -10,25 +11,27 @@ import (
 
 func testRefreshRotate(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	gen1 := newRefresh("gen-1", "family-a", at(0))
+	gen1 := newRefresh("gen-1", "grant-a", at(0))
 	gen1.Scopes = nil
 	gen1.AuthTime = time.Time{}
+	gen1.Resource = "https://api.example.com/"
 	mustOK(t, s.CreateRefreshToken(ctx, gen1), "create")
 	got, err := s.RefreshToken(ctx, gen1.Hash)
 	mustOK(t, err, "lookup")
 	wantEqual(t, "first generation", got, gen1)
 
-	dup := newRefresh(gen1.Hash, "family-b", at(time.Second))
+	dup := newRefresh(gen1.Hash, "grant-b", at(time.Second))
 	wantErr(t, s.CreateRefreshToken(ctx, dup), store.ErrAlreadyExists, "duplicate hash")
 	_, err = s.RefreshToken(ctx, "unknown")
 	wantErr(t, err, store.ErrNotFound, "unknown hash")
+	_, err = s.RefreshSuccessor(ctx, gen1.Hash)
+	wantErr(t, err, store.ErrNotFound, "successor of an unrotated generation")
 
 	// Three rotations: each marks its predecessor and stores its successor.
 	prev := gen1
 	for i := 2; i <= 4; i++ {
 		now := at(time.Duration(i) * time.Hour)
-		next := newRefresh(fmt.Sprintf("gen-%d", i), gen1.FamilyID, now)
-		next.FamilyExpiresAt = gen1.FamilyExpiresAt
+		next := nextGen(gen1, fmt.Sprintf("gen-%d", i), now)
 		mustOK(t, s.RotateRefreshToken(ctx, prev.Hash, next, now), fmt.Sprintf("rotate to gen %d", i))
 
 		prev.RotatedAt = now
@@ -44,14 +47,20 @@ func testRefreshRotate(t *testing.T, s store.Store) {
 		if !got.Active(now) {
 			t.Errorf("generation %d is not active", i)
 		}
+		got, err = s.RefreshSuccessor(ctx, prev.Hash)
+		mustOK(t, err, "successor")
+		wantEqual(t, fmt.Sprintf("successor of generation %d", i-1), got, next)
 
 		// Rotating the old generation again is reuse: it loses and stores
 		// nothing.
-		fork := newRefresh(fmt.Sprintf("fork-%d", i), gen1.FamilyID, now)
+		fork := nextGen(gen1, fmt.Sprintf("fork-%d", i), now)
 		wantErr(t, s.RotateRefreshToken(ctx, prev.Hash, fork, now.Add(time.Second)), store.ErrConflict,
 			"rotate a rotated generation")
 		_, err = s.RefreshToken(ctx, fork.Hash)
 		wantErr(t, err, store.ErrNotFound, "successor of a refused rotation")
+		got, err = s.RefreshSuccessor(ctx, prev.Hash)
+		mustOK(t, err, "successor after a refused rotation")
+		wantEqual(t, "successor after a refused rotation", got, next)
 		prev = next
 	}
 
@@ -59,14 +68,45 @@ func testRefreshRotate(t *testing.T, s store.Store) {
 		store.ErrNotFound, "rotate unknown")
 	_, err = s.RefreshToken(ctx, "orphan")
 	wantErr(t, err, store.ErrNotFound, "successor of an unknown generation")
+	_, err = s.RefreshSuccessor(ctx, "unknown")
+	wantErr(t, err, store.ErrNotFound, "successor of an unknown generation")
 
 	// A successor whose hash is taken leaves the predecessor unrotated.
-	clash := newRefresh(gen1.Hash, gen1.FamilyID, at(5*time.Hour))
+	clash := nextGen(gen1, gen1.Hash, at(5*time.Hour))
 	wantErr(t, s.RotateRefreshToken(ctx, prev.Hash, clash, at(5*time.Hour)), store.ErrAlreadyExists,
 		"rotate to a hash in use")
 	got, err = s.RefreshToken(ctx, prev.Hash)
 	mustOK(t, err, "generation after failed rotation")
 	wantEqual(t, "generation after failed rotation", got, prev)
+	_, err = s.RefreshSuccessor(ctx, prev.Hash)
+	wantErr(t, err, store.ErrNotFound, "successor of a failed rotation")
+}
+
+// testRefreshRefusesForeignSuccessor: a successor must continue its
+// predecessor's grant and family lifetime. Anything else is a caller's bug,
+// refused with an error that is none of the sentinels, and nothing changes.
+func testRefreshRefusesForeignSuccessor(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	gen1 := newRefresh("gen-1", "grant-a", at(0))
+	mustOK(t, s.CreateRefreshToken(ctx, gen1), "create")
+	now := at(time.Hour)
+	otherGrant := nextGen(gen1, "other-grant", now)
+	otherGrant.GrantID = "grant-b"
+	longer := nextGen(gen1, "longer", now)
+	longer.FamilyExpiresAt = gen1.FamilyExpiresAt.Add(time.Hour)
+	for name, next := range map[string]store.RefreshToken{"another grant": otherGrant, "a later family expiry": longer} {
+		err := s.RotateRefreshToken(ctx, gen1.Hash, next, now)
+		if err == nil || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) ||
+			errors.Is(err, store.ErrAlreadyExists) {
+			t.Errorf("rotate to a successor with %s: got %v, want a non-sentinel error", name, err)
+		}
+		_, err = s.RefreshToken(ctx, next.Hash)
+		wantErr(t, err, store.ErrNotFound, "refused successor with "+name)
+	}
+	got, err := s.RefreshToken(ctx, gen1.Hash)
+	mustOK(t, err, "lookup")
+	wantEqual(t, "generation after refused rotations", got, gen1)
+	mustOK(t, s.RotateRefreshToken(ctx, gen1.Hash, nextGen(gen1, "gen-2", now), now), "rotate properly")
 }
 
 func testRefreshRefusesInactive(t *testing.T, s store.Store) {
@@ -80,68 +120,34 @@ func testRefreshRefusesInactive(t *testing.T, s store.Store) {
 		{"idle lifetime: last instant", idleLifetime - time.Millisecond, false, nil},
 		{"idle lifetime: at expiry", idleLifetime, false, store.ErrConflict},
 		{"idle lifetime: after expiry", idleLifetime + time.Hour, false, store.ErrConflict},
-		{"revoked", time.Hour, true, store.ErrConflict},
+		{"grant revoked", time.Hour, true, store.ErrConflict},
 	}
 	for i, tc := range cases {
-		rt := newRefresh(fmt.Sprintf("rt-%d", i), fmt.Sprintf("family-%d", i), at(0))
-		mustOK(t, s.CreateRefreshToken(ctx, rt), tc.name+": create")
+		rt := newRefresh(fmt.Sprintf("rt-%d", i), fmt.Sprintf("grant-%d", i), at(0))
+		storeGrant(t, s, newGrantRecord(rt.GrantID, at(0)), &rt)
 		if tc.revoke {
-			mustOK(t, s.RevokeRefreshFamily(ctx, rt.FamilyID, at(time.Minute)), tc.name+": revoke")
+			mustOK(t, s.RevokeGrant(ctx, rt.GrantID, at(time.Minute)), tc.name+": revoke")
 		}
-		next := newRefresh(rt.Hash+"-next", rt.FamilyID, at(tc.at))
+		next := nextGen(rt, rt.Hash+"-next", at(tc.at))
 		wantErr(t, s.RotateRefreshToken(ctx, rt.Hash, next, at(tc.at)), tc.wantErr, tc.name)
 	}
 
+	// A token of a revoked grant is refused even if it was stored, unrevoked,
+	// after the grant was revoked.
+	late := newRefresh("late", "grant-3", at(2*time.Minute))
+	mustOK(t, s.CreateRefreshToken(ctx, late), "create after revocation")
+	wantErr(t, s.RotateRefreshToken(ctx, late.Hash, nextGen(late, "late-next", at(time.Hour)), at(time.Hour)),
+		store.ErrConflict, "rotate a token of a revoked grant")
+
 	// The family's absolute lifetime ends every generation, however young.
-	old := newRefresh("old", "family-old", at(0))
+	old := newRefresh("old", "grant-old", at(0))
 	old.ExpiresAt = old.FamilyExpiresAt
 	mustOK(t, s.CreateRefreshToken(ctx, old), "create")
-	young := newRefresh("young", old.FamilyID, at(familyLifetime-time.Hour))
-	young.FamilyExpiresAt = old.FamilyExpiresAt
+	young := nextGen(old, "young", at(familyLifetime-time.Hour))
 	mustOK(t, s.RotateRefreshToken(ctx, old.Hash, young, young.CreatedAt), "rotate near family end")
-	next := newRefresh("too-late", old.FamilyID, at(familyLifetime))
+	next := nextGen(old, "too-late", at(familyLifetime))
 	wantErr(t, s.RotateRefreshToken(ctx, young.Hash, next, at(familyLifetime)), store.ErrConflict,
 		"rotate at family expiry")
 	_, err := s.RefreshToken(ctx, next.Hash)
 	wantErr(t, err, store.ErrNotFound, "successor refused at family expiry")
-}
-
-func testRefreshRevoke(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	var family []store.RefreshToken
-	prev := newRefresh("gen-1", "family-a", at(0))
-	mustOK(t, s.CreateRefreshToken(ctx, prev), "create")
-	family = append(family, prev)
-	for i := 2; i <= 3; i++ {
-		next := newRefresh(fmt.Sprintf("gen-%d", i), prev.FamilyID, at(time.Duration(i)*time.Minute))
-		mustOK(t, s.RotateRefreshToken(ctx, prev.Hash, next, next.CreatedAt), "rotate")
-		family = append(family, next)
-		prev = next
-	}
-	bystander := newRefresh("other", "family-b", at(0))
-	mustOK(t, s.CreateRefreshToken(ctx, bystander), "create other family")
-
-	revokedAt := at(time.Hour)
-	mustOK(t, s.RevokeRefreshFamily(ctx, "family-a", revokedAt), "revoke")
-	// Idempotent: a second revocation keeps the first time.
-	mustOK(t, s.RevokeRefreshFamily(ctx, "family-a", at(2*time.Hour)), "revoke again")
-	mustOK(t, s.RevokeRefreshFamily(ctx, "no-such-family", revokedAt), "revoke unknown family")
-
-	for _, gen := range family {
-		got, err := s.RefreshToken(ctx, gen.Hash)
-		mustOK(t, err, "lookup "+gen.Hash)
-		if !got.RevokedAt.Equal(revokedAt) {
-			t.Errorf("%s: RevokedAt = %v, want %v", gen.Hash, got.RevokedAt, revokedAt)
-		}
-		if got.Active(revokedAt.Add(time.Second)) {
-			t.Errorf("%s is active after its family was revoked", gen.Hash)
-		}
-	}
-	got, err := s.RefreshToken(ctx, bystander.Hash)
-	mustOK(t, err, "lookup other family")
-	wantEqual(t, "other family", got, bystander)
-
-	next := newRefresh("gen-4", "family-a", at(2*time.Hour))
-	wantErr(t, s.RotateRefreshToken(ctx, prev.Hash, next, at(2*time.Hour)), store.ErrConflict,
-		"rotate the newest generation of a revoked family")
 }

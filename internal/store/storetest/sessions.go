@@ -120,7 +120,8 @@ func seedPurge(t *testing.T, s store.Store) purgeRows {
 	for _, g := range []store.DeviceGrant{r.expired, r.live} {
 		mustOK(t, s.CreateDeviceGrant(ctx, g), "create grant")
 	}
-	mustOK(t, s.RedeemDeviceGrant(ctx, r.expiredIssued.DeviceCodeHash, tvClient, at(2*time.Minute), nil), "redeem")
+	mustOK(t, s.RedeemDeviceGrant(ctx, r.expiredIssued.DeviceCodeHash, tvClient, at(2*time.Minute),
+		newGrantRecord("issued", at(2*time.Minute)), nil), "redeem")
 	mustOK(t, s.CreateSession(ctx, r.oldSession), "create session")
 	mustOK(t, s.CreateSession(ctx, r.liveSession), "create session")
 	mustOK(t, s.CreateRefreshToken(ctx, r.ended1), "create refresh token")
@@ -143,9 +144,9 @@ func testPurge(t *testing.T, s store.Store) {
 	// REL-18: before any purge, every verb refuses what has expired.
 	_, err := s.DecideDeviceGrant(ctx, r.expired.UserCode, store.Decision{Approve: true, UserID: "u"}, now)
 	wantErr(t, err, store.ErrConflict, "decide expired grant before purge")
-	wantErr(t, s.RedeemDeviceGrant(ctx, r.approvedLate.DeviceCodeHash, tvClient, now, nil),
+	wantErr(t, s.RedeemDeviceGrant(ctx, r.approvedLate.DeviceCodeHash, tvClient, now, newGrantRecord("late", now), nil),
 		store.ErrConflict, "redeem expired grant before purge")
-	wantErr(t, s.RotateRefreshToken(ctx, r.ended2.Hash, newRefresh("x", "ended", now), now),
+	wantErr(t, s.RotateRefreshToken(ctx, r.ended2.Hash, nextGen(r.ended2, "x", now), now),
 		store.ErrConflict, "rotate in expired family before purge")
 	_, err = s.Session(ctx, r.oldSession.IDHash, now)
 	wantErr(t, err, store.ErrNotFound, "expired session before purge")

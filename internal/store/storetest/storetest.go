@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite every store.Store backend runs
 // in full: no backend may skip a part of it. It checks the contracts in
 // package store, including the atomic verbs under real concurrency
-// (SECURITY.md REL-02, REL-03, REL-04 and REL-20), and drives time only
+// (SECURITY.md REL-02, REL-03, REL-04, REL-05 and REL-20), and drives time only
 // through explicit now values: it never sleeps.
 //
 // Times the suite stores are in a non-UTC zone with millisecond precision;
@@ -33,18 +33,34 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeviceGrants/Poll", testDevicePoll},
 		{"DeviceGrants/Decide", testDeviceDecide},
 		{"DeviceGrants/Redeem", testDeviceRedeem},
+		{"DeviceGrants/RedeemByWrongClient", testDeviceRedeemWrongClient},
 		{"DeviceGrants/RedeemIsAllOrNothing", testDeviceRedeemAtomic},
+		{"AuthorizationCodes/Create", testCodeCreate},
+		{"AuthorizationCodes/Redeem", testCodeRedeem},
+		{"AuthorizationCodes/RedeemIsAllOrNothing", testCodeRedeemAtomic},
+		{"Grants/Lookup", testGrants},
+		{"Grants/Revoke", testRevokeGrant},
+		{"Grants/RevokeClient", testRevokeClientGrants},
 		{"RefreshTokens/CreateRotate", testRefreshRotate},
+		{"RefreshTokens/RefusesForeignSuccessor", testRefreshRefusesForeignSuccessor},
 		{"RefreshTokens/RefusesInactive", testRefreshRefusesInactive},
-		{"RefreshTokens/RevokeFamily", testRefreshRevoke},
+		{"AccessTokens", testAccessTokens},
+		{"Consents", testConsents},
 		{"Sessions", testSessions},
 		{"SigningKeys", testSigningKeys},
-		{"PurgeExpired", testPurge},
+		{"Secrets", testSecrets},
+		{"Attempts", testAttempts},
+		{"PurgeExpired/DeviceGrantsSessionsRefreshTokens", testPurge},
+		{"PurgeExpired/GrantsAndCodes", testPurgeGrantsAndCodes},
 		{"REL-02/ConcurrentRedeem", testConcurrentRedeem},
+		{"REL-02/ConcurrentCodeRedeem", testConcurrentCodeRedeem},
 		{"REL-03/ConcurrentRotate", testConcurrentRotate},
+		{"REL-03/ConcurrentRevokeAndRotate", testConcurrentRevokeRotate},
 		{"REL-04/ConcurrentPolls", testConcurrentPolls},
 		{"REL-04/ConcurrentDecisions", testConcurrentDecisions},
+		{"REL-05/ConcurrentAttempts", testConcurrentAttempts},
 		{"REL-20/ConcurrentEnsureSigningKey", testConcurrentEnsureKey},
+		{"REL-20/ConcurrentEnsureSecret", testConcurrentEnsureSecret},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
@@ -66,6 +82,7 @@ const (
 	idleLifetime    = 24 * time.Hour
 	familyLifetime  = 30 * 24 * time.Hour
 	sessionLifetime = time.Hour
+	codeLifetime    = time.Minute
 	tvClient        = "tv"
 )
 
@@ -82,10 +99,10 @@ func newGrant(n int, created time.Time) store.DeviceGrant {
 	}
 }
 
-func newRefresh(hash, family string, created time.Time) store.RefreshToken {
+func newRefresh(hash, grantID string, created time.Time) store.RefreshToken {
 	return store.RefreshToken{
 		Hash:            hash,
-		FamilyID:        family,
+		GrantID:         grantID,
 		ClientID:        tvClient,
 		UserID:          "user-1",
 		Scopes:          []string{"openid", "offline_access"},
@@ -94,6 +111,42 @@ func newRefresh(hash, family string, created time.Time) store.RefreshToken {
 		ExpiresAt:       created.Add(idleLifetime),
 		FamilyExpiresAt: created.Add(familyLifetime),
 	}
+}
+
+// nextGen returns the generation that replaces prev: same grant and family
+// expiry, created at now.
+func nextGen(prev store.RefreshToken, hash string, now time.Time) store.RefreshToken {
+	next := newRefresh(hash, prev.GrantID, now)
+	next.FamilyExpiresAt = prev.FamilyExpiresAt
+	next.Resource = prev.Resource
+	return next
+}
+
+// newGrantRecord returns a grant of user-1 to the TV client, created at
+// created and usable for the family lifetime.
+func newGrantRecord(id string, created time.Time) store.Grant {
+	return store.Grant{
+		ID:        id,
+		ClientID:  tvClient,
+		UserID:    "user-1",
+		Scopes:    []string{"openid", "offline_access"},
+		Kind:      "urn:ietf:params:oauth:grant-type:device_code",
+		CreatedAt: created,
+		ExpiresAt: created.Add(familyLifetime),
+	}
+}
+
+// storeGrant stores gr, and rt when not nil, the way the authorization code
+// grant does: by redeeming a code made for them at gr.CreatedAt.
+func storeGrant(t *testing.T, s store.Store, gr store.Grant, rt *store.RefreshToken) {
+	t.Helper()
+	c := store.AuthorizationCode{
+		Hash: "code-for-" + gr.ID, ClientID: gr.ClientID, UserID: gr.UserID, RedirectURI: "https://example.com/cb",
+		Scopes: gr.Scopes, CreatedAt: gr.CreatedAt, ExpiresAt: gr.CreatedAt.Add(codeLifetime),
+	}
+	mustOK(t, s.CreateAuthorizationCode(t.Context(), c), "create code for grant "+gr.ID)
+	_, err := s.RedeemAuthorizationCode(t.Context(), c.Hash, gr.CreatedAt, gr, rt)
+	mustOK(t, err, "redeem code for grant "+gr.ID)
 }
 
 // mustOK stops the test when err is not nil.

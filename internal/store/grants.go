@@ -1,0 +1,116 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Grant is a user's authorization of a client: what an approved device code
+// or a redeemed authorization code creates. Every token issued under it names
+// it — refresh tokens by GrantID, access tokens by their grant_id claim — so
+// revoking the grant ends them all (RFC 7009 §2.1, DEV-23).
+type Grant struct {
+	ID       string
+	ClientID string
+	UserID   string
+	Scopes   []string
+	// Kind says how the grant was made: the grant type's name, e.g.
+	// "urn:ietf:params:oauth:grant-type:device_code" or "authorization_code".
+	Kind      string
+	CreatedAt time.Time
+	// ExpiresAt is when no token of the grant can be valid any more (the end
+	// of its refresh family, or of its last access token).
+	ExpiresAt time.Time
+	RevokedAt time.Time // zero unless revoked
+}
+
+// Grants stores grants.
+type Grants interface {
+	// Grant returns the grant with the given id, or ErrNotFound.
+	Grant(ctx context.Context, id string) (Grant, error)
+	// GrantsByUser returns the user's unrevoked, unexpired grants at now,
+	// newest first: the linked clients and devices of the account page.
+	GrantsByUser(ctx context.Context, userID string, now time.Time) ([]Grant, error)
+	// RevokeGrant revokes the grant and every refresh token of it, in one
+	// transaction. Idempotent; ErrNotFound for an unknown id.
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	// RevokeClientGrants revokes every grant of userID to clientID and their
+	// refresh tokens, and deletes the user's consent to that client, in one
+	// transaction. Idempotent.
+	RevokeClientGrants(ctx context.Context, userID, clientID string, now time.Time) error
+}
+
+// AuthorizationCode is an authorization code (RFC 6749 §4.1.2), bound to
+// everything its redemption must match.
+type AuthorizationCode struct {
+	// Hash of the code (the primary key).
+	Hash        string
+	ClientID    string
+	UserID      string
+	RedirectURI string // exactly as sent in the authorization request
+	Scopes      []string
+	Nonce       string
+	// CodeChallenge is the PKCE S256 challenge (RFC 7636 §4.2); empty when
+	// the request had none.
+	CodeChallenge string
+	// Resource is the RFC 8707 resource indicator, the access token's aud.
+	Resource  string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// RedeemedAt and GrantID are set by the one successful redemption.
+	RedeemedAt time.Time
+	GrantID    string
+}
+
+// AuthorizationCodes stores authorization codes.
+type AuthorizationCodes interface {
+	CreateAuthorizationCode(ctx context.Context, c AuthorizationCode) error
+	// AuthorizationCode returns the code with the given hash, or ErrNotFound.
+	AuthorizationCode(ctx context.Context, hash string) (AuthorizationCode, error)
+	// RedeemAuthorizationCode marks an unredeemed code that has not expired
+	// at now as redeemed by grant g and stores g and rt (when not nil), in one
+	// transaction, returning the code. Exactly one of concurrent callers wins.
+	// Every other gets ErrConflict together with the code as stored, whose
+	// GrantID names what the winner got, so the caller can revoke it (RFC
+	// 6749 §4.1.2). ErrNotFound for an unknown hash.
+	RedeemAuthorizationCode(ctx context.Context, hash string, now time.Time, g Grant, rt *RefreshToken) (AuthorizationCode, error)
+}
+
+// AccessTokens records revoked access tokens. Access tokens are JWTs that
+// resource servers may verify alone; introspection also consults this list
+// and the token's grant (RFC 7662 §4, INT-04).
+type AccessTokens interface {
+	// RevokeAccessToken records the token id jti as revoked until expiresAt,
+	// when the token would have expired anyway. Idempotent.
+	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error
+	// AccessTokenRevoked reports whether jti was revoked.
+	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
+}
+
+// Consent is a user's remembered approval of a client for some scopes.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+}
+
+// Consents stores remembered consent.
+type Consents interface {
+	// Consent returns the user's consent to the client, or ErrNotFound.
+	Consent(ctx context.Context, userID, clientID string) (Consent, error)
+	// SaveConsent stores c, replacing any earlier consent of the user to the
+	// client.
+	SaveConsent(ctx context.Context, c Consent) error
+}
+
+// Attempts keeps attempt budgets in the store, so that every instance
+// spends from one budget (RFC 8628 §5.1, DEV-06, REL-10).
+type Attempts interface {
+	// TakeAttempt spends one attempt of key's budget of n per window at now
+	// (a GCRA token bucket: n attempts at once, then one per window/n). When
+	// the budget is spent it returns ok false and how long until an attempt
+	// is available. Atomic: concurrent attempts never overshoot the budget.
+	TakeAttempt(ctx context.Context, key string, n int, window time.Duration, now time.Time) (ok bool, retryAfter time.Duration, err error)
+}

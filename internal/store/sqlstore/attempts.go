@@ -1,0 +1,53 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// TakeAttempt spends one attempt of key's budget of n per window at now. The
+// budget is a GCRA token bucket kept as one number per key, the theoretical
+// arrival time (tat): each attempt moves it one emission interval T =
+// window/n later, starting from now when it lies in the past, and an attempt
+// is allowed while that leaves tat at most n·T ahead of now. So n attempts
+// pass at once, then one per T. One upsert decides, so concurrent attempts
+// never overshoot: SQLite runs it under the write lock, PostgreSQL's ON
+// CONFLICT DO UPDATE locks the row and re-reads it. A refused attempt leaves
+// the bucket as it was and reports when the next one is allowed.
+func (s *Store) TakeAttempt(ctx context.Context, key string, n int, window time.Duration, now time.Time) (bool, time.Duration, error) {
+	if n <= 0 || window <= 0 {
+		return false, 0, fmt.Errorf("take attempt: budget of %d per %v", n, window)
+	}
+	emission := max(window/time.Duration(n), 1)
+	limit := emission * time.Duration(n)
+	t := nanos(now)
+	// Allowed ⇔ max(tat, now) + T − now ≤ n·T ⇔ tat ≤ now + n·T − T, since
+	// now ≤ now + n·T − T always holds.
+	var tat int64
+	err := s.w.QueryRowContext(ctx,
+		`INSERT INTO attempts (bucket, tat) VALUES ($1, $2)
+		ON CONFLICT (bucket) DO UPDATE
+			SET tat = CASE WHEN attempts.tat > $3 THEN attempts.tat ELSE $3 END + $4
+			WHERE attempts.tat <= $5
+		RETURNING tat`,
+		key, t+int64(emission), t, int64(emission), t+int64(limit-emission)).Scan(&tat)
+	switch {
+	case err == nil:
+		return true, 0, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return false, 0, fmt.Errorf("take attempt: %w", err)
+	}
+	// Refused. Read the bucket to say when the next attempt fits; a
+	// concurrent attempt or purge only makes this estimate early.
+	err = s.r.QueryRowContext(ctx, `SELECT tat FROM attempts WHERE bucket = $1`, key).Scan(&tat)
+	switch {
+	case errors.Is(err, sql.ErrNoRows): // purged since: the bucket is full again
+		return false, time.Nanosecond, nil
+	case err != nil:
+		return false, 0, fmt.Errorf("take attempt: read bucket: %w", err)
+	}
+	return false, max(time.Duration(tat-t)+emission-limit, time.Nanosecond), nil
+}

@@ -1,0 +1,124 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// busyTimeoutMS is how long a connection waits for a lock another process
+// holds before it gives up with SQLITE_BUSY (REL-08).
+const busyTimeoutMS = 5000
+
+// sqliteDialect runs every write transaction with BEGIN IMMEDIATE on one
+// connection, so it needs no row locks and sees no serialisation failures.
+var sqliteDialect = &dialect{
+	name:            "sqlite",
+	uniqueViolation: sqliteUniqueViolation,
+	retryable:       func(error) bool { return false },
+	serialize:       func(context.Context, *sql.Tx, string) error { return nil },
+	migrations:      migrations,
+	ddl:             sqliteDDL,
+}
+
+// Open opens the SQLite database at path, creating the file if it is missing,
+// and applies pending schema migrations. A nil logger discards logs.
+func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	w, err := openSQLitePool(ctx, sqliteDSN(path, false), 1)
+	if err != nil {
+		return nil, fmt.Errorf("open %s for writing: %w", path, err)
+	}
+	s := &Store{path: path, logger: logger, d: sqliteDialect, w: w}
+	if _, err := migrateDB(ctx, w, s.d, logger.With("path", path)); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	s.r, err = openSQLitePool(ctx, sqliteDSN(path, true), max(4, runtime.NumCPU()))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s for reading: %w", path, err)
+	}
+	return s, nil
+}
+
+// MigrateSQLite applies pending schema migrations to the SQLite database at
+// path, creating the file if it is missing, and returns the schema version
+// it is at. Open does the same; this is for the migrate sub-command.
+func MigrateSQLite(ctx context.Context, path string, logger *slog.Logger) (int, error) {
+	s, err := Open(ctx, path, logger)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	return schemaVersion(ctx, s.w)
+}
+
+// checkPath refuses names that would not give every connection of both pools
+// the same file.
+func checkPath(path string) error {
+	switch {
+	case path == "", path == ":memory:", strings.HasPrefix(path, "file:"):
+		return fmt.Errorf("sqlite path %q: need a file name", path)
+	case strings.ContainsRune(path, '?'):
+		return fmt.Errorf("sqlite path %q: must not contain '?'", path)
+	}
+	return nil
+}
+
+// sqliteDSN returns the modernc.org/sqlite data source name for path.
+// Pragmas are DSN parameters so that every connection a pool opens gets
+// them.
+func sqliteDSN(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(ON)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Set("_txlock", "immediate")
+	}
+	return path + "?" + q.Encode()
+}
+
+// openSQLitePool opens a database/sql pool of at most n connections and
+// checks that a connection can be made.
+func openSQLitePool(ctx context.Context, dsn string, n int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// sqliteUniqueViolation reports whether err is a primary key or unique
+// constraint failure.
+func sqliteUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	code := se.Code()
+	return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}

@@ -1,0 +1,89 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/grantd/grantd/internal/store"
+)
+
+// RevokeAccessToken records the token id jti as revoked until expiresAt.
+// Revoking a jti again is not an error and keeps the first record.
+func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
+	_, err := s.exec(ctx, "revoke access token",
+		`INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING`,
+		jti, nanos(expiresAt))
+	return err
+}
+
+// AccessTokenRevoked reports whether jti was revoked. A revocation is
+// forgotten once PurgeExpired passes its expiry, when the token has expired
+// anyway.
+func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
+	var one int
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM revoked_access_tokens WHERE jti = $1`, jti).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("access token revoked: %w", err)
+	}
+	return true, nil
+}
+
+// Consent returns the user's consent to the client, or store.ErrNotFound.
+func (s *Store) Consent(ctx context.Context, userID, clientID string) (store.Consent, error) {
+	var (
+		c       = store.Consent{UserID: userID, ClientID: clientID}
+		scopes  string
+		granted sql.NullInt64
+	)
+	err := s.r.QueryRowContext(ctx,
+		`SELECT scopes, granted_at FROM consents WHERE user_id = $1 AND client_id = $2`, userID, clientID).
+		Scan(&scopes, &granted)
+	if err != nil {
+		return store.Consent{}, fmt.Errorf("consent of user %q to client %q: %w", userID, clientID, notFound(err))
+	}
+	if c.Scopes, err = goList(scopes); err != nil {
+		return store.Consent{}, fmt.Errorf("consent of user %q to client %q: %w", userID, clientID, err)
+	}
+	c.GrantedAt = goTime(granted)
+	return c, nil
+}
+
+// SaveConsent stores c, replacing any earlier consent of the user to the
+// client, in one upsert.
+func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
+	_, err := s.exec(ctx, fmt.Sprintf("save consent of user %q to client %q", c.UserID, c.ClientID),
+		`INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
+		c.UserID, c.ClientID, dbList(c.Scopes), nanos(c.GrantedAt))
+	return err
+}
+
+// EnsureSecret stores value under name unless a secret of that name exists,
+// and returns the secret in force. The insert does nothing on a conflict, and
+// the read that follows sees the winner's row, so instances starting together
+// agree on one value.
+func (s *Store) EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
+	if len(value) == 0 {
+		return nil, fmt.Errorf("ensure secret %q: empty value", name)
+	}
+	var got []byte
+	err := s.inTx(ctx, fmt.Sprintf("ensure secret %q", name), func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
+			name, value, time.Now().UnixNano())
+		if err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&got)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return got, nil
+}

@@ -1,0 +1,101 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/internal/store"
+)
+
+// v1Rows are rows as grantd with schema version 1 wrote them.
+var v1Rows = []string{
+	`INSERT INTO clients (id, secret_hash, public, name, redirect_uris, grant_types, scopes, disabled, created_at)
+	VALUES ('tv', '', TRUE, 'TV', '[]', '["refresh_token"]', '["openid"]', FALSE, $1)`,
+	`INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, scopes, auth_time, created_at, expires_at,
+		family_expires_at, rotated_at, revoked_at)
+	VALUES ('old-rt', 'old-family', 'tv', 'u1', '["openid"]', NULL, $1, $1 + 86400000000000, $1 + 2592000000000000,
+		NULL, NULL)`,
+	`INSERT INTO device_grants (device_code_hash, user_code, client_id, scopes, state, user_id, auth_time,
+		poll_interval_ns, last_polled_at, created_at, expires_at, decided_at)
+	VALUES ('dc-old', 'OLDCODE1', 'tv', '[]', 'approved', 'u1', $1, 5000000000, NULL, $1, $1 + 600000000000, $1)`,
+}
+
+// testUpgradeFromV1 is SECURITY.md REL-19: db holds a schema at version 1
+// with live state written by that version; reopen opens it with this
+// grantd, which migrates it in place. Every row stays usable, and the
+// statements of version 1 still run against the new schema, as an older
+// instance's would during a rolling upgrade.
+func testUpgradeFromV1(t *testing.T, db *sql.DB, d *dialect, reopen func() *Store) {
+	ctx := t.Context()
+	v1 := *d
+	v1.migrations = d.migrations[:1]
+	if v, err := migrateDB(ctx, db, &v1, slog.New(slog.DiscardHandler)); err != nil || v != 1 {
+		t.Fatalf("migrate to version 1: %d, %v", v, err)
+	}
+	for _, q := range v1Rows {
+		if _, err := db.ExecContext(ctx, q, t0.UnixNano()); err != nil {
+			t.Fatalf("write version 1 rows: %v", err)
+		}
+	}
+
+	s := reopen()
+	if v, err := schemaVersion(ctx, s.w); err != nil || v != 2 {
+		t.Fatalf("schema version after upgrade: %d, %v; want 2", v, err)
+	}
+	c, err := s.Client(ctx, "tv")
+	if err != nil || !c.Public || c.AuthMethod != "" || c.Audience != "" || c.Introspect {
+		t.Errorf("client after upgrade: %+v, %v", c, err)
+	}
+	old, err := s.RefreshToken(ctx, "old-rt")
+	if err != nil || old.GrantID != "old-family" {
+		t.Fatalf("refresh token after upgrade: %+v, %v", old, err)
+	}
+	now := t0.Add(time.Hour)
+	next := store.RefreshToken{Hash: "new-rt", GrantID: old.GrantID, ClientID: "tv", UserID: "u1", CreatedAt: now,
+		ExpiresAt: now.Add(time.Hour), FamilyExpiresAt: old.FamilyExpiresAt}
+	if err := s.RotateRefreshToken(ctx, old.Hash, next, now); err != nil {
+		t.Errorf("rotate a family older than grants: %v", err)
+	}
+	if got, err := s.RefreshSuccessor(ctx, old.Hash); err != nil || got.Hash != next.Hash {
+		t.Errorf("successor: %+v, %v", got, err)
+	}
+	if err := s.RedeemDeviceGrant(ctx, "dc-old", "tv", t0.Add(time.Minute), userGrant("g-new"), nil); err != nil {
+		t.Errorf("redeem a device grant approved before the upgrade: %v", err)
+	}
+	if err := s.RevokeClientGrants(ctx, "u1", "tv", now); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.RefreshToken(ctx, next.Hash); err != nil || got.RevokedAt.IsZero() {
+		t.Errorf("unlinking the client left the old family's successor live: %+v, %v", got, err)
+	}
+
+	// An instance still at version 1 keeps writing.
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM clients`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM refresh_tokens`); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range v1Rows[:2] {
+		if _, err := s.w.ExecContext(ctx, q, t0.UnixNano()); err != nil {
+			t.Errorf("version 1 statement after the upgrade: %v", err)
+		}
+	}
+}
+
+func TestUpgradeFromV1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "grantd.db")
+	db, err := openSQLitePool(context.Background(), sqliteDSN(path, false), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	testUpgradeFromV1(t, db, sqliteDialect, func() *Store {
+		db.Close()
+		return openTemp(t, path)
+	})
+}

@@ -1,0 +1,191 @@
+package storetest
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/internal/store"
+)
+
+func testAccessTokens(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	check := func(what, jti string, want bool) {
+		t.Helper()
+		got, err := s.AccessTokenRevoked(ctx, jti)
+		mustOK(t, err, what)
+		if got != want {
+			t.Errorf("%s: AccessTokenRevoked(%q) = %t, want %t", what, jti, got, want)
+		}
+	}
+	check("before revocation", "jti-1", false)
+	mustOK(t, s.RevokeAccessToken(ctx, "jti-1", at(time.Hour)), "revoke")
+	mustOK(t, s.RevokeAccessToken(ctx, "jti-1", at(time.Hour)), "revoke again")
+	mustOK(t, s.RevokeAccessToken(ctx, "jti-2", at(2*time.Hour)), "revoke another")
+	check("after revocation", "jti-1", true)
+	check("another", "jti-2", true)
+	check("never revoked", "jti-3", false)
+}
+
+func testConsents(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	_, err := s.Consent(ctx, "user-1", tvClient)
+	wantErr(t, err, store.ErrNotFound, "consent before any")
+
+	first := store.Consent{UserID: "user-1", ClientID: tvClient, Scopes: []string{"openid"}, GrantedAt: at(0)}
+	other := store.Consent{UserID: "user-1", ClientID: "platform", GrantedAt: at(time.Minute)}
+	mustOK(t, s.SaveConsent(ctx, first), "save")
+	mustOK(t, s.SaveConsent(ctx, other), "save other client")
+	got, err := s.Consent(ctx, first.UserID, first.ClientID)
+	mustOK(t, err, "consent")
+	wantEqual(t, "consent", got, first)
+
+	wider := first
+	wider.Scopes, wider.GrantedAt = []string{"openid", "lights:write"}, at(time.Hour)
+	mustOK(t, s.SaveConsent(ctx, wider), "replace")
+	got, err = s.Consent(ctx, first.UserID, first.ClientID)
+	mustOK(t, err, "consent after replace")
+	wantEqual(t, "consent after replace", got, wider)
+	got, err = s.Consent(ctx, other.UserID, other.ClientID)
+	mustOK(t, err, "other consent")
+	wantEqual(t, "other consent", got, other)
+	_, err = s.Consent(ctx, "user-2", tvClient)
+	wantErr(t, err, store.ErrNotFound, "another user's consent")
+}
+
+func testSecrets(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name  string
+		value []byte
+		want  []byte
+	}{
+		{"refresh", []byte{0, 1, 2, 255}, []byte{0, 1, 2, 255}},
+		{"refresh", []byte{9, 9}, []byte{0, 1, 2, 255}},
+		{"csrf", []byte("another secret"), []byte("another secret")},
+	} {
+		got, err := s.EnsureSecret(ctx, tc.name, tc.value)
+		mustOK(t, err, "ensure secret "+tc.name)
+		if !bytes.Equal(got, tc.want) {
+			t.Errorf("EnsureSecret(%q, %x) = %x, want %x", tc.name, tc.value, got, tc.want)
+		}
+	}
+}
+
+// testAttempts drives one GCRA budget of 3 attempts per 30 seconds: three at
+// once, then one every 10 seconds.
+func testAttempts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n, window = 3, 30 * time.Second
+	steps := []struct {
+		at        time.Duration
+		wantOK    bool
+		wantRetry time.Duration
+	}{
+		{0, true, 0},
+		{0, true, 0},
+		{0, true, 0},
+		{0, false, 10 * time.Second},
+		{4 * time.Second, false, 6 * time.Second},
+		{10 * time.Second, true, 0},
+		{10 * time.Second, false, 10 * time.Second},
+		{25 * time.Second, true, 0}, // 15s refilled one and a half
+		{25 * time.Second, false, 5 * time.Second},
+		{time.Hour, true, 0}, // full again: three at once
+		{time.Hour, true, 0},
+		{time.Hour, true, 0},
+		{time.Hour, false, 10 * time.Second},
+	}
+	for i, st := range steps {
+		ok, retry, err := s.TakeAttempt(ctx, "verify:203.0.113.7", n, window, at(st.at))
+		mustOK(t, err, "take attempt")
+		if ok != st.wantOK || retry != st.wantRetry {
+			t.Errorf("attempt %d at +%v: got %t, retry after %v; want %t, %v", i, st.at, ok, retry, st.wantOK, st.wantRetry)
+		}
+	}
+	// Keys have their own budgets.
+	for i := range n {
+		ok, _, err := s.TakeAttempt(ctx, "verify:198.51.100.1", n, window, at(0))
+		mustOK(t, err, "other key")
+		if !ok {
+			t.Errorf("attempt %d of another key refused", i)
+		}
+	}
+	for _, bad := range []struct {
+		n      int
+		window time.Duration
+	}{{0, window}, {-1, window}, {n, 0}} {
+		if _, _, err := s.TakeAttempt(ctx, "k", bad.n, bad.window, at(0)); err == nil {
+			t.Errorf("TakeAttempt with n=%d window=%v: no error", bad.n, bad.window)
+		}
+	}
+}
+
+// testPurgeGrantsAndCodes checks that purging removes expired authorization
+// codes (redeemed ones only once expired, so that reuse is still detected),
+// grants past their expiry, revocations of expired access tokens and attempt
+// budgets that are full again, and nothing else.
+func testPurgeGrantsAndCodes(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := at(purgeNow)
+	expired, redeemedExpired, redeemedLive := newCode(1, at(0)), newCode(2, at(0)), newCode(3, now.Add(-30*time.Second))
+	gExpired, gLive := platformGrant("expired", at(10*time.Second)), platformGrant("live", now.Add(-20*time.Second))
+	gExpired.ExpiresAt = at(time.Hour)
+	for _, c := range []store.AuthorizationCode{expired, redeemedExpired, redeemedLive} {
+		mustOK(t, s.CreateAuthorizationCode(ctx, c), "create code")
+	}
+	for c, g := range map[string]store.Grant{redeemedExpired.Hash: gExpired, redeemedLive.Hash: gLive} {
+		_, err := s.RedeemAuthorizationCode(ctx, c, g.CreatedAt, g, nil)
+		mustOK(t, err, "redeem")
+	}
+	gRevoked := newGrantRecord("revoked", now.Add(-10*time.Second))
+	storeGrant(t, s, gRevoked, nil) // its code expires after now
+	mustOK(t, s.RevokeGrant(ctx, gRevoked.ID, now), "revoke")
+	mustOK(t, s.RevokeAccessToken(ctx, "jti-old", at(time.Hour)), "revoke old access token")
+	mustOK(t, s.RevokeAccessToken(ctx, "jti-live", at(3*time.Hour)), "revoke live access token")
+	for i, k := range []struct {
+		key   string
+		at    time.Duration
+		times int
+	}{{"full-again", 0, 1}, {"full-at-now", purgeNow - 2*time.Minute, 1}, {"spent", purgeNow - time.Minute, 5}} {
+		for range k.times {
+			_, _, err := s.TakeAttempt(ctx, k.key, 5, 10*time.Minute, at(k.at))
+			mustOK(t, err, fmt.Sprintf("take attempt %d", i))
+		}
+	}
+
+	n, err := s.PurgeExpired(ctx, now)
+	mustOK(t, err, "purge")
+	// Two codes, one grant, one revocation, two budgets.
+	if n != 6 {
+		t.Errorf("purge removed %d rows, want 6", n)
+	}
+	for _, c := range []store.AuthorizationCode{expired, redeemedExpired} {
+		_, err := s.AuthorizationCode(ctx, c.Hash)
+		wantErr(t, err, store.ErrNotFound, "purged code "+c.Hash)
+	}
+	_, err = s.AuthorizationCode(ctx, redeemedLive.Hash)
+	wantErr(t, err, nil, "redeemed code before its expiry")
+	_, err = s.Grant(ctx, gExpired.ID)
+	wantErr(t, err, store.ErrNotFound, "purged grant")
+	for _, id := range []string{gLive.ID, gRevoked.ID} {
+		_, err := s.Grant(ctx, id)
+		wantErr(t, err, nil, "unexpired grant "+id)
+	}
+	for jti, want := range map[string]bool{"jti-old": false, "jti-live": true} {
+		got, err := s.AccessTokenRevoked(ctx, jti)
+		mustOK(t, err, "access token revoked")
+		if got != want {
+			t.Errorf("after purge: AccessTokenRevoked(%q) = %t, want %t", jti, got, want)
+		}
+	}
+	if ok, _, err := s.TakeAttempt(ctx, "spent", 5, 10*time.Minute, now); err != nil || ok {
+		t.Errorf("spent budget after purge: ok=%t, err=%v; want refused", ok, err)
+	}
+	n, err = s.PurgeExpired(ctx, now)
+	mustOK(t, err, "purge again")
+	if n != 0 {
+		t.Errorf("second purge removed %d rows, want 0", n)
+	}
+}
