@@ -30,6 +30,9 @@ func (e *environment) createClient(ctx context.Context, args []string) error {
 	fs.Var(&redirects, "redirect-uri", "a redirect URI (repeatable)")
 	fs.Var(&grants, "grant-type", "a grant type (repeatable; default: device_code and refresh_token)")
 	fs.Var(&scopes, "scope", "a scope the client may request (repeatable)")
+	fs.StringVar(&spec.AuthMethod, "auth-method", "", "token endpoint auth method: client_secret_basic (HTTP_BASIC), client_secret_post (REQUEST_BODY_CREDENTIALS) or none (default: either secret method)")
+	fs.StringVar(&spec.Audience, "audience", "", "default aud of the client's access tokens (default: the issuer)")
+	fs.BoolVar(&spec.Introspect, "introspect", false, "allow the client to call the introspection endpoint")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -47,9 +50,9 @@ func (e *environment) createClient(ctx context.Context, args []string) error {
 		return err
 	}
 	c := created.Client
-	method := oauth.AuthBasic
-	if c.Public {
-		method = oauth.AuthNone
+	method := c.AuthMethod
+	if method == "" {
+		method = oauth.AuthBasic
 	}
 	return e.printJSON(struct {
 		ClientID     string   `json:"client_id"`
@@ -60,7 +63,10 @@ func (e *environment) createClient(ctx context.Context, args []string) error {
 		RedirectURIs []string `json:"redirect_uris"`
 		GrantTypes   []string `json:"grant_types"`
 		Scope        string   `json:"scope"`
-	}{c.ID, created.GeneratedSecret, c.Name, c.Public, method, nonNil(c.RedirectURIs), c.GrantTypes, strings.Join(c.Scopes, " ")})
+		Audience     string   `json:"audience,omitempty"`
+		Introspect   bool     `json:"introspect"`
+	}{c.ID, created.GeneratedSecret, c.Name, c.Public, method, nonNil(c.RedirectURIs), c.GrantTypes,
+		strings.Join(c.Scopes, " "), c.Audience, c.Introspect})
 }
 
 // createUser is `grantd user create`.

@@ -44,6 +44,15 @@ type ClientSpec struct {
 	RedirectURIs []string
 	GrantTypes   []string // empty: the device grant and refresh_token
 	Scopes       []string
+	// AuthMethod pins the token endpoint authentication method:
+	// client_secret_basic, client_secret_post or none, or AWS IoT managed
+	// integrations' names for the first two, HTTP_BASIC and
+	// REQUEST_BODY_CREDENTIALS. Empty accepts either secret method.
+	AuthMethod string
+	// Audience is the default aud of the client's access tokens.
+	Audience string
+	// Introspect lets the client call the introspection endpoint.
+	Introspect bool
 }
 
 // CreatedClient is a stored client, with its secret in clear text only when
@@ -65,8 +74,17 @@ func CreateClient(ctx context.Context, st store.Store, r io.Reader, now time.Tim
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return CreatedClient{}, fmt.Errorf("check client id %q: %w", spec.ID, err)
 	}
-	c := store.Client{ID: spec.ID, Public: spec.Public, Name: spec.Name, CreatedAt: now}
+	c := store.Client{ID: spec.ID, Public: spec.Public, Name: spec.Name, Introspect: spec.Introspect, CreatedAt: now}
 	var err error
+	if c.AuthMethod, err = checkAuthMethod(spec.AuthMethod, spec.Public); err != nil {
+		return CreatedClient{}, err
+	}
+	if spec.Audience != "" {
+		if u, perr := url.Parse(spec.Audience); perr != nil || !u.IsAbs() || u.Fragment != "" {
+			return CreatedClient{}, fmt.Errorf("audience %q: must be an absolute URI without a fragment", spec.Audience)
+		}
+		c.Audience = spec.Audience
+	}
 	if c.RedirectURIs, err = checkRedirectURIs(spec.RedirectURIs); err != nil {
 		return CreatedClient{}, err
 	}
@@ -102,6 +120,28 @@ func CreateClient(ctx context.Context, st store.Store, r io.Reader, now time.Tim
 	}
 	out.Client = c
 	return out, nil
+}
+
+// checkAuthMethod maps the method an operator gave to its RFC 8414 name.
+func checkAuthMethod(m string, public bool) (string, error) {
+	switch m {
+	case "HTTP_BASIC":
+		m = oauth.AuthBasic
+	case "REQUEST_BODY_CREDENTIALS":
+		m = oauth.AuthPost
+	}
+	switch {
+	case m == "" && public:
+		return oauth.AuthNone, nil
+	case m == "":
+		return "", nil
+	case m == oauth.AuthNone && public, (m == oauth.AuthBasic || m == oauth.AuthPost) && !public:
+		return m, nil
+	case public:
+		return "", fmt.Errorf("auth method %q: a public client uses none", m)
+	default:
+		return "", fmt.Errorf("auth method %q: use client_secret_basic (HTTP_BASIC) or client_secret_post (REQUEST_BODY_CREDENTIALS)", m)
+	}
 }
 
 func checkGrantTypes(gs []string) ([]string, error) {

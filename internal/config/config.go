@@ -51,6 +51,12 @@ type Config struct {
 	UserCodeLimitAccount, UserCodeLimitIP, UserCodeLimitGlobal ratelimit.Budget // GRANTD_USER_CODE_LIMIT_*
 	SignInLimitAccount, SignInLimitIP, SignInLimitGlobal       ratelimit.Budget // GRANTD_SIGN_IN_LIMIT_*
 	ClientAuthLimit                                            ratelimit.Budget // GRANTD_CLIENT_AUTH_LIMIT
+	IntrospectLimit                                            ratelimit.Budget // GRANTD_INTROSPECT_LIMIT
+	RevokeLimit                                                ratelimit.Budget // GRANTD_REVOKE_LIMIT
+
+	RefreshTokenGrace time.Duration // GRANTD_REFRESH_TOKEN_GRACE, default 5s
+	AuthCodeTTL       time.Duration // GRANTD_AUTH_CODE_TTL, default 60s
+	RequirePKCE       bool          // GRANTD_REQUIRE_PKCE, default false
 }
 
 // Setting describes one setting for the README table and `grantd serve

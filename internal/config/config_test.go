@@ -52,6 +52,10 @@ func defaults(t *testing.T) Config {
 		SignInLimitIP:        ratelimit.Budget{N: 20, Per: 15 * time.Minute},
 		SignInLimitGlobal:    ratelimit.Budget{N: 1000, Per: time.Minute},
 		ClientAuthLimit:      ratelimit.Budget{N: 20, Per: time.Minute},
+		IntrospectLimit:      ratelimit.Budget{N: 600, Per: time.Minute},
+		RevokeLimit:          ratelimit.Budget{N: 600, Per: time.Minute},
+		RefreshTokenGrace:    5 * time.Second,
+		AuthCodeTTL:          time.Minute,
 	}
 }
 
@@ -102,6 +106,11 @@ var field = map[string]func(Config) any{
 	"GRANTD_SIGN_IN_LIMIT_IP":        func(c Config) any { return c.SignInLimitIP },
 	"GRANTD_SIGN_IN_LIMIT_GLOBAL":    func(c Config) any { return c.SignInLimitGlobal },
 	"GRANTD_CLIENT_AUTH_LIMIT":       func(c Config) any { return c.ClientAuthLimit },
+	"GRANTD_INTROSPECT_LIMIT":        func(c Config) any { return c.IntrospectLimit },
+	"GRANTD_REVOKE_LIMIT":            func(c Config) any { return c.RevokeLimit },
+	"GRANTD_REFRESH_TOKEN_GRACE":     func(c Config) any { return c.RefreshTokenGrace },
+	"GRANTD_AUTH_CODE_TTL":           func(c Config) any { return c.AuthCodeTTL },
+	"GRANTD_REQUIRE_PKCE":            func(c Config) any { return c.RequirePKCE },
 }
 
 func prefixes(s ...string) []netip.Prefix {
@@ -162,6 +171,11 @@ var goodValues = []struct {
 	{"GRANTD_SIGN_IN_LIMIT_IP", "10/10m", ratelimit.Budget{N: 10, Per: 10 * time.Minute}},
 	{"GRANTD_SIGN_IN_LIMIT_GLOBAL", "500/30s", ratelimit.Budget{N: 500, Per: 30 * time.Second}},
 	{"GRANTD_CLIENT_AUTH_LIMIT", "5/1s", ratelimit.Budget{N: 5, Per: time.Second}},
+	{"GRANTD_INTROSPECT_LIMIT", "5/1s", ratelimit.Budget{N: 5, Per: time.Second}},
+	{"GRANTD_REVOKE_LIMIT", "5/1s", ratelimit.Budget{N: 5, Per: time.Second}},
+	{"GRANTD_REFRESH_TOKEN_GRACE", "0s", time.Duration(0)},
+	{"GRANTD_AUTH_CODE_TTL", "30s", 30 * time.Second},
+	{"GRANTD_REQUIRE_PKCE", "true", true},
 }
 
 func TestLoadGoodValues(t *testing.T) {
@@ -255,6 +269,11 @@ var badValues = []struct {
 	{"GRANTD_SIGN_IN_LIMIT_IP", "-1/1m"},
 	{"GRANTD_SIGN_IN_LIMIT_GLOBAL", "1000/"},
 	{"GRANTD_CLIENT_AUTH_LIMIT", "0/1m"},
+	{"GRANTD_INTROSPECT_LIMIT", "x/1m"},
+	{"GRANTD_REVOKE_LIMIT", "5"},
+	{"GRANTD_REFRESH_TOKEN_GRACE", "2m"},
+	{"GRANTD_AUTH_CODE_TTL", "0s"},
+	{"GRANTD_REQUIRE_PKCE", "maybe"},
 }
 
 func TestLoadBadValues(t *testing.T) {

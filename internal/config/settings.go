@@ -81,6 +81,25 @@ func tokenSettings() []setting {
 		Setting: Setting{"GRANTD_REFRESH_TOKEN_IDLE_TTL", "720h", "Lifetime of an unused refresh token (30 days); at most GRANTD_REFRESH_TOKEN_TTL."},
 		apply:   func(c *Config, v string) (err error) { c.RefreshTokenIdleTTL, err = parseDuration(v, 0, 0); return err },
 	}, {
+		Setting: Setting{"GRANTD_REFRESH_TOKEN_GRACE", "5s", "How long a rotated refresh token, presented again, gets the same successor instead of revoking its grant (0..60s)."},
+		apply: func(c *Config, v string) (err error) {
+			if d, perr := time.ParseDuration(v); perr == nil && d == 0 {
+				c.RefreshTokenGrace = 0 // no grace: every reuse revokes
+				return nil
+			}
+			c.RefreshTokenGrace, err = parseDuration(v, time.Millisecond, time.Minute)
+			return err
+		},
+	}, {
+		Setting: Setting{"GRANTD_AUTH_CODE_TTL", "60s", "Lifetime of an authorization code, a Go duration (1s..10m)."},
+		apply: func(c *Config, v string) (err error) {
+			c.AuthCodeTTL, err = parseDuration(v, time.Second, 10*time.Minute)
+			return err
+		},
+	}, {
+		Setting: Setting{"GRANTD_REQUIRE_PKCE", "false", "Require PKCE (S256) from every client at /authorize, not only public ones (true/false)."},
+		apply:   func(c *Config, v string) (err error) { c.RequirePKCE, err = parseBool(v); return err },
+	}, {
 		Setting: Setting{"GRANTD_SESSION_TTL", "1h", "Lifetime of a browser sign-in session, a Go duration."},
 		apply:   func(c *Config, v string) (err error) { c.SessionTTL, err = parseDuration(v, 0, 0); return err },
 	}, {
@@ -112,5 +131,9 @@ func limitSettings() []setting {
 			func(c *Config) *ratelimit.Budget { return &c.SignInLimitGlobal }),
 		budget("GRANTD_CLIENT_AUTH_LIMIT", "20/1m", "Client secret checks per client and client IP that do not match a secret already verified, N/DURATION (TOK-02).",
 			func(c *Config) *ratelimit.Budget { return &c.ClientAuthLimit }),
+		budget("GRANTD_INTROSPECT_LIMIT", "600/1m", "Introspection answers of active:false per calling client, N/DURATION (INT-05: throttles token scanning).",
+			func(c *Config) *ratelimit.Budget { return &c.IntrospectLimit }),
+		budget("GRANTD_REVOKE_LIMIT", "600/1m", "Revocation requests per client naming a token that is not its own, N/DURATION (REV-05).",
+			func(c *Config) *ratelimit.Budget { return &c.RevokeLimit }),
 	}
 }

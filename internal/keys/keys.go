@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -47,6 +48,8 @@ type Set struct {
 	signers map[signerKey]jose.Signer
 	kids    map[string]string
 	jwks    []byte
+	public  map[string]jose.JSONWebKey // by kid
+	algs    []jose.SignatureAlgorithm
 }
 
 type signerKey struct{ alg, typ string }
@@ -63,7 +66,7 @@ func Load(ctx context.Context, ks store.Keys, rand io.Reader, now time.Time, alg
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
-	set := &Set{signers: make(map[signerKey]jose.Signer), kids: make(map[string]string)}
+	set := &Set{signers: make(map[signerKey]jose.Signer), kids: make(map[string]string), public: make(map[string]jose.JSONWebKey)}
 	var pub jose.JSONWebKeySet
 	for _, k := range stored {
 		priv, err := x509.ParsePKCS8PrivateKey(k.PrivateKey)
@@ -72,6 +75,10 @@ func Load(ctx context.Context, ks store.Keys, rand io.Reader, now time.Time, alg
 		}
 		jwk := jose.JSONWebKey{Key: priv, KeyID: k.ID, Algorithm: k.Algorithm, Use: "sig"}
 		pub.Keys = append(pub.Keys, jwk.Public())
+		set.public[k.ID] = jwk.Public()
+		if !slices.Contains(set.algs, jose.SignatureAlgorithm(k.Algorithm)) {
+			set.algs = append(set.algs, jose.SignatureAlgorithm(k.Algorithm))
+		}
 		if _, seen := set.kids[k.Algorithm]; seen {
 			continue // keys come oldest first; the oldest of an algorithm signs
 		}

@@ -91,6 +91,11 @@ func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request,
 	if method == AuthNone {
 		return store.Client{}, "", fail("Client authentication is required.")
 	}
+	// A client registered for one method must use it (RFC 7591 §2,
+	// token_endpoint_auth_method).
+	if c.AuthMethod != "" && c.AuthMethod != method {
+		return store.Client{}, "", fail("The client must use its registered authentication method.")
+	}
 	ok, err := a.check(ctx, r, c, sec)
 	if err != nil {
 		return store.Client{}, "", err

@@ -67,20 +67,24 @@ func (h *Handler) redeemDevice(r *http.Request, client store.Client, g store.Dev
 	if err := h.checkUser(r, g.UserID); err != nil {
 		return nil, err
 	}
-	info := grantInfo{ClientID: client.ID, UserID: g.UserID, Scopes: g.Scopes, AuthTime: g.AuthTime}
-	resp, err := h.mint(info, g.Scopes, now)
+	withRefresh := h.TokenSet.Refresh && client.AllowsGrant(GrantRefreshToken)
+	info, grant, err := h.newGrant(GrantDeviceCode, client, g.UserID, g.Scopes, "", g.AuthTime, withRefresh, now)
+	if err != nil {
+		return nil, oauth.Unavailable(err)
+	}
+	resp, err := h.mint(info, g.Scopes, h.TokenSet.ID, now)
 	if err != nil {
 		return nil, oauth.Unavailable(err)
 	}
 	var rt *store.RefreshToken
-	if h.TokenSet.Refresh && client.AllowsGrant(GrantRefreshToken) {
-		raw, t, err := h.newRefreshToken(info, "", now, now)
+	if withRefresh {
+		raw, t, err := h.firstRefreshToken(info, now)
 		if err != nil {
 			return nil, oauth.Unavailable(err)
 		}
 		resp.RefreshToken, rt = raw, &t
 	}
-	err = h.Store.RedeemDeviceGrant(ctx, g.DeviceCodeHash, client.ID, now, rt)
+	err = h.Store.RedeemDeviceGrant(ctx, g.DeviceCodeHash, client.ID, now, grant, rt)
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 		return nil, oauth.NewError(oauth.InvalidGrant, "The device code has been used.")
 	}

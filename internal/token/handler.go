@@ -1,7 +1,7 @@
 // Package token implements the token endpoint (RFC 6749 §3.2): a dispatcher
-// on grant_type and one file per grant — devicecode.go (RFC 8628 §3.4–3.5)
-// and refresh.go (RFC 6749 §6, RFC 9700 §4.14.2) — sharing the minting of
-// token sets in issue.go.
+// on grant_type and one file per grant — devicecode.go (RFC 8628 §3.4–3.5),
+// authcode.go (RFC 6749 §4.1.3, RFC 7636) and refresh.go (RFC 6749 §6,
+// RFC 9700 §4.14.2) — sharing the minting of token sets in issue.go.
 package token
 
 import (
@@ -40,10 +40,16 @@ type Handler struct {
 	// RefreshTokenIdleTTL ends a generation that is not used (RT-06).
 	RefreshTokenTTL     time.Duration
 	RefreshTokenIdleTTL time.Duration
-	TokenSet            TokenSet
-	Now                 func() time.Time
-	Rand                io.Reader
-	Logger              *slog.Logger
+	// RefreshTokenGrace is how long a rotated refresh token, presented
+	// again, gets the same successor (RT-04); zero disables it.
+	RefreshTokenGrace time.Duration
+	// SuccessorKey derives refresh token successors; shared by instances.
+	SuccessorKey []byte
+	// TokenSet is what a device grant yields (RESULT_TOKEN_SET).
+	TokenSet TokenSet
+	Now      func() time.Time
+	Rand     io.Reader
+	Logger   *slog.Logger
 }
 
 // Mount registers the token endpoint on mux.
@@ -80,6 +86,8 @@ func (h *Handler) serve(r *http.Request, w http.ResponseWriter) (*Response, erro
 		grant = h.deviceCode
 	case GrantRefreshToken:
 		grant = h.refresh
+	case GrantAuthorizationCode:
+		grant = h.authorizationCode
 	default:
 		// The password grant is never offered (RFC 9700 §2.4, TOK-08).
 		return nil, oauth.NewError(oauth.UnsupportedGrantType, "The grant type is not supported.")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/keys"
+	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 )
@@ -26,61 +27,50 @@ type Response struct {
 	Scope        string `json:"scope,omitempty"`
 }
 
-// accessClaims are an RFC 9068 §2.2 access token's claims.
-type accessClaims struct {
-	Issuer    string `json:"iss"`
-	Subject   string `json:"sub"`
-	Audience  string `json:"aud"`
-	ClientID  string `json:"client_id"`
-	Scope     string `json:"scope,omitempty"`
-	IssuedAt  int64  `json:"iat"`
-	ExpiresAt int64  `json:"exp"`
-	ID        string `json:"jti"`
-	AuthTime  int64  `json:"auth_time,omitempty"`
-}
-
-// idClaims are an ID token's claims (OpenID Connect Core §2).
-type idClaims struct {
-	Issuer    string `json:"iss"`
-	Subject   string `json:"sub"`
-	Audience  string `json:"aud"`
-	IssuedAt  int64  `json:"iat"`
-	ExpiresAt int64  `json:"exp"`
-	AuthTime  int64  `json:"auth_time,omitempty"`
-	AtHash    string `json:"at_hash,omitempty"`
-	AZP       string `json:"azp"`
-}
-
 // grantInfo is what a token set is minted for.
 type grantInfo struct {
+	GrantID  string
 	ClientID string
 	UserID   string
 	Scopes   []string
 	AuthTime time.Time
+	// Audience is the access token's aud (RFC 8707 resource, the client's
+	// default audience, or the server's).
+	Audience string
+	// Resource is the RFC 8707 resource the grant is bound to ("" for none).
+	Resource string
+	Nonce    string
+	// Expires ends the grant: no token of it outlives this.
+	Expires time.Time
 }
 
-// mint signs the access token and, when the token set and scope call for it,
-// the ID token. It makes no state change, so a signing failure loses nothing.
-func (h *Handler) mint(g grantInfo, accessScopes []string, now time.Time) (*Response, error) {
+// mint signs the access token and, when withID and the scope (openid) call
+// for it, the ID token. It makes no state change, so a signing failure loses
+// nothing.
+func (h *Handler) mint(g grantInfo, accessScopes []string, withID bool, now time.Time) (*Response, error) {
 	jti, err := newID(h.Rand)
 	if err != nil {
 		return nil, fmt.Errorf("make jti: %w", err)
 	}
 	scope := strings.Join(accessScopes, " ")
-	at, err := h.Keys.Sign(h.AccessTokenAlg, keys.TypeAccessToken, accessClaims{
-		Issuer: h.Issuer, Subject: g.UserID, Audience: h.Audience, ClientID: g.ClientID,
-		Scope: scope, IssuedAt: now.Unix(), ExpiresAt: now.Add(h.AccessTokenTTL).Unix(),
-		ID: jti, AuthTime: unixOrZero(g.AuthTime),
+	exp := now.Add(h.AccessTokenTTL)
+	if !g.Expires.IsZero() && g.Expires.Before(exp) {
+		exp = g.Expires
+	}
+	at, err := h.Keys.Sign(h.AccessTokenAlg, keys.TypeAccessToken, oauth.AccessTokenClaims{
+		Issuer: h.Issuer, Subject: g.UserID, Audience: g.Audience, ClientID: g.ClientID,
+		Scope: scope, IssuedAt: now.Unix(), ExpiresAt: exp.Unix(),
+		ID: jti, AuthTime: unixOrZero(g.AuthTime), GrantID: g.GrantID,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sign access token: %w", err)
 	}
-	resp := &Response{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(h.AccessTokenTTL / time.Second), Scope: scope}
-	if h.TokenSet.ID && slices.Contains(accessScopes, "openid") {
-		resp.IDToken, err = h.Keys.Sign(h.IDTokenAlg, keys.TypeIDToken, idClaims{
+	resp := &Response{AccessToken: at, TokenType: "Bearer", ExpiresIn: exp.Unix() - now.Unix(), Scope: scope}
+	if withID && slices.Contains(accessScopes, "openid") {
+		resp.IDToken, err = h.Keys.Sign(h.IDTokenAlg, keys.TypeIDToken, oauth.IDTokenClaims{
 			Issuer: h.Issuer, Subject: g.UserID, Audience: g.ClientID, AZP: g.ClientID,
 			IssuedAt: now.Unix(), ExpiresAt: now.Add(h.AccessTokenTTL).Unix(),
-			AuthTime: unixOrZero(g.AuthTime), AtHash: atHash(h.IDTokenAlg, at),
+			AuthTime: unixOrZero(g.AuthTime), AtHash: atHash(h.IDTokenAlg, at), Nonce: g.Nonce,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sign ID token: %w", err)
@@ -89,27 +79,61 @@ func (h *Handler) mint(g grantInfo, accessScopes []string, now time.Time) (*Resp
 	return resp, nil
 }
 
-// newRefreshToken draws a refresh token for g. familyExpiry is the family's
-// absolute end; the zero time starts a new family.
-func (h *Handler) newRefreshToken(g grantInfo, familyID string, familyExpiry, now time.Time) (string, store.RefreshToken, error) {
+// firstRefreshToken draws the first refresh token of a new grant.
+func (h *Handler) firstRefreshToken(g grantInfo, now time.Time) (string, store.RefreshToken, error) {
 	raw, err := secret.NewToken(h.Rand)
 	if err != nil {
 		return "", store.RefreshToken{}, fmt.Errorf("make refresh token: %w", err)
 	}
-	if familyID == "" {
-		if familyID, err = newID(h.Rand); err != nil {
-			return "", store.RefreshToken{}, err
-		}
-		familyExpiry = now.Add(h.RefreshTokenTTL)
-	}
+	return raw, h.refreshRecord(g, raw, now), nil
+}
+
+// refreshRecord is the stored form of refresh token raw of grant g.
+func (h *Handler) refreshRecord(g grantInfo, raw string, now time.Time) store.RefreshToken {
 	expires := now.Add(h.RefreshTokenIdleTTL)
-	if familyExpiry.Before(expires) {
-		expires = familyExpiry
+	if g.Expires.Before(expires) {
+		expires = g.Expires
 	}
-	return raw, store.RefreshToken{
-		Hash: secret.Hash(raw), FamilyID: familyID, ClientID: g.ClientID, UserID: g.UserID,
-		Scopes: g.Scopes, AuthTime: g.AuthTime, CreatedAt: now, ExpiresAt: expires, FamilyExpiresAt: familyExpiry,
-	}, nil
+	return store.RefreshToken{
+		Hash: secret.Hash(raw), GrantID: g.GrantID, ClientID: g.ClientID, UserID: g.UserID,
+		Scopes: g.Scopes, Resource: g.Resource, AuthTime: g.AuthTime,
+		CreatedAt: now, ExpiresAt: expires, FamilyExpiresAt: g.Expires,
+	}
+}
+
+// newGrant starts a grant for a client and user: its id and how long it
+// lives — the refresh family's absolute lifetime when a refresh token comes
+// with it, else the access token's.
+func (h *Handler) newGrant(kind string, client store.Client, userID string, scopes []string, resource string,
+	authTime time.Time, withRefresh bool, now time.Time) (grantInfo, store.Grant, error) {
+	id, err := newID(h.Rand)
+	if err != nil {
+		return grantInfo{}, store.Grant{}, err
+	}
+	expires := now.Add(h.AccessTokenTTL)
+	if withRefresh {
+		expires = now.Add(h.RefreshTokenTTL)
+	}
+	info := grantInfo{
+		GrantID: id, ClientID: client.ID, UserID: userID, Scopes: scopes, AuthTime: authTime,
+		Audience: h.audience(client, resource), Resource: resource, Expires: expires,
+	}
+	g := store.Grant{ID: id, ClientID: client.ID, UserID: userID, Scopes: scopes, Kind: kind, CreatedAt: now, ExpiresAt: expires}
+	return info, g, nil
+}
+
+// audience is the aud of a client's access tokens: the RFC 8707 resource
+// when one was requested, else the client's default audience, else the
+// server's (RFC 9068 §3).
+func (h *Handler) audience(c store.Client, resource string) string {
+	switch {
+	case resource != "":
+		return resource
+	case c.Audience != "":
+		return c.Audience
+	default:
+		return h.Audience
+	}
 }
 
 // newID returns a random 128-bit identifier.

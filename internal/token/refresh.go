@@ -1,9 +1,13 @@
 package token
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/secret"
@@ -11,8 +15,10 @@ import (
 )
 
 // refresh is the refresh token grant (RFC 6749 §6). Refresh tokens rotate on
-// every use, and presenting a rotated one revokes its whole family (RFC 9700
-// §4.14.2, RT-02, RT-03).
+// every use, and presenting a rotated one revokes its whole grant (RFC 9700
+// §4.14.2, RT-02, RT-03) — except within a short grace window, where a
+// retried refresh gets the same successor again (RT-04), because platforms
+// retry when a response is lost.
 func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*Response, error) {
 	ctx := r.Context()
 	raw := f.Get("refresh_token")
@@ -36,36 +42,27 @@ func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*
 	}
 	now := h.Now()
 	if !old.RotatedAt.IsZero() && old.RevokedAt.IsZero() {
-		return nil, h.revokeFamily(r, old, "refresh token reused")
+		return h.reuse(r, old, raw, requested, now)
 	}
 	if !old.Active(now) {
 		return nil, invalidRefresh()
 	}
-	if err := h.checkUser(r, old.UserID); err != nil {
+	info, accessScopes, err := h.refreshGrant(r, old, requested)
+	if err != nil {
 		return nil, err
 	}
-	// Scope can only narrow (RFC 6749 §6, RT-05); the new refresh token keeps
-	// the original scope.
-	accessScopes := old.Scopes
-	if len(requested) > 0 {
-		if !oauth.Subset(requested, old.Scopes) {
-			return nil, oauth.NewError(oauth.InvalidScope, "The requested scope exceeds the granted scope.")
-		}
-		accessScopes = requested
-	}
-	info := grantInfo{ClientID: old.ClientID, UserID: old.UserID, Scopes: old.Scopes, AuthTime: old.AuthTime}
-	resp, err := h.mint(info, accessScopes, now)
+	resp, err := h.mint(info, accessScopes, true, now)
 	if err != nil {
 		return nil, oauth.Unavailable(err)
 	}
-	rawNext, next, err := h.newRefreshToken(info, old.FamilyID, old.FamilyExpiresAt, now)
-	if err != nil {
-		return nil, oauth.Unavailable(err)
-	}
-	err = h.Store.RotateRefreshToken(ctx, old.Hash, next, now)
+	rawNext := h.successor(raw)
+	err = h.Store.RotateRefreshToken(ctx, old.Hash, h.refreshRecord(info, rawNext, now), now)
 	if errors.Is(err, store.ErrConflict) {
-		// Another request rotated this generation first: this is a reuse.
-		return nil, h.revokeFamily(r, old, "refresh token reused concurrently")
+		// Another request rotated this generation first (REL-03).
+		if old, err = h.Store.RefreshToken(ctx, old.Hash); err != nil {
+			return nil, oauth.Unavailable(fmt.Errorf("reload refresh token: %w", err))
+		}
+		return h.reuse(r, old, raw, requested, now)
 	}
 	if err != nil {
 		return nil, oauth.Unavailable(fmt.Errorf("rotate refresh token: %w", err))
@@ -74,14 +71,69 @@ func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*
 	return resp, nil
 }
 
-// revokeFamily answers a refresh token reuse: every generation of the family
-// is revoked, the live descendant included (RT-03).
-func (h *Handler) revokeFamily(r *http.Request, t store.RefreshToken, why string) error {
-	if err := h.Store.RevokeRefreshFamily(r.Context(), t.FamilyID, h.Now()); err != nil {
-		return oauth.Unavailable(fmt.Errorf("revoke refresh family: %w", err))
+// refreshGrant re-checks the user and narrows the scope of a refresh: scope
+// can only narrow, and the next refresh token keeps the original scope and
+// resource (RFC 6749 §6, RT-05).
+func (h *Handler) refreshGrant(r *http.Request, t store.RefreshToken, requested []string) (grantInfo, []string, error) {
+	if err := h.checkUser(r, t.UserID); err != nil {
+		return grantInfo{}, nil, err
 	}
-	h.Logger.WarnContext(r.Context(), why+"; family revoked", "client_id", t.ClientID, "sub", t.UserID)
-	return invalidRefresh()
+	accessScopes := t.Scopes
+	if len(requested) > 0 {
+		if !oauth.Subset(requested, t.Scopes) {
+			return grantInfo{}, nil, oauth.NewError(oauth.InvalidScope, "The requested scope exceeds the granted scope.")
+		}
+		accessScopes = requested
+	}
+	client, err := h.Store.Client(r.Context(), t.ClientID)
+	if err != nil {
+		return grantInfo{}, nil, oauth.Unavailable(fmt.Errorf("load client %q: %w", t.ClientID, err))
+	}
+	return grantInfo{
+		GrantID: t.GrantID, ClientID: t.ClientID, UserID: t.UserID, Scopes: t.Scopes, AuthTime: t.AuthTime,
+		Audience: h.audience(client, t.Resource), Resource: t.Resource, Expires: t.FamilyExpiresAt,
+	}, accessScopes, nil
+}
+
+// reuse answers a rotated refresh token presented again. Within the grace
+// window, and only while its successor is unused, it gets that same successor
+// and a fresh access token (RT-04); otherwise the grant is revoked, the live
+// descendant included (RT-03).
+func (h *Handler) reuse(r *http.Request, old store.RefreshToken, raw string, requested []string, now time.Time) (*Response, error) {
+	if h.RefreshTokenGrace > 0 && now.Sub(old.RotatedAt) <= h.RefreshTokenGrace {
+		next, err := h.Store.RefreshSuccessor(r.Context(), old.Hash)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, oauth.Unavailable(fmt.Errorf("load refresh successor: %w", err))
+		}
+		rawNext := h.successor(raw)
+		if err == nil && next.Hash == secret.Hash(rawNext) && next.Active(now) {
+			info, accessScopes, err := h.refreshGrant(r, next, requested)
+			if err != nil {
+				return nil, err
+			}
+			resp, err := h.mint(info, accessScopes, true, now)
+			if err != nil {
+				return nil, oauth.Unavailable(err)
+			}
+			resp.RefreshToken = rawNext
+			return resp, nil
+		}
+	}
+	if err := h.Store.RevokeGrant(r.Context(), old.GrantID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, oauth.Unavailable(fmt.Errorf("revoke grant: %w", err))
+	}
+	h.Logger.WarnContext(r.Context(), "refresh token reused; grant revoked", "client_id", old.ClientID, "sub", old.UserID)
+	return nil, invalidRefresh()
+}
+
+// successor derives the refresh token that replaces raw: HMAC-SHA256 under a
+// server secret. Deriving rather than drawing it lets a retried refresh get
+// the same successor although only hashes are stored; without the key, the
+// old token tells nothing about the new one.
+func (h *Handler) successor(raw string) string {
+	m := hmac.New(sha256.New, h.SuccessorKey)
+	m.Write([]byte(raw))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 func invalidRefresh() error {

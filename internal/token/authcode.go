@@ -1,0 +1,135 @@
+package token
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/grantd/grantd/internal/oauth"
+	"github.com/grantd/grantd/internal/secret"
+	"github.com/grantd/grantd/internal/store"
+)
+
+// authorizationCode is the access token request of the authorization code
+// grant (RFC 6749 §4.1.3) with PKCE (RFC 7636 §4.5–4.6). A code is bound to
+// its client, redirect URI, PKCE challenge, user and scopes; it is redeemed
+// once, and a second use revokes what the first issued (RFC 6749 §4.1.2).
+func (h *Handler) authorizationCode(r *http.Request, client store.Client, f oauth.Form) (*Response, error) {
+	ctx := r.Context()
+	raw := f.Get("code")
+	if raw == "" {
+		return nil, oauth.NewError(oauth.InvalidRequest, "The code parameter is missing.")
+	}
+	code, err := h.Store.AuthorizationCode(ctx, secret.Hash(raw))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, invalidCode()
+	}
+	if err != nil {
+		return nil, oauth.Unavailable(fmt.Errorf("load authorization code: %w", err))
+	}
+	if code.ClientID != client.ID {
+		return nil, invalidCode()
+	}
+	now := h.Now()
+	if !code.RedeemedAt.IsZero() {
+		return nil, h.codeReused(r, code)
+	}
+	if !now.Before(code.ExpiresAt) {
+		return nil, invalidCode()
+	}
+	if err := checkCodeBindings(code, f); err != nil {
+		return nil, err
+	}
+	if err := h.checkUser(r, code.UserID); err != nil {
+		return nil, err
+	}
+	withRefresh := client.AllowsGrant(GrantRefreshToken)
+	info, grant, err := h.newGrant(GrantAuthorizationCode, client, code.UserID, code.Scopes, code.Resource, code.AuthTime, withRefresh, now)
+	if err != nil {
+		return nil, oauth.Unavailable(err)
+	}
+	info.Nonce = code.Nonce
+	resp, err := h.mint(info, code.Scopes, true, now)
+	if err != nil {
+		return nil, oauth.Unavailable(err)
+	}
+	var rt *store.RefreshToken
+	if withRefresh {
+		rawRT, t, err := h.firstRefreshToken(info, now)
+		if err != nil {
+			return nil, oauth.Unavailable(err)
+		}
+		resp.RefreshToken, rt = rawRT, &t
+	}
+	stored, err := h.Store.RedeemAuthorizationCode(ctx, code.Hash, now, grant, rt)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, h.codeReused(r, stored) // lost the race to a concurrent redemption
+	}
+	if err != nil {
+		return nil, oauth.Unavailable(fmt.Errorf("redeem authorization code: %w", err))
+	}
+	return resp, nil
+}
+
+// checkCodeBindings checks the redirect URI and PKCE verifier against what
+// the authorization request bound the code to.
+func checkCodeBindings(code store.AuthorizationCode, f oauth.Form) error {
+	// The redirect_uri must be sent, and identical, when the authorization
+	// request carried one (RFC 6749 §4.1.3).
+	if code.RedirectURI != "" && f.Get("redirect_uri") != code.RedirectURI {
+		return oauth.NewError(oauth.InvalidGrant, "The redirect_uri does not match the authorization request.")
+	}
+	verifier := f.Get("code_verifier")
+	switch {
+	case code.CodeChallenge == "" && verifier != "":
+		// A verifier for a code issued without a challenge is a PKCE
+		// downgrade attempt (RFC 9700 §4.8.2).
+		return oauth.NewError(oauth.InvalidGrant, "The code was issued without a PKCE challenge.")
+	case code.CodeChallenge == "":
+		return nil
+	case verifier == "":
+		return oauth.NewError(oauth.InvalidRequest, "The code_verifier parameter is missing.")
+	case !validVerifier(verifier):
+		return oauth.NewError(oauth.InvalidRequest, "The code_verifier is malformed.")
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	if !secret.Equal(base64.RawURLEncoding.EncodeToString(sum[:]), code.CodeChallenge) {
+		return oauth.NewError(oauth.InvalidGrant, "The code_verifier does not match the challenge.")
+	}
+	return nil
+}
+
+// validVerifier checks RFC 7636 §4.1: 43–128 characters of [A-Za-z0-9-._~].
+func validVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		ok := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// codeReused answers a second use of a code: it fails, and the grant the
+// first use created is revoked (RFC 6749 §4.1.2, AZ-22).
+func (h *Handler) codeReused(r *http.Request, code store.AuthorizationCode) error {
+	if code.GrantID != "" {
+		err := h.Store.RevokeGrant(r.Context(), code.GrantID, h.Now())
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return oauth.Unavailable(fmt.Errorf("revoke grant of reused code: %w", err))
+		}
+		h.Logger.WarnContext(r.Context(), "authorization code reused; grant revoked", "client_id", code.ClientID, "sub", code.UserID)
+	}
+	return invalidCode()
+}
+
+func invalidCode() error {
+	return oauth.NewError(oauth.InvalidGrant, "The authorization code is invalid, expired or used.")
+}
