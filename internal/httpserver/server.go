@@ -14,14 +14,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/grantd/grantd/internal/bearer"
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/device"
 	"github.com/grantd/grantd/internal/discovery"
+	"github.com/grantd/grantd/internal/introspect"
 	"github.com/grantd/grantd/internal/keys"
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/revoke"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/token"
+	"github.com/grantd/grantd/internal/userinfo"
 )
 
 // Paths of the endpoints, relative to the issuer.
@@ -29,6 +33,7 @@ const (
 	TokenPath               = "/token"
 	DeviceAuthorizationPath = "/device_authorization"
 	VerificationPath        = "/device"
+	AuthorizationPath       = "/authorize"
 )
 
 // Server is a configured grantd HTTP server.
@@ -81,17 +86,42 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		CodeExpiration: cfg.CodeExpiration, PollingInterval: cfg.PollingInterval,
 		Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 	}).Mount(mux)
+	successorKey, err := sharedSecret(ctx, o, "refresh-successor-key")
+	if err != nil {
+		return nil, err
+	}
 	(&token.Handler{
 		Store: o.Store, Auth: auth, Keys: ks, Issuer: cfg.Issuer, Audience: cfg.Issuer,
 		AccessTokenAlg: cfg.AccessTokenAlg, IDTokenAlg: cfg.IDTokenAlg, AccessTokenTTL: cfg.AccessTokenTTL,
 		RefreshTokenTTL: cfg.RefreshTokenTTL, RefreshTokenIdleTTL: cfg.RefreshTokenIdleTTL,
+		RefreshTokenGrace: cfg.RefreshTokenGrace, SuccessorKey: successorKey,
 		TokenSet: token.TokenSet(cfg.ResultTokenSet), Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 	}).Mount(mux)
+	checker := &bearer.Checker{Store: o.Store, Keys: ks, Issuer: cfg.Issuer, Now: o.Now}
+	(&introspect.Handler{Store: o.Store, Auth: auth, Checker: checker, Limiter: limiter, Budget: cfg.IntrospectLimit,
+		Now: o.Now, Logger: o.Logger}).Mount(mux)
+	(&revoke.Handler{Store: o.Store, Auth: auth, Keys: ks, Issuer: cfg.Issuer, Limiter: limiter, Budget: cfg.RevokeLimit,
+		Now: o.Now, Logger: o.Logger}).Mount(mux)
+	(&userinfo.Handler{Store: o.Store, Checker: checker, Logger: o.Logger}).Mount(mux)
 	mountPages(mux, cfg, o, limiter)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.handler = withLogging(o.Logger, mux)
 	return s, nil
+}
+
+// sharedSecret returns the named server secret every instance shares,
+// drawing it on first start.
+func sharedSecret(ctx context.Context, o Options, name string) ([]byte, error) {
+	fresh := make([]byte, 32)
+	if _, err := io.ReadFull(o.Rand, fresh); err != nil {
+		return nil, fmt.Errorf("draw %s: %w", name, err)
+	}
+	v, err := o.Store.EnsureSecret(ctx, name, fresh)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", name, err)
+	}
+	return v, nil
 }
 
 // Handler returns the server's root handler.
@@ -108,16 +138,27 @@ func signingAlgs(cfg config.Config) []string {
 func metadata(cfg config.Config) discovery.Metadata {
 	return discovery.Metadata{
 		Issuer:                            cfg.Issuer,
+		AuthorizationEndpoint:             cfg.Issuer + AuthorizationPath,
 		TokenEndpoint:                     cfg.Issuer + TokenPath,
 		DeviceAuthorizationEndpoint:       cfg.Issuer + DeviceAuthorizationPath,
 		JWKSURI:                           cfg.Issuer + discovery.JWKSPath,
-		ResponseTypesSupported:            []string{},
-		GrantTypesSupported:               []string{token.GrantDeviceCode, token.GrantRefreshToken},
+		UserinfoEndpoint:                  cfg.Issuer + userinfo.Path,
+		IntrospectionEndpoint:             cfg.Issuer + introspect.Path,
+		RevocationEndpoint:                cfg.Issuer + revoke.Path,
+		ResponseTypesSupported:            []string{"code"},
+		ResponseModesSupported:            []string{"query"},
+		GrantTypesSupported:               []string{token.GrantAuthorizationCode, token.GrantDeviceCode, token.GrantRefreshToken},
 		TokenEndpointAuthMethodsSupported: []string{oauth.AuthBasic, oauth.AuthPost, oauth.AuthNone},
+		IntrospectionAuthMethodsSupported: []string{oauth.AuthBasic, oauth.AuthPost},
+		RevocationAuthMethodsSupported:    []string{oauth.AuthBasic, oauth.AuthPost, oauth.AuthNone},
+		CodeChallengeMethodsSupported:     []string{"S256"},
+		PromptValuesSupported:             []string{"none", "login", "consent"},
+		ISSParameterSupported:             true,
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{cfg.IDTokenAlg},
 		AccessTokenSigningAlgValues:       []string{cfg.AccessTokenAlg},
-		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "client_id", "scope", "jti"},
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+			"client_id", "scope", "jti", "preferred_username"},
 	}
 }
 

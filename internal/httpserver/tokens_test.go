@@ -277,6 +277,16 @@ func TestMetadata(t *testing.T) {
 			"issuer": e.srv.URL, "token_endpoint": e.srv.URL + "/token",
 			"device_authorization_endpoint": e.srv.URL + "/device_authorization",
 			"jwks_uri":                      e.srv.URL + "/.well-known/jwks.json",
+			"authorization_endpoint":        e.srv.URL + "/authorize",
+			"introspection_endpoint":        e.srv.URL + "/introspect",
+			"revocation_endpoint":           e.srv.URL + "/revoke",
+			"userinfo_endpoint":             e.srv.URL + "/userinfo",
+		}
+		if m["authorization_response_iss_parameter_supported"] != true {
+			t.Errorf("%s: authorization_response_iss_parameter_supported = %v (RFC 9207)", path, m["authorization_response_iss_parameter_supported"])
+		}
+		if pkce, _ := m["code_challenge_methods_supported"].([]any); len(pkce) != 1 || pkce[0] != "S256" {
+			t.Errorf("%s: code_challenge_methods_supported = %v, want [S256]", path, pkce)
 		}
 		for k, v := range want {
 			if m[k] != v {

@@ -1,0 +1,146 @@
+package introspect_test
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/internal/introspect"
+	"github.com/grantd/grantd/internal/ratelimit"
+)
+
+// TestIntrospectCaller checks who may introspect and how (INT-01, INT-02,
+// INT-05): only an authenticated confidential client allowed to, by POST.
+func TestIntrospectCaller(t *testing.T) {
+	f := newFixture(t, generous)
+	g := f.issue("app", "u-alice", "openid", "")
+	tok := url.Values{"token": {g.AT}}
+	withToken := func(kv ...string) url.Values {
+		v := url.Values{"token": {g.AT}}
+		for i := 0; i < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	basic := func(id, sec string) func(*http.Request) {
+		return func(r *http.Request) { r.SetBasicAuth(id, sec) }
+	}
+	cases := []struct {
+		id, name   string
+		form       url.Values
+		edit       func(*http.Request)
+		wantStatus int
+		wantError  string
+	}{
+		{"INT-01", "no credentials", tok, nil, 401, "invalid_client"},
+		{"INT-01", "wrong secret, Basic", tok, basic("rs", "wrong-secret-0123456"), 401, "invalid_client"},
+		{"INT-01", "wrong secret, body", withToken("client_id", "rs", "client_secret", "wrong"), nil, 401, "invalid_client"},
+		{"INT-01", "unknown client", tok, basic("nobody", "secret-0123456789"), 401, "invalid_client"},
+		{"INT-01", "public client names itself", withToken("client_id", "tv"), nil, 401, "invalid_client"},
+		{"INT-02", "client not allowed to introspect", tok, basic("app", clientSecrets["app"]), 403, "unauthorized_client"},
+		{"INT-01", "secret in the body works", withToken("client_id", "rs", "client_secret", clientSecrets["rs"]), nil, 200, ""},
+		{"RFC 7662 §2.1", "token missing", url.Values{}, basic("rs", clientSecrets["rs"]), 400, "invalid_request"},
+		{"INT-05", "GET", tok, func(r *http.Request) {
+			r.Method = http.MethodGet
+			r.SetBasicAuth("rs", clientSecrets["rs"])
+		}, 405, "invalid_request"},
+		{"TOK-05", "token in the query string", url.Values{}, func(r *http.Request) {
+			r.URL.RawQuery = tok.Encode()
+			r.SetBasicAuth("rs", clientSecrets["rs"])
+		}, 400, "invalid_request"},
+	}
+	for _, tc := range cases {
+		r := f.post(tc.form, tc.edit)
+		if r.status != tc.wantStatus {
+			t.Errorf("%s %s: got %d, want %d (%s)", tc.id, tc.name, r.status, tc.wantStatus, r.raw)
+		}
+		if got, _ := r.body["error"].(string); got != tc.wantError {
+			t.Errorf("%s %s: error %q, want %q", tc.id, tc.name, got, tc.wantError)
+		}
+		if tc.wantStatus != 200 && strings.Contains(r.raw, "active") {
+			t.Errorf("%s %s: an error tells about the token: %s", tc.id, tc.name, r.raw)
+		}
+		wantNoStore(t, r)
+	}
+}
+
+// TestIntrospectHint checks that token_type_hint never limits the search
+// (RFC 7662 §2.1).
+func TestIntrospectHint(t *testing.T) {
+	f := newFixture(t, generous)
+	g := f.issue("app", "u-alice", "openid", "")
+	cases := []struct{ token, hint, wantType string }{
+		{g.AT, introspect.HintAccessToken, "Bearer"},
+		{g.AT, introspect.HintRefreshToken, "Bearer"},
+		{g.AT, "id_token", "Bearer"},
+		{g.RT, introspect.HintRefreshToken, "refresh_token"},
+		{g.RT, introspect.HintAccessToken, "refresh_token"},
+		{g.RT, "nonsense", "refresh_token"},
+	}
+	for _, tc := range cases {
+		r := f.introspect("rs", tc.token, tc.hint)
+		if r.body["active"] != true || r.body["token_type"] != tc.wantType {
+			t.Errorf("%s with hint %q: got %d %s, want active %s", tc.wantType, tc.hint, r.status, r.raw, tc.wantType)
+		}
+	}
+}
+
+// TestIntrospectThrottle checks the per-client budget against token scanning
+// (INT-05): inactive answers spend it, active ones do not, and once it is
+// spent every token gets 429, so active and inactive cannot be told apart.
+func TestIntrospectThrottle(t *testing.T) {
+	budget := ratelimit.Budget{N: 5, Per: time.Minute}
+	f := newFixture(t, budget)
+	g := f.issue("app", "u-alice", "openid", "")
+	for i := range 20 {
+		if r := f.introspect("rs", g.AT, ""); r.body["active"] != true {
+			t.Fatalf("active token %d: got %d %s, want active (active answers must not spend)", i, r.status, r.raw)
+		}
+	}
+	for i := range budget.N {
+		if r := f.introspect("rs", "guess-"+strconv.Itoa(i), ""); r.raw != inactiveBody {
+			t.Fatalf("guess %d: got %d %s, want %s", i, r.status, r.raw, inactiveBody)
+		}
+	}
+	r := f.introspect("rs", "guess-over-budget", "")
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Fatalf("guess over budget: got %d (Retry-After %q), want 429 with Retry-After", r.status, r.header.Get("Retry-After"))
+	}
+	if r := f.introspect("rs", g.AT, ""); r.status != http.StatusTooManyRequests {
+		t.Errorf("active token while spent: got %d %s, want 429 (no oracle)", r.status, r.raw)
+	}
+	// Another client has its own budget.
+	if r := f.introspect("rs-aud", "guess-by-another", ""); r.raw != inactiveBody {
+		t.Errorf("another client: got %d %s, want %s", r.status, r.raw, inactiveBody)
+	}
+	retry, _ := strconv.Atoi(r.header.Get("Retry-After"))
+	f.clock.Add(time.Duration(retry) * time.Second)
+	if r := f.introspect("rs", g.AT, ""); r.body["active"] != true {
+		t.Errorf("after Retry-After: got %d %s, want active", r.status, r.raw)
+	}
+}
+
+// TestIntrospectStoreDown checks that a store that cannot answer gets 503
+// with Retry-After, never {"active":false} (SECURITY.md C.1, REL-01).
+func TestIntrospectStoreDown(t *testing.T) {
+	f := newFixture(t, generous)
+	g := f.issue("app", "u-alice", "openid", "")
+	if err := f.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{"access token": g.AT, "refresh token": g.RT} {
+		for _, hint := range []string{"", introspect.HintAccessToken, introspect.HintRefreshToken} {
+			r := f.introspect("rs", tok, hint)
+			if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+				t.Errorf("%s, hint %q: got %d (Retry-After %q) %s, want 503 with Retry-After",
+					name, hint, r.status, r.header.Get("Retry-After"), r.raw)
+			}
+			if strings.Contains(r.raw, "active") {
+				t.Errorf("%s, hint %q: body %s answers about the token", name, hint, r.raw)
+			}
+		}
+	}
+}
