@@ -188,8 +188,8 @@ type DeviceGrants interface {
 // one grant form a family and share its GrantID (RFC 9700 §4.14.2).
 type RefreshToken struct {
 	// Hash of the opaque token (the primary key).
-	Hash    string
-	GrantID string
+	Hash     string
+	GrantID  string
 	ClientID string
 	UserID   string
 	Scopes   []string
