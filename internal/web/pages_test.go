@@ -148,3 +148,17 @@ func TestCrossOriginPost(t *testing.T) {
 		webtest.CheckSecurityHeaders(t, "cross-origin 403", resp)
 	}
 }
+
+// TestSignInFormAction: the sign-in page leaves form-action out, because
+// Chrome applies it to the redirects after the post, and a sign-in for
+// /authorize ends at a client's redirect URI; other pages keep 'self'.
+func TestSignInFormAction(t *testing.T) {
+	f := newFixture(t, false, nil)
+	b := f.browser()
+	if csp := b.Get("/signin").Header.Get("Content-Security-Policy"); strings.Contains(csp, "form-action") {
+		t.Errorf("sign-in CSP %q has form-action", csp)
+	}
+	if csp := b.Post("/signout", url.Values{}).Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self';") {
+		t.Errorf("error page CSP %q, want form-action 'self'", csp)
+	}
+}

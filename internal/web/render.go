@@ -81,7 +81,24 @@ type errorPage struct {
 // script and no third-party resources (UI-02), anti-framing (UI-01), no
 // referrer (UI-03), no caching (UI-09) and no MIME sniffing.
 func SetSecurityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	setSecurityHeaders(h, FormActionSelf)
+}
+
+// Form-action sources for RenderForm.
+const (
+	// FormActionSelf allows forms to post to this site only.
+	FormActionSelf = "'self'"
+	// FormActionAny leaves form-action out, for a form whose redirect chain
+	// may end anywhere (see RenderForm).
+	FormActionAny = ""
+)
+
+func setSecurityHeaders(h http.Header, formAction string) {
+	fa := ""
+	if formAction != FormActionAny {
+		fa = "form-action " + formAction + "; "
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; "+fa+"frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
@@ -92,6 +109,17 @@ func SetSecurityHeaders(h http.Header) {
 // through html/template and is escaped for its context (UI-04). The page is
 // rendered into a buffer first, so a template error becomes a clean 500.
 func (s *Site) Render(w http.ResponseWriter, status int, page *Page, data any) {
+	s.RenderForm(w, status, page, data, FormActionSelf)
+}
+
+// RenderForm is Render with the page's CSP form-action sources given.
+// Chrome and Safari apply form-action to every redirect that follows a
+// form's submission (w3c/webappsec-csp#8), so a form whose answer redirects
+// to a client's redirect URI must name that origin (the consent page), and
+// one whose chain can end at any client (sign-in → /authorize → client)
+// must leave form-action out: FormActionAny. Every such page is escaped
+// template output, so no injected form can use the freedom.
+func (s *Site) RenderForm(w http.ResponseWriter, status int, page *Page, data any, formAction string) {
 	var buf bytes.Buffer
 	if err := page.t.ExecuteTemplate(&buf, "layout", data); err != nil {
 		s.logger().Error("render page", "page", page.t.Name(), "err", err)
@@ -103,7 +131,7 @@ func (s *Site) Render(w http.ResponseWriter, status int, page *Page, data any) {
 		return
 	}
 	h := w.Header()
-	SetSecurityHeaders(h)
+	setSecurityHeaders(h, formAction)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)

@@ -158,9 +158,13 @@ func (s *Site) RequireUser(w http.ResponseWriter, r *http.Request) (Session, sto
 			return Session{}, store.User{}, false
 		}
 	}
-	back := r.URL.Path
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		back = r.URL.RequestURI()
+	back := r.URL.RequestURI()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// A form post cannot be replayed after sign-in; return to the page
+		// it came from, the route's first segment (/device/decision →
+		// /device, /account/revoke → /account).
+		first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		back = "/" + first
 	}
 	http.Redirect(w, r, SignInURL(back), http.StatusSeeOther)
 	return Session{}, store.User{}, false

@@ -47,10 +47,10 @@ func (s *Site) getSignIn(w http.ResponseWriter, r *http.Request) {
 		s.Unavailable(w, r)
 		return
 	}
-	s.Render(w, http.StatusOK, s.pages().signin, signInForm{
+	s.RenderForm(w, http.StatusOK, s.pages().signin, signInForm{
 		CSRF:     s.CSRFToken(sess, purposeSignIn, ""),
 		ReturnTo: LocalPath(r.URL.Query().Get("return_to")),
-	})
+	}, FormActionAny)
 }
 
 // postSignIn checks the CSRF token, spends the sign-in budgets before the
@@ -99,7 +99,7 @@ func (s *Site) postSignIn(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, errBadCredentials) {
 		s.logger().InfoContext(r.Context(), "sign-in failed", "ip", s.ClientIP(r).String())
 		form.Message = signInFailed
-		s.Render(w, http.StatusBadRequest, s.pages().signin, form)
+		s.RenderForm(w, http.StatusBadRequest, s.pages().signin, form, FormActionAny)
 		return
 	}
 	if err == nil {
