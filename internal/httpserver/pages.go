@@ -3,14 +3,16 @@ package httpserver
 import (
 	"net/http"
 
+	"github.com/grantd/grantd/internal/authorize"
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/device"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/web"
 )
 
-// mountPages mounts the browser pages: sign-in and device verification
-// (RFC 8628 §3.3). They share one attempt limiter.
+// mountPages mounts the browser pages: sign-in, device verification (RFC
+// 8628 §3.3), the authorization endpoint with its consent page (RFC 6749
+// §4.1) and the account page. They share one attempt limiter.
 func mountPages(mux *http.ServeMux, cfg config.Config, o Options, limiter ratelimit.Limiter) {
 	site := &web.Site{
 		Store: o.Store, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies,
@@ -26,5 +28,8 @@ func mountPages(mux *http.ServeMux, cfg config.Config, o Options, limiter rateli
 		UserCodeBudgets: web.Budgets{
 			PerAccount: cfg.UserCodeLimitAccount, PerIP: cfg.UserCodeLimitIP, Global: cfg.UserCodeLimitGlobal,
 		},
+	}).Mount(mux)
+	(&authorize.Pages{
+		Site: site, Store: o.Store, Issuer: cfg.Issuer, AuthCodeTTL: cfg.AuthCodeTTL, RequirePKCE: cfg.RequirePKCE,
 	}).Mount(mux)
 }
