@@ -479,3 +479,17 @@ func TestVerifyStoreFailure(t *testing.T) {
 		t.Errorf("decision on a closed store: status %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }
+
+// TestVerifyPostWithoutSession: a form post that finds no signed-in session
+// (it expired) sends the user to sign in and back to the page the form came
+// from, never to the POST-only route itself.
+func TestVerifyPostWithoutSession(t *testing.T) {
+	f := newVerifyFixture(t, web.Budgets{})
+	b := webtest.NewBrowser(t, f.srv.URL, nil)
+	for _, path := range []string{"/device", "/device/decision"} {
+		resp := b.Post(path, url.Values{"user_code": {"BBBBBBBB"}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != web.SignInURL("/device") {
+			t.Errorf("POST %s without a session: %d to %q, want 303 to %q", path, resp.StatusCode, resp.Header.Get("Location"), web.SignInURL("/device"))
+		}
+	}
+}
