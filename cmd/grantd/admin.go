@@ -22,7 +22,7 @@ func (e *environment) createClient(ctx context.Context, args []string) error {
 	fs.SetOutput(e.stderr)
 	var spec admin.ClientSpec
 	var redirects, grants, scopes stringList
-	database := fs.String("database", "", "SQLite file path (default $GRANTD_DATABASE or grantd.db)")
+	database := fs.String("database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
 	fs.StringVar(&spec.ID, "id", "", "client id (required)")
 	fs.StringVar(&spec.Secret, "secret", "", "client secret (default: generate one and print it once)")
 	fs.BoolVar(&spec.Public, "public", false, "a public client, with no secret")
@@ -73,7 +73,7 @@ func (e *environment) createClient(ctx context.Context, args []string) error {
 func (e *environment) createUser(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	database := fs.String("database", "", "SQLite file path (default $GRANTD_DATABASE or grantd.db)")
+	database := fs.String("database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
 	username := fs.String("username", "", "user name (required)")
 	password := fs.String("password", "", "password")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")

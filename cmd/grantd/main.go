@@ -1,11 +1,14 @@
 // Command grantd is an OAuth 2.0 authorization server for devices: the
-// device authorization grant (RFC 8628) on an embedded SQLite store.
+// device authorization grant (RFC 8628) and account linking (authorization
+// code with PKCE), on an embedded SQLite store or a shared PostgreSQL.
 //
 //	grantd serve [--addr A] [--issuer URL] [--database PATH] [--demo]
 //	grantd client create --id ID (--secret S | --public) [--name N] [--redirect-uri U]... [--grant-type T]... [--scope S]...
 //	grantd user create --username NAME (--password PW | --password-stdin)
+//	grantd migrate [--database PATH_OR_URL]
 //
-// Every sub-command reads --database or GRANTD_DATABASE.
+// Every sub-command reads --database or GRANTD_DATABASE: a SQLite file path,
+// or a postgres:// URL for several instances on one database.
 package main
 
 import (
@@ -22,6 +25,7 @@ const usage = `usage:
   grantd client create --id ID (--secret SECRET | --public) [--name NAME]
                        [--redirect-uri URI]... [--grant-type TYPE]... [--scope SCOPE]...
   grantd user create --username NAME (--password PW | --password-stdin)
+  grantd migrate [--database PATH_OR_URL]
 `
 
 func main() {
@@ -48,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return env.createClient(ctx, rest[1:])
 	case cmd == "user" && len(rest) > 0 && rest[0] == "create":
 		return env.createUser(ctx, rest[1:])
+	case cmd == "migrate":
+		return env.migrate(ctx, rest)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -14,7 +13,7 @@ import (
 	"github.com/grantd/grantd/internal/admin"
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/httpserver"
-	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/store/sqlstore"
 )
 
@@ -25,7 +24,7 @@ func (e *environment) serve(ctx context.Context, args []string) error {
 	var o config.Overrides
 	fs.StringVar(&o.Addr, "addr", "", "listen address (default $GRANTD_ADDR or 127.0.0.1:8080)")
 	fs.StringVar(&o.Issuer, "issuer", "", "issuer URL (default $GRANTD_ISSUER or http://ADDR)")
-	fs.StringVar(&o.Database, "database", "", "SQLite file path (default $GRANTD_DATABASE or grantd.db)")
+	fs.StringVar(&o.Database, "database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
 	demo := fs.Bool("demo", false, "create a demo device client and user (once) and print their credentials")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -40,7 +39,13 @@ func (e *environment) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	srv, err := httpserver.New(ctx, httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: time.Now, Rand: rand.Reader})
+	opts := httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: time.Now, Rand: rand.Reader}
+	if isPostgres(cfg.Database) {
+		// Several instances may share this database: every attempt budget
+		// is kept in it, so none is multiplied by the number of instances.
+		opts.Limiter = ratelimit.Shared{Attempts: st}
+	}
+	srv, err := httpserver.New(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -48,7 +53,7 @@ func (e *environment) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	logger.Info("grantd listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", cfg.Database)
+	logger.Info("grantd listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", st.Path())
 	if *demo {
 		d, err := admin.EnsureDemo(ctx, st, rand.Reader, time.Now())
 		if err != nil {
@@ -87,7 +92,7 @@ func (e *environment) printDemo(cfg config.Config, d admin.DemoOutputs) {
 }
 
 // openStore opens the store a sub-command's --database names.
-func (e *environment) openStore(ctx context.Context, flagValue string) (store.Store, error) {
+func (e *environment) openStore(ctx context.Context, flagValue string) (*sqlstore.Store, error) {
 	cfg, err := config.Load(e.getenv, config.Overrides{Database: flagValue})
 	if err != nil {
 		return nil, err
@@ -96,13 +101,23 @@ func (e *environment) openStore(ctx context.Context, flagValue string) (store.St
 	return openStore(ctx, cfg.Database, logger)
 }
 
-func openStore(ctx context.Context, database string, logger *slog.Logger) (store.Store, error) {
-	if strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://") {
-		return nil, errors.New("GRANTD_DATABASE: PostgreSQL is not supported yet; give a SQLite file path")
+// isPostgres reports whether database is a PostgreSQL URL rather than a
+// SQLite file path.
+func isPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+// openStore opens SQLite or PostgreSQL, migrating the schema as needed.
+func openStore(ctx context.Context, database string, logger *slog.Logger) (*sqlstore.Store, error) {
+	var st *sqlstore.Store
+	var err error
+	if isPostgres(database) {
+		st, err = sqlstore.OpenPostgres(ctx, database, logger)
+	} else {
+		st, err = sqlstore.Open(ctx, database, logger)
 	}
-	st, err := sqlstore.Open(ctx, database, logger)
 	if err != nil {
-		return nil, fmt.Errorf("open database %q: %w", database, err)
+		return nil, fmt.Errorf("open database: %w", err)
 	}
 	return st, nil
 }

@@ -55,6 +55,9 @@ type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	Rand   io.Reader
+	// Limiter keeps the attempt budgets; nil means an in-process one, right
+	// for a single instance. Several instances need ratelimit.Shared.
+	Limiter ratelimit.Limiter
 }
 
 // New builds the server: it loads (or, on first start, generates) the signing
@@ -69,7 +72,10 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		o.Logger.Warn(w)
 	}
 	s := &Server{cfg: cfg, store: o.Store, logger: o.Logger, now: o.Now}
-	limiter := ratelimit.NewMemory()
+	var limiter ratelimit.Limiter = ratelimit.NewMemory()
+	if o.Limiter != nil {
+		limiter = o.Limiter
+	}
 	auth := &oauth.ClientAuthenticator{Clients: o.Store, Limiter: limiter, Budget: cfg.ClientAuthLimit,
 		TrustedProxies: cfg.TrustedProxies, Now: o.Now}
 	mux := http.NewServeMux()

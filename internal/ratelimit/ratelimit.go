@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/grantd/grantd/internal/store"
 )
 
 // Budget allows N attempts per window Per, refilled continuously.
@@ -105,4 +107,20 @@ func (m *Memory) sweepLocked(now time.Time) {
 			delete(m.buckets, k)
 		}
 	}
+}
+
+// Shared is a Limiter whose budgets live in the store, so that several
+// instances on one database spend from one budget (RFC 8628 §5.1, REL-10).
+type Shared struct{ Attempts store.Attempts }
+
+// Take implements Limiter.
+func (s Shared) Take(ctx context.Context, key string, b Budget, now time.Time) (bool, time.Duration, error) {
+	ok, retry, err := s.Attempts.TakeAttempt(ctx, key, b.N, b.Per, now)
+	if err != nil {
+		return false, 0, fmt.Errorf("take attempt: %w", err)
+	}
+	if !ok {
+		retry = max(retry, time.Second)
+	}
+	return ok, retry, nil
 }

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/store/sqlstore"
+)
+
+// migrateTimeout bounds how long `grantd migrate` waits, e.g. for another
+// instance holding the migration lock.
+const migrateTimeout = 2 * time.Minute
+
+// migrate is `grantd migrate`: it brings the database's schema up to date
+// and exits, for operators who migrate before starting instances. `serve`
+// migrates on start as well; both take a lock, so running them together is
+// safe.
+func (e *environment) migrate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	database := fs.String("database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(e.getenv, config.Overrides{Database: *database})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, migrateTimeout)
+	defer cancel()
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var version int
+	if isPostgres(cfg.Database) {
+		version, err = sqlstore.MigratePostgres(ctx, cfg.Database, logger)
+	} else {
+		version, err = sqlstore.MigrateSQLite(ctx, cfg.Database, logger)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return e.printJSON(struct {
+		SchemaVersion int `json:"schema_version"`
+	}{version})
+}
