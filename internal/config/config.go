@@ -54,6 +54,7 @@ type Config struct {
 	IntrospectLimit                                            ratelimit.Budget // GRANTD_INTROSPECT_LIMIT
 	RevokeLimit                                                ratelimit.Budget // GRANTD_REVOKE_LIMIT
 
+	PprofAddr         string        // GRANTD_PPROF_ADDR, default "" (off)
 	RefreshTokenGrace time.Duration // GRANTD_REFRESH_TOKEN_GRACE, default 5s
 	AuthCodeTTL       time.Duration // GRANTD_AUTH_CODE_TTL, default 60s
 	RequirePKCE       bool          // GRANTD_REQUIRE_PKCE, default false

@@ -109,6 +109,7 @@ var field = map[string]func(Config) any{
 	"GRANTD_INTROSPECT_LIMIT":        func(c Config) any { return c.IntrospectLimit },
 	"GRANTD_REVOKE_LIMIT":            func(c Config) any { return c.RevokeLimit },
 	"GRANTD_REFRESH_TOKEN_GRACE":     func(c Config) any { return c.RefreshTokenGrace },
+	"GRANTD_PPROF_ADDR":              func(c Config) any { return c.PprofAddr },
 	"GRANTD_AUTH_CODE_TTL":           func(c Config) any { return c.AuthCodeTTL },
 	"GRANTD_REQUIRE_PKCE":            func(c Config) any { return c.RequirePKCE },
 }
@@ -174,6 +175,7 @@ var goodValues = []struct {
 	{"GRANTD_INTROSPECT_LIMIT", "5/1s", ratelimit.Budget{N: 5, Per: time.Second}},
 	{"GRANTD_REVOKE_LIMIT", "5/1s", ratelimit.Budget{N: 5, Per: time.Second}},
 	{"GRANTD_REFRESH_TOKEN_GRACE", "0s", time.Duration(0)},
+	{"GRANTD_PPROF_ADDR", "127.0.0.1:6060", "127.0.0.1:6060"},
 	{"GRANTD_AUTH_CODE_TTL", "30s", 30 * time.Second},
 	{"GRANTD_REQUIRE_PKCE", "true", true},
 }
@@ -272,6 +274,7 @@ var badValues = []struct {
 	{"GRANTD_INTROSPECT_LIMIT", "x/1m"},
 	{"GRANTD_REVOKE_LIMIT", "5"},
 	{"GRANTD_REFRESH_TOKEN_GRACE", "2m"},
+	{"GRANTD_PPROF_ADDR", "0.0.0.0:6060"},
 	{"GRANTD_AUTH_CODE_TTL", "0s"},
 	{"GRANTD_REQUIRE_PKCE", "maybe"},
 }

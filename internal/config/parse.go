@@ -26,6 +26,22 @@ func parseAddr(v string) (string, error) {
 	return v, nil
 }
 
+// parseLoopbackAddr reads an optional host:port that must be a loopback IP:
+// profiles reveal memory contents and must not be reachable from outside.
+func parseLoopbackAddr(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	host, _, err := net.SplitHostPort(v)
+	if err != nil {
+		return "", fmt.Errorf("%q: want host:port: %w", v, err)
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+		return "", fmt.Errorf("%q: must be a loopback address such as 127.0.0.1:6060", v)
+	}
+	return parseAddr(v)
+}
+
 // parseIssuer reads the issuer identifier: an absolute http or https URL
 // with a host and no query, fragment or user info (RFC 8414 §2 and OpenID
 // Connect Discovery §4 allow a path). Trailing '/'s are dropped so that

@@ -103,6 +103,9 @@ func tokenSettings() []setting {
 		Setting: Setting{"GRANTD_SESSION_TTL", "1h", "Lifetime of a browser sign-in session, a Go duration."},
 		apply:   func(c *Config, v string) (err error) { c.SessionTTL, err = parseDuration(v, 0, 0); return err },
 	}, {
+		Setting: Setting{"GRANTD_PPROF_ADDR", "", "Loopback host:port for Go's pprof profiles (net/http/pprof), for profiling under load; off when empty."},
+		apply:   func(c *Config, v string) (err error) { c.PprofAddr, err = parseLoopbackAddr(v); return err },
+	}, {
 		Setting: Setting{"GRANTD_TRUSTED_PROXIES", "", "Comma-separated CIDRs or IPs whose X-Forwarded-For is believed; none by default."},
 		apply:   func(c *Config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(v); return err },
 	}}

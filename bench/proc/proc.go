@@ -1,0 +1,186 @@
+// Package proc reads a process's CPU time and memory from Linux's /proc, and
+// pins processes to cores with taskset.
+package proc
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// clockTick is USER_HZ, the unit of /proc/PID/stat times; 100 on every
+// Linux architecture Go supports.
+const clockTick = 10 * time.Millisecond
+
+// CPU returns the user plus system CPU time process pid has used.
+func CPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// After the name: state is field 3, utime 14 and stime 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: bad times", pid)
+	}
+	return time.Duration(ut+st) * clockTick, nil
+}
+
+// Memory is a process's resident set, in bytes.
+type Memory struct {
+	RSS  int64 // VmRSS: resident now
+	Peak int64 // VmHWM: the high-water mark since start or ResetPeak
+}
+
+// ReadMemory reads VmRSS and VmHWM of pid.
+func ReadMemory(pid int) (Memory, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return Memory{}, err
+	}
+	var m Memory
+	for line := range strings.Lines(string(b)) {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		kb := func() int64 {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+			return n << 10
+		}
+		switch name {
+		case "VmRSS":
+			m.RSS = kb()
+		case "VmHWM":
+			m.Peak = kb()
+		}
+	}
+	return m, nil
+}
+
+// ResetPeak resets pid's VmHWM to its current RSS (clear_refs value 5), so
+// that the next ReadMemory's Peak covers only what follows.
+func ResetPeak(pid int) error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
+// Cores returns the number of online CPUs this process may run on.
+func Cores() int {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for part := range strings.SplitSeq(strings.TrimSpace(string(b)), ",") {
+		lo, hi, found := strings.Cut(part, "-")
+		a, _ := strconv.Atoi(lo)
+		z := a
+		if found {
+			z, _ = strconv.Atoi(hi)
+		}
+		n += z - a + 1
+	}
+	return n
+}
+
+// Taskset is the path of taskset(1), or "" when it is not installed.
+func Taskset() string {
+	p, err := exec.LookPath("taskset")
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// Pin moves every thread of pid to the given CPU list ("0", "1", "0-1").
+func Pin(pid int, cpus string) error {
+	ts := Taskset()
+	if ts == "" {
+		return fmt.Errorf("taskset not installed")
+	}
+	out, err := exec.Command(ts, "-a", "-p", "-c", cpus, strconv.Itoa(pid)).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("taskset -a -p -c %s %d: %v: %s", cpus, pid, err, out)
+	}
+	return nil
+}
+
+// Niceness is the scheduling priority the harness gives the server and the
+// generator, so that other work on the machine (a build, a test run)
+// disturbs a measurement less. Raising priority needs root; without it the
+// processes keep their niceness.
+const Niceness = -10
+
+// Command returns cmd wrapped in taskset -c cpus when cpus is not empty and
+// taskset is installed (pinned reports whether it was), and in nice -n
+// Niceness when nice is installed.
+func Command(cpus string, name string, args ...string) (cmd *exec.Cmd, pinned bool) {
+	argv := append([]string{name}, args...)
+	if ts := Taskset(); cpus != "" && ts != "" {
+		argv, pinned = append([]string{ts, "-c", cpus}, argv...), true
+	}
+	if n, err := exec.LookPath("nice"); err == nil {
+		argv = append([]string{n, "-n", strconv.Itoa(Niceness)}, argv...)
+	}
+	return exec.Command(argv[0], argv[1:]...), pinned
+}
+
+// Renice sets the niceness of every thread of this process; threads
+// started later inherit it from their creators.
+func Renice(nice int) error {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return err
+	}
+	var first error
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, tid, nice); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// MachineCPU returns the busy and total CPU time of all cores together
+// since boot, from /proc/stat (busy excludes idle and iowait).
+func MachineCPU() (busy, total time.Duration, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: malformed")
+	}
+	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		total += time.Duration(n) * clockTick
+		if i != 3 && i != 4 {
+			busy += time.Duration(n) * clockTick
+		}
+	}
+	return busy, total, nil
+}
