@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,9 +37,10 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // end and turns a panic into a plain 500 that leaks nothing. The log carries
 // the path only: query strings can hold user codes (GEN-04).
 func withLogging(logger *slog.Logger, next http.Handler) http.Handler {
+	ids := newRequestIDs()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := requestID()
+		id := ids.next()
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
@@ -58,8 +61,20 @@ func withLogging(logger *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-func requestID() string {
-	var b [8]byte
+// requestIDs makes request ids: a random per-process prefix and a counter,
+// unique across instances and restarts without a crypto/rand read per
+// request. They are correlation ids, not secrets.
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	var b [4]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return &requestIDs{prefix: hex.EncodeToString(b[:]) + "-"}
+}
+
+func (r *requestIDs) next() string {
+	return r.prefix + strconv.FormatUint(r.n.Add(1), 36)
 }

@@ -46,10 +46,24 @@ type ClientAuthenticator struct {
 	Budget         ratelimit.Budget
 	TrustedProxies []netip.Prefix
 	Now            func() time.Time
+	// ClientTTL is how long a loaded client is reused before it is read
+	// again; zero reads it on every request. A disabled client or a changed
+	// secret takes effect within it, on every instance.
+	ClientTTL time.Duration
 
 	mu       sync.RWMutex
 	verified map[string]verifiedSecret // by client id
+	clients  map[string]cachedClient   // by client id
 }
+
+type cachedClient struct {
+	client store.Client
+	until  time.Time
+}
+
+// maxCachedClients bounds the client cache; only clients that exist are
+// cached, so random ids cannot fill it.
+const maxCachedClients = 10_000
 
 type verifiedSecret struct {
 	storedHash string
@@ -70,7 +84,7 @@ func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request,
 		e.Challenge = method == AuthBasic
 		return e
 	}
-	c, err := a.Clients.Client(ctx, id)
+	c, err := a.client(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Client{}, "", fail("Client authentication failed.")
 	}
@@ -104,6 +118,31 @@ func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request,
 		return store.Client{}, "", fail("Client authentication failed.")
 	}
 	return c, method, nil
+}
+
+// client loads a client, from the cache while it is fresh.
+func (a *ClientAuthenticator) client(ctx context.Context, id string) (store.Client, error) {
+	if a.ClientTTL <= 0 {
+		return a.Clients.Client(ctx, id)
+	}
+	now := a.Now()
+	a.mu.RLock()
+	cc, ok := a.clients[id]
+	a.mu.RUnlock()
+	if ok && now.Before(cc.until) {
+		return cc.client, nil
+	}
+	c, err := a.Clients.Client(ctx, id)
+	if err != nil {
+		return c, err
+	}
+	a.mu.Lock()
+	if a.clients == nil || len(a.clients) >= maxCachedClients {
+		a.clients = make(map[string]cachedClient)
+	}
+	a.clients[id] = cachedClient{client: c, until: now.Add(a.ClientTTL)}
+	a.mu.Unlock()
+	return c, nil
 }
 
 // check reports whether sec is c's secret.
