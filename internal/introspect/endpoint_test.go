@@ -16,7 +16,7 @@ import (
 // INT-05): only an authenticated confidential client allowed to, by POST.
 func TestIntrospectCaller(t *testing.T) {
 	f := newFixture(t, generous)
-	g := f.issue("app", "u-alice", "openid", "")
+	g := f.Issue("app", "u-alice", "openid", "")
 	tok := url.Values{"token": {g.AT}}
 	withToken := func(kv ...string) url.Values {
 		v := url.Values{"token": {g.AT}}
@@ -53,15 +53,15 @@ func TestIntrospectCaller(t *testing.T) {
 		}, 400, "invalid_request"},
 	}
 	for _, tc := range cases {
-		r := f.post(tc.form, tc.edit)
-		if r.status != tc.wantStatus {
-			t.Errorf("%s %s: got %d, want %d (%s)", tc.id, tc.name, r.status, tc.wantStatus, r.raw)
+		r := f.Post(tc.form, tc.edit)
+		if r.Status != tc.wantStatus {
+			t.Errorf("%s %s: got %d, want %d (%s)", tc.id, tc.name, r.Status, tc.wantStatus, r.Raw)
 		}
-		if got, _ := r.body["error"].(string); got != tc.wantError {
+		if got, _ := r.Body["error"].(string); got != tc.wantError {
 			t.Errorf("%s %s: error %q, want %q", tc.id, tc.name, got, tc.wantError)
 		}
-		if tc.wantStatus != 200 && strings.Contains(r.raw, "active") {
-			t.Errorf("%s %s: an error tells about the token: %s", tc.id, tc.name, r.raw)
+		if tc.wantStatus != 200 && strings.Contains(r.Raw, "active") {
+			t.Errorf("%s %s: an error tells about the token: %s", tc.id, tc.name, r.Raw)
 		}
 		wantNoStore(t, r)
 	}
@@ -71,7 +71,7 @@ func TestIntrospectCaller(t *testing.T) {
 // (RFC 7662 §2.1).
 func TestIntrospectHint(t *testing.T) {
 	f := newFixture(t, generous)
-	g := f.issue("app", "u-alice", "openid", "")
+	g := f.Issue("app", "u-alice", "openid", "")
 	cases := []struct{ token, hint, wantType string }{
 		{g.AT, introspect.HintAccessToken, "Bearer"},
 		{g.AT, introspect.HintRefreshToken, "Bearer"},
@@ -82,8 +82,8 @@ func TestIntrospectHint(t *testing.T) {
 	}
 	for _, tc := range cases {
 		r := f.introspect("rs", tc.token, tc.hint)
-		if r.body["active"] != true || r.body["token_type"] != tc.wantType {
-			t.Errorf("%s with hint %q: got %d %s, want active %s", tc.wantType, tc.hint, r.status, r.raw, tc.wantType)
+		if r.Body["active"] != true || r.Body["token_type"] != tc.wantType {
+			t.Errorf("%s with hint %q: got %d %s, want active %s", tc.wantType, tc.hint, r.Status, r.Raw, tc.wantType)
 		}
 	}
 }
@@ -94,32 +94,32 @@ func TestIntrospectHint(t *testing.T) {
 func TestIntrospectThrottle(t *testing.T) {
 	budget := ratelimit.Budget{N: 5, Per: time.Minute}
 	f := newFixture(t, budget)
-	g := f.issue("app", "u-alice", "openid", "")
+	g := f.Issue("app", "u-alice", "openid", "")
 	for i := range 20 {
-		if r := f.introspect("rs", g.AT, ""); r.body["active"] != true {
-			t.Fatalf("active token %d: got %d %s, want active (active answers must not spend)", i, r.status, r.raw)
+		if r := f.introspect("rs", g.AT, ""); r.Body["active"] != true {
+			t.Fatalf("active token %d: got %d %s, want active (active answers must not spend)", i, r.Status, r.Raw)
 		}
 	}
 	for i := range budget.N {
-		if r := f.introspect("rs", "guess-"+strconv.Itoa(i), ""); r.raw != inactiveBody {
-			t.Fatalf("guess %d: got %d %s, want %s", i, r.status, r.raw, inactiveBody)
+		if r := f.introspect("rs", "guess-"+strconv.Itoa(i), ""); r.Raw != inactiveBody {
+			t.Fatalf("guess %d: got %d %s, want %s", i, r.Status, r.Raw, inactiveBody)
 		}
 	}
 	r := f.introspect("rs", "guess-over-budget", "")
-	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-		t.Fatalf("guess over budget: got %d (Retry-After %q), want 429 with Retry-After", r.status, r.header.Get("Retry-After"))
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("guess over budget: got %d (Retry-After %q), want 429 with Retry-After", r.Status, r.Header.Get("Retry-After"))
 	}
-	if r := f.introspect("rs", g.AT, ""); r.status != http.StatusTooManyRequests {
-		t.Errorf("active token while spent: got %d %s, want 429 (no oracle)", r.status, r.raw)
+	if r := f.introspect("rs", g.AT, ""); r.Status != http.StatusTooManyRequests {
+		t.Errorf("active token while spent: got %d %s, want 429 (no oracle)", r.Status, r.Raw)
 	}
 	// Another client has its own budget.
-	if r := f.introspect("rs-aud", "guess-by-another", ""); r.raw != inactiveBody {
-		t.Errorf("another client: got %d %s, want %s", r.status, r.raw, inactiveBody)
+	if r := f.introspect("rs-aud", "guess-by-another", ""); r.Raw != inactiveBody {
+		t.Errorf("another client: got %d %s, want %s", r.Status, r.Raw, inactiveBody)
 	}
-	retry, _ := strconv.Atoi(r.header.Get("Retry-After"))
-	f.clock.Add(time.Duration(retry) * time.Second)
-	if r := f.introspect("rs", g.AT, ""); r.body["active"] != true {
-		t.Errorf("after Retry-After: got %d %s, want active", r.status, r.raw)
+	retry, _ := strconv.Atoi(r.Header.Get("Retry-After"))
+	f.Clock.Add(time.Duration(retry) * time.Second)
+	if r := f.introspect("rs", g.AT, ""); r.Body["active"] != true {
+		t.Errorf("after Retry-After: got %d %s, want active", r.Status, r.Raw)
 	}
 }
 
@@ -127,19 +127,19 @@ func TestIntrospectThrottle(t *testing.T) {
 // with Retry-After, never {"active":false} (SECURITY.md C.1, REL-01).
 func TestIntrospectStoreDown(t *testing.T) {
 	f := newFixture(t, generous)
-	g := f.issue("app", "u-alice", "openid", "")
-	if err := f.store.Close(); err != nil {
+	g := f.Issue("app", "u-alice", "openid", "")
+	if err := f.Store.Close(); err != nil {
 		t.Fatal(err)
 	}
 	for name, tok := range map[string]string{"access token": g.AT, "refresh token": g.RT} {
 		for _, hint := range []string{"", introspect.HintAccessToken, introspect.HintRefreshToken} {
 			r := f.introspect("rs", tok, hint)
-			if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+			if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
 				t.Errorf("%s, hint %q: got %d (Retry-After %q) %s, want 503 with Retry-After",
-					name, hint, r.status, r.header.Get("Retry-After"), r.raw)
+					name, hint, r.Status, r.Header.Get("Retry-After"), r.Raw)
 			}
-			if strings.Contains(r.raw, "active") {
-				t.Errorf("%s, hint %q: body %s answers about the token", name, hint, r.raw)
+			if strings.Contains(r.Raw, "active") {
+				t.Errorf("%s, hint %q: body %s answers about the token", name, hint, r.Raw)
 			}
 		}
 	}

@@ -65,14 +65,14 @@ func hs256(secret []byte) func([]byte) []byte {
 
 // signingKey returns the fixture's real RS256 private key and its kid.
 func (f *fixture) signingKey() (*rsa.PrivateKey, string) {
-	f.t.Helper()
-	ks, err := f.store.SigningKeys(context.Background())
+	f.T.Helper()
+	ks, err := f.Store.SigningKeys(context.Background())
 	if err != nil || len(ks) == 0 {
-		f.t.Fatalf("signing keys: %v", err)
+		f.T.Fatalf("signing keys: %v", err)
 	}
 	priv, err := x509.ParsePKCS8PrivateKey(ks[0].PrivateKey)
 	if err != nil {
-		f.t.Fatalf("parse key: %v", err)
+		f.T.Fatalf("parse key: %v", err)
 	}
 	return priv.(*rsa.PrivateKey), ks[0].ID
 }
@@ -83,7 +83,7 @@ func (f *fixture) publicPEM() (pemKey, derKey []byte) {
 	priv, _ := f.signingKey()
 	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
 	if err != nil {
-		f.t.Fatal(err)
+		f.T.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), der
 }
@@ -137,7 +137,7 @@ func truncations(tok string) map[string]string {
 func forgeryCases(f *fixture) []inactiveCase {
 	live := func(f *fixture) (map[string]any, any) {
 		_, kid := f.signingKey()
-		return map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": kid}, f.issue("app", "u-alice", "openid", "").Claims
+		return map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": kid}, f.Issue("app", "u-alice", "openid", "").Claims
 	}
 	with := func(h map[string]any, kv ...any) map[string]any {
 		for i := 0; i < len(kv); i += 2 {
@@ -193,7 +193,7 @@ func forgeryCases(f *fixture) []inactiveCase {
 	add("JWT-08", "payload swapped under a valid signature", func(h map[string]any, c any) string {
 		priv, _ := f.signingKey()
 		parts := strings.Split(jws(h, c, rs256(priv)), ".")
-		other := f.issue("app", "u-bob", "openid profile", "").Claims
+		other := f.Issue("app", "u-bob", "openid profile", "").Claims
 		return parts[0] + "." + b64JSON(other) + "." + parts[2]
 	})
 	cases = append(cases, claimCases()...)
@@ -206,9 +206,9 @@ func claimCases() []inactiveCase {
 	var cases []inactiveCase
 	add := func(id, name, typ string, edit func(c *oauth.AccessTokenClaims)) {
 		cases = append(cases, inactiveCase{id: id, name: name, token: func(f *fixture) string {
-			c := f.issue("app", "u-alice", "openid", "").Claims
+			c := f.Issue("app", "u-alice", "openid", "").Claims
 			edit(&c)
-			return f.sign(typ, c)
+			return f.Sign(typ, c)
 		}})
 	}
 	at, id := keys.TypeAccessToken, keys.TypeIDToken
@@ -227,7 +227,7 @@ func claimCases() []inactiveCase {
 // truncationCases cut a live access token and a live refresh token at
 // several lengths, and flip one character of each (GEN-05).
 func truncationCases(f *fixture) []inactiveCase {
-	g := f.issue("app", "u-alice", "openid", "")
+	g := f.Issue("app", "u-alice", "openid", "")
 	var cases []inactiveCase
 	for kind, tok := range map[string]string{"access token": g.AT, "refresh token": g.RT} {
 		for cut, short := range truncations(tok) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grantd/grantd/internal/bearer/bearertest"
 	"github.com/grantd/grantd/internal/introspect"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/secret"
@@ -20,7 +21,7 @@ var generous = ratelimit.Budget{N: 10_000, Per: time.Minute}
 
 func wantNoStore(t *testing.T, r reply) {
 	t.Helper()
-	if got := r.header.Get("Cache-Control"); got != "no-store" {
+	if got := r.Header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control = %q, want no-store", got)
 	}
 }
@@ -28,7 +29,7 @@ func wantNoStore(t *testing.T, r reply) {
 // TestIntrospectActive checks the claims of active tokens (RFC 7662 §2.2).
 func TestIntrospectActive(t *testing.T) {
 	f := newFixture(t, generous)
-	g := f.issue("app", "u-alice", "openid profile", rsAudience)
+	g := f.Issue("app", "u-alice", "openid profile", rsAudience)
 	c := g.Claims
 
 	at := f.introspect("rs", g.AT, "")
@@ -36,20 +37,20 @@ func TestIntrospectActive(t *testing.T) {
 	want := map[string]any{
 		"active": true, "sub": "u-alice", "client_id": "app", "scope": "openid profile",
 		"exp": float64(c.ExpiresAt), "iat": float64(c.IssuedAt), "token_type": "Bearer",
-		"username": "alice", "aud": rsAudience, "iss": issuer, "jti": c.ID,
+		"username": "alice", "aud": rsAudience, "iss": bearertest.Issuer, "jti": c.ID,
 	}
 	wantFields(t, "access token", at, want)
 
 	// A caller bound to the token's audience sees it too.
 	wantFields(t, "access token, own audience", f.introspect("rs-aud", g.AT, ""), want)
 
-	now := f.clock.Now()
+	now := f.Clock.Now()
 	rt := f.introspect("rs", g.RT, "")
 	wantNoStore(t, rt)
 	wantFields(t, "refresh token", rt, map[string]any{
 		"active": true, "sub": "u-alice", "client_id": "app", "scope": "openid profile",
-		"exp": float64(now.Add(rtIdleTTL).Unix()), "iat": float64(now.Unix()),
-		"token_type": "refresh_token", "username": "alice", "iss": issuer,
+		"exp": float64(now.Add(bearertest.RefreshIdleTTL).Unix()), "iat": float64(now.Unix()),
+		"token_type": "refresh_token", "username": "alice", "iss": bearertest.Issuer,
 	})
 
 	// The hand-made signer of the forgery tests makes tokens grantd
@@ -61,15 +62,15 @@ func TestIntrospectActive(t *testing.T) {
 
 func wantFields(t *testing.T, name string, r reply, want map[string]any) {
 	t.Helper()
-	if r.status != http.StatusOK {
-		t.Fatalf("%s: status %d, want 200 (%s)", name, r.status, r.raw)
+	if r.Status != http.StatusOK {
+		t.Fatalf("%s: status %d, want 200 (%s)", name, r.Status, r.Raw)
 	}
-	if len(r.body) != len(want) {
-		t.Errorf("%s: got %d fields, want %d: %s", name, len(r.body), len(want), r.raw)
+	if len(r.Body) != len(want) {
+		t.Errorf("%s: got %d fields, want %d: %s", name, len(r.Body), len(want), r.Raw)
 	}
 	for k, v := range want {
-		if r.body[k] != v {
-			t.Errorf("%s: %s = %v, want %v", name, k, r.body[k], v)
+		if r.Body[k] != v {
+			t.Errorf("%s: %s = %v, want %v", name, k, r.Body[k], v)
 		}
 	}
 }
@@ -95,13 +96,13 @@ func TestIntrospectInactive(t *testing.T) {
 				caller = "rs"
 			}
 			// The fixture's helpers fail the subtest that uses them.
-			defer func(parent *testing.T) { f.t = parent }(f.t)
-			f.t = t
+			defer func(parent testing.TB) { f.T = parent }(f.T)
+			f.T = t
 			tok := tc.token(f)
 			for _, hint := range []string{"", introspect.HintAccessToken, introspect.HintRefreshToken} {
 				r := f.introspect(caller, tok, hint)
-				if r.status != http.StatusOK || r.raw != inactiveBody {
-					t.Errorf("hint %q: got %d %s, want 200 %s", hint, r.status, r.raw, inactiveBody)
+				if r.Status != http.StatusOK || r.Raw != inactiveBody {
+					t.Errorf("hint %q: got %d %s, want 200 %s", hint, r.Status, r.Raw, inactiveBody)
 				}
 				wantNoStore(t, r)
 			}
@@ -114,54 +115,54 @@ func stateCases() []inactiveCase {
 	ctx := context.Background()
 	return []inactiveCase{
 		{"INT-03", "expired access token (clock moved to exp)", "", func(f *fixture) string {
-			g := f.issue("app", "u-alice", "openid", "")
-			f.clock.Add(atTTL)
+			g := f.Issue("app", "u-alice", "openid", "")
+			f.Clock.Add(bearertest.AccessTokenTTL)
 			return g.AT
 		}},
 		{"INT-03", "expired refresh token (idle lifetime over)", "", func(f *fixture) string {
-			g := f.issue("app", "u-alice", "openid", "")
-			f.clock.Add(rtIdleTTL + time.Second)
+			g := f.Issue("app", "u-alice", "openid", "")
+			f.Clock.Add(bearertest.RefreshIdleTTL + time.Second)
 			return g.RT
 		}},
 		{"INT-04", "revoked jti", "", func(f *fixture) string {
-			g := f.issue("app", "u-alice", "openid", "")
-			must(f, f.store.RevokeAccessToken(ctx, g.Claims.ID, time.Unix(g.Claims.ExpiresAt, 0)))
+			g := f.Issue("app", "u-alice", "openid", "")
+			must(f, f.Store.RevokeAccessToken(ctx, g.Claims.ID, time.Unix(g.Claims.ExpiresAt, 0)))
 			return g.AT
 		}},
 		{"INT-04", "access token of a revoked grant", "", func(f *fixture) string {
-			g := f.issue("app", "u-alice", "openid", "")
-			must(f, f.store.RevokeGrant(ctx, g.GrantID, f.clock.Now()))
+			g := f.Issue("app", "u-alice", "openid", "")
+			must(f, f.Store.RevokeGrant(ctx, g.GrantID, f.Clock.Now()))
 			return g.AT
 		}},
 		{"INT-04", "refresh token of a revoked grant", "", func(f *fixture) string {
-			g := f.issue("app", "u-alice", "openid", "")
-			must(f, f.store.RevokeGrant(ctx, g.GrantID, f.clock.Now()))
+			g := f.Issue("app", "u-alice", "openid", "")
+			must(f, f.Store.RevokeGrant(ctx, g.GrantID, f.Clock.Now()))
 			return g.RT
 		}},
 		{"RT-02", "rotated refresh token", "", func(f *fixture) string {
-			g := f.issue("app", "u-alice", "openid", "")
-			rt, err := f.store.RefreshToken(ctx, g.RTHash)
+			g := f.Issue("app", "u-alice", "openid", "")
+			rt, err := f.Store.RefreshToken(ctx, g.RTHash)
 			must(f, err)
 			next := rt
-			next.Hash, next.CreatedAt = secret.Hash("successor of "+g.RT), f.clock.Now()
-			must(f, f.store.RotateRefreshToken(ctx, rt.Hash, next, f.clock.Now()))
+			next.Hash, next.CreatedAt = secret.Hash("successor of "+g.RT), f.Clock.Now()
+			must(f, f.Store.RotateRefreshToken(ctx, rt.Hash, next, f.Clock.Now()))
 			return g.RT
 		}},
 		{"RT-07", "access token of a disabled user", "", func(f *fixture) string {
-			g := f.issue("app", "u-carol", "openid", "")
-			must(f, f.store.SetUserDisabled(ctx, "u-carol", true))
+			g := f.Issue("app", "u-carol", "openid", "")
+			must(f, f.Store.SetUserDisabled(ctx, "u-carol", true))
 			return g.AT
 		}},
 		{"RT-07", "refresh token of a disabled user", "", func(f *fixture) string {
-			g := f.issue("app", "u-carol", "openid", "")
-			must(f, f.store.SetUserDisabled(ctx, "u-carol", true))
+			g := f.Issue("app", "u-carol", "openid", "")
+			must(f, f.Store.SetUserDisabled(ctx, "u-carol", true))
 			return g.RT
 		}},
 		{"INT-03", "wrong audience for an audience-bound caller", "rs-aud", func(f *fixture) string {
-			return f.issue("app", "u-alice", "openid", "https://other.example").AT
+			return f.Issue("app", "u-alice", "openid", "https://other.example").AT
 		}},
 		{"INT-03", "refresh token, audience-bound caller", "rs-aud", func(f *fixture) string {
-			return f.issue("app", "u-alice", "openid", rsAudience).RT
+			return f.Issue("app", "u-alice", "openid", rsAudience).RT
 		}},
 		{"INT-03", "unknown opaque token", "", func(*fixture) string {
 			tok, _ := secret.NewToken(rand.Reader)
@@ -174,8 +175,8 @@ func stateCases() []inactiveCase {
 }
 
 func must(f *fixture, err error) {
-	f.t.Helper()
+	f.T.Helper()
 	if err != nil {
-		f.t.Fatal(err)
+		f.T.Fatal(err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grantd/grantd/internal/bearer/bearertest"
 	"github.com/grantd/grantd/internal/keys"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/revoke"
@@ -20,7 +21,7 @@ var generous = ratelimit.Budget{N: 10_000, Per: time.Minute}
 // state is whether a grant's access token and refresh token are active.
 type state struct{ at, rt bool }
 
-func (f *fixture) state(g issued) state {
+func (f *fixture) state(g bearertest.Issued) state {
 	return state{at: f.accessActive(g.AT), rt: f.refreshActive(g.RTHash)}
 }
 
@@ -45,14 +46,14 @@ func TestRevokeOwnership(t *testing.T) {
 		{"REV-01", "own access token, public client", "tv", "tv", false, state{false, true}},
 	}
 	for _, tc := range cases {
-		g := f.issue(tc.owner, "u-alice", "openid", "")
+		g := f.Issue(tc.owner, "u-alice", "openid", "")
 		tok := g.AT
 		if tc.refresh {
 			tok = g.RT
 		}
 		r := f.revoke(tc.caller, tok, "")
-		if r.status != http.StatusOK || r.raw != "" {
-			t.Errorf("%s %s: got %d %q, want 200 with no body", tc.id, tc.name, r.status, r.raw)
+		if r.Status != http.StatusOK || r.Raw != "" {
+			t.Errorf("%s %s: got %d %q, want 200 with no body", tc.id, tc.name, r.Status, r.Raw)
 		}
 		wantNoStore(t, r)
 		if got := f.state(g); got != tc.wantAfterwards {
@@ -84,16 +85,16 @@ func TestRevokeAuthentication(t *testing.T) {
 		{"token missing", func(string) url.Values { return url.Values{} }, basic("app", clientSecrets["app"]), 400, "invalid_request", false},
 	}
 	for _, tc := range cases {
-		g := f.issue("app", "u-alice", "openid", "")
-		r := f.post(tc.form(g.RT), tc.edit)
-		if r.status != tc.wantStatus {
-			t.Errorf("%s: got %d %s, want %d", tc.name, r.status, r.raw, tc.wantStatus)
+		g := f.Issue("app", "u-alice", "openid", "")
+		r := f.Post(tc.form(g.RT), tc.edit)
+		if r.Status != tc.wantStatus {
+			t.Errorf("%s: got %d %s, want %d", tc.name, r.Status, r.Raw, tc.wantStatus)
 		}
-		if got, _ := r.body["error"].(string); got != tc.wantError {
+		if got, _ := r.Body["error"].(string); got != tc.wantError {
 			t.Errorf("%s: error %q, want %q", tc.name, got, tc.wantError)
 		}
-		if got := r.header.Get("WWW-Authenticate") != ""; got != tc.wantChallenge {
-			t.Errorf("%s: WWW-Authenticate %q, want a challenge: %v", tc.name, r.header.Get("WWW-Authenticate"), tc.wantChallenge)
+		if got := r.Header.Get("WWW-Authenticate") != ""; got != tc.wantChallenge {
+			t.Errorf("%s: WWW-Authenticate %q, want a challenge: %v", tc.name, r.Header.Get("WWW-Authenticate"), tc.wantChallenge)
 		}
 		if got := f.state(g); got != (state{true, true}) {
 			t.Errorf("%s: afterwards %+v, want nothing revoked", tc.name, got)
@@ -119,7 +120,7 @@ func basic(id, sec string) func(*http.Request) {
 
 func wantNoStore(t *testing.T, r reply) {
 	t.Helper()
-	if got := r.header.Get("Cache-Control"); got != "no-store" {
+	if got := r.Header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control = %q, want no-store", got)
 	}
 }
@@ -129,9 +130,9 @@ func wantNoStore(t *testing.T, r reply) {
 func TestRevokeSearch(t *testing.T) {
 	f := newFixture(t, generous, generous)
 	random, _ := secret.NewToken(rand.Reader)
-	for _, tok := range []string{random, "garbage", "a.b.c", "..", f.sign(keys.TypeAccessToken, map[string]string{})} {
-		if r := f.revoke("app", tok, ""); r.status != http.StatusOK {
-			t.Errorf("REV-02 unknown token %.20q: got %d %s, want 200", tok, r.status, r.raw)
+	for _, tok := range []string{random, "garbage", "a.b.c", "..", f.Sign(keys.TypeAccessToken, map[string]string{})} {
+		if r := f.revoke("app", tok, ""); r.Status != http.StatusOK {
+			t.Errorf("REV-02 unknown token %.20q: got %d %s, want 200", tok, r.Status, r.Raw)
 		}
 	}
 	cases := []struct {
@@ -147,14 +148,14 @@ func TestRevokeSearch(t *testing.T) {
 		{"nonsense", false, state{false, true}},
 	}
 	for _, tc := range cases {
-		g := f.issue("app", "u-alice", "openid", "")
+		g := f.Issue("app", "u-alice", "openid", "")
 		tok := g.AT
 		if tc.refresh {
 			tok = g.RT
 		}
 		r := f.revoke("app", tok, tc.hint)
-		if got := f.state(g); r.status != http.StatusOK || got != tc.want {
-			t.Errorf("REV-02 refresh %v, hint %q: got %d, afterwards %+v; want 200, %+v", tc.refresh, tc.hint, r.status, got, tc.want)
+		if got := f.state(g); r.Status != http.StatusOK || got != tc.want {
+			t.Errorf("REV-02 refresh %v, hint %q: got %d, afterwards %+v; want 200, %+v", tc.refresh, tc.hint, r.Status, got, tc.want)
 		}
 	}
 }
@@ -164,25 +165,25 @@ func TestRevokeSearch(t *testing.T) {
 // only itself.
 func TestRevokeGrant(t *testing.T) {
 	f := newFixture(t, generous, generous)
-	second := func(g issued) string {
+	second := func(g bearertest.Issued) string {
 		c := g.Claims
 		c.ID += "-second"
-		return f.sign(keys.TypeAccessToken, c)
+		return f.Sign(keys.TypeAccessToken, c)
 	}
 
-	g := f.issue("app", "u-alice", "openid", "")
+	g := f.Issue("app", "u-alice", "openid", "")
 	at2 := second(g)
-	if r := f.revoke("app", g.RT, ""); r.status != http.StatusOK {
-		t.Fatalf("revoke refresh token: got %d %s", r.status, r.raw)
+	if r := f.revoke("app", g.RT, ""); r.Status != http.StatusOK {
+		t.Fatalf("revoke refresh token: got %d %s", r.Status, r.Raw)
 	}
 	if f.accessActive(g.AT) || f.accessActive(at2) || f.refreshActive(g.RTHash) {
 		t.Errorf("REV-03: after revoking the refresh token, a token of its grant is still active")
 	}
 
-	g = f.issue("app", "u-alice", "openid", "")
+	g = f.Issue("app", "u-alice", "openid", "")
 	at2 = second(g)
-	if r := f.revoke("app", g.AT, ""); r.status != http.StatusOK {
-		t.Fatalf("revoke access token: got %d %s", r.status, r.raw)
+	if r := f.revoke("app", g.AT, ""); r.Status != http.StatusOK {
+		t.Fatalf("revoke access token: got %d %s", r.Status, r.Raw)
 	}
 	if f.accessActive(g.AT) {
 		t.Errorf("revoked access token still active")
@@ -196,16 +197,16 @@ func TestRevokeGrant(t *testing.T) {
 // 503 with Retry-After and never 200 (REV-04, SECURITY.md C.1).
 func TestRevokeStoreDown(t *testing.T) {
 	f := newFixture(t, generous, generous)
-	g := f.issue("app", "u-alice", "openid", "")
-	if err := f.store.Close(); err != nil {
+	g := f.Issue("app", "u-alice", "openid", "")
+	if err := f.Store.Close(); err != nil {
 		t.Fatal(err)
 	}
 	for name, tok := range map[string]string{"refresh token": g.RT, "access token": g.AT, "unknown token": "unknown"} {
 		for _, hint := range []string{"", revoke.HintAccessToken, revoke.HintRefreshToken} {
 			r := f.revoke("app", tok, hint)
-			if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+			if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
 				t.Errorf("REV-04 %s, hint %q: got %d (Retry-After %q), want 503 with Retry-After",
-					name, hint, r.status, r.header.Get("Retry-After"))
+					name, hint, r.Status, r.Header.Get("Retry-After"))
 			}
 		}
 	}
@@ -220,36 +221,36 @@ func TestRevokeStoreDown(t *testing.T) {
 func TestRevokeThrottle(t *testing.T) {
 	budget := ratelimit.Budget{N: 3, Per: time.Minute}
 	f := newFixture(t, budget, budget)
-	foreign := f.issue("other", "u-bob", "openid", "")
+	foreign := f.Issue("other", "u-bob", "openid", "")
 	for i := range budget.N {
-		if r := f.revoke("app", "unknown-"+strconv.Itoa(i), ""); r.status != http.StatusOK {
-			t.Fatalf("unknown token %d: got %d %s, want 200", i, r.status, r.raw)
+		if r := f.revoke("app", "unknown-"+strconv.Itoa(i), ""); r.Status != http.StatusOK {
+			t.Fatalf("unknown token %d: got %d %s, want 200", i, r.Status, r.Raw)
 		}
 	}
 	for _, tok := range []string{"unknown-over-budget", foreign.RT, foreign.AT} {
 		r := f.revoke("app", tok, "")
-		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
 			t.Errorf("REV-05 token %.20q over budget: got %d (Retry-After %q), want 429 with Retry-After",
-				tok, r.status, r.header.Get("Retry-After"))
+				tok, r.Status, r.Header.Get("Retry-After"))
 		}
 	}
 	if got := f.state(foreign); got != (state{true, true}) {
 		t.Errorf("REV-01: foreign token revoked: %+v", got)
 	}
-	own := f.issue("app", "u-alice", "openid", "")
-	if r := f.revoke("app", own.RT, ""); r.status != http.StatusOK || f.refreshActive(own.RTHash) {
-		t.Errorf("own token while the budget is spent: got %d, want 200 and revoked", r.status)
+	own := f.Issue("app", "u-alice", "openid", "")
+	if r := f.revoke("app", own.RT, ""); r.Status != http.StatusOK || f.refreshActive(own.RTHash) {
+		t.Errorf("own token while the budget is spent: got %d, want 200 and revoked", r.Status)
 	}
 
 	// Secret checks: the authenticator's budget per client and IP (TOK-02).
 	for i := range budget.N {
-		r := f.post(form()("x"), basic("other", "wrong-secret-"+strconv.Itoa(i)))
-		if r.status != http.StatusUnauthorized {
-			t.Fatalf("wrong secret %d: got %d, want 401", i, r.status)
+		r := f.Post(form()("x"), basic("other", "wrong-secret-"+strconv.Itoa(i)))
+		if r.Status != http.StatusUnauthorized {
+			t.Fatalf("wrong secret %d: got %d, want 401", i, r.Status)
 		}
 	}
-	if r := f.revoke("other", foreign.RT, ""); r.status != http.StatusTooManyRequests {
-		t.Errorf("REV-05 right secret after the secret budget is spent: got %d, want 429", r.status)
+	if r := f.revoke("other", foreign.RT, ""); r.Status != http.StatusTooManyRequests {
+		t.Errorf("REV-05 right secret after the secret budget is spent: got %d, want 429", r.Status)
 	}
 	if got := f.state(foreign); got != (state{true, true}) {
 		t.Errorf("throttled request revoked the token: %+v", got)

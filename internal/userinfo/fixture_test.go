@@ -1,211 +1,37 @@
 package userinfo_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/grantd/grantd/internal/bearer"
-	"github.com/grantd/grantd/internal/keys"
-	"github.com/grantd/grantd/internal/oauth"
-	"github.com/grantd/grantd/internal/secret"
+	"github.com/grantd/grantd/internal/bearer/bearertest"
 	"github.com/grantd/grantd/internal/store"
-	"github.com/grantd/grantd/internal/store/sqlstore"
 	"github.com/grantd/grantd/internal/userinfo"
 )
 
-const (
-	issuer     = "https://as.example"
-	rsAudience = "https://lights.example"
-	atTTL      = 10 * time.Minute
-	rtIdleTTL  = time.Hour
-	grantTTL   = 24 * time.Hour
-)
+// rsAudience is a resource server other than the UserInfo endpoint.
+const rsAudience = "https://lights.example"
 
-// clock is a settable clock: tests move time instead of sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// reply is an HTTP answer with its body.
+type reply = bearertest.Reply
 
 // fixture is the UserInfo endpoint on a plain ServeMux behind a real HTTP
 // server, over a real SQLite store.
-type fixture struct {
-	t     *testing.T
-	store *sqlstore.Store
-	keys  *keys.Set
-	clock *clock
-	srv   *httptest.Server
-	n     int
-}
+type fixture struct{ *bearertest.Fixture }
 
-// newFixture starts the endpoint; audience is the handler's Audience.
+// newFixture starts the endpoint; audience is the handler's Audience. It
+// stores users alice, bob and carol and the public client app.
 func newFixture(t *testing.T, audience string) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	st := openStore(t, filepath.Join(t.TempDir(), "grantd.db"))
-	f := &fixture{t: t, store: st, clock: &clock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}}
-	var err error
-	if f.keys, err = keys.Load(ctx, st, rand.Reader, f.clock.Now(), keys.RS256); err != nil {
-		t.Fatalf("load keys: %v", err)
-	}
-	f.seed()
-	h := &userinfo.Handler{
-		Store:    st,
-		Checker:  &bearer.Checker{Store: st, Keys: f.keys, Issuer: issuer, Now: f.clock.Now},
-		Audience: audience,
-		Logger:   slog.New(slog.NewTextHandler(t.Output(), nil)),
-	}
-	mux := http.NewServeMux()
-	h.Mount(mux)
-	f.srv = httptest.NewServer(mux)
-	t.Cleanup(f.srv.Close)
+	f := &fixture{bearertest.New(t)}
+	f.AddUsers("alice", "bob", "carol")
+	f.AddClient(store.Client{ID: "app", Public: true}, "")
+	h := &userinfo.Handler{Store: f.Store, Checker: f.Checker(f.Store), Audience: audience, Logger: f.Logger}
+	f.Serve(userinfo.Path, h.Mount)
 	return f
-}
-
-func openStore(t *testing.T, path string) *sqlstore.Store {
-	t.Helper()
-	st, err := sqlstore.Open(context.Background(), path, nil)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-// seed stores users alice, bob and carol and the client app.
-func (f *fixture) seed() {
-	ctx, now := context.Background(), f.clock.Now()
-	for _, name := range []string{"alice", "bob", "carol"} {
-		u := store.User{ID: "u-" + name, Username: name, PasswordHash: "unused", CreatedAt: now}
-		if err := f.store.CreateUser(ctx, u); err != nil {
-			f.t.Fatalf("create user: %v", err)
-		}
-	}
-	for _, c := range []store.Client{{ID: "app", Public: true}} {
-		c.GrantTypes, c.Scopes, c.CreatedAt = []string{"authorization_code", "refresh_token"}, []string{"openid", "profile"}, now
-		if err := f.store.CreateClient(ctx, c); err != nil {
-			f.t.Fatalf("create client: %v", err)
-		}
-	}
-}
-
-// issued is a grant stored the way the token endpoint stores one, with its
-// tokens.
-type issued struct {
-	GrantID, AT, RT, RTHash string
-	Claims                  oauth.AccessTokenClaims
-}
-
-// issue stores a grant of clientID to userID with a refresh token, the way
-// the authorization code grant does, and mints an access token for it.
-func (f *fixture) issue(clientID, userID, scope, aud string) issued {
-	f.t.Helper()
-	ctx, now := context.Background(), f.clock.Now()
-	f.n++
-	id := fmt.Sprintf("grant-%d", f.n)
-	rt, err := secret.NewToken(rand.Reader)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	scopes := strings.Fields(scope)
-	g := store.Grant{ID: id, ClientID: clientID, UserID: userID, Scopes: scopes, Kind: "authorization_code",
-		CreatedAt: now, ExpiresAt: now.Add(grantTTL)}
-	rec := store.RefreshToken{Hash: secret.Hash(rt), GrantID: id, ClientID: clientID, UserID: userID, Scopes: scopes,
-		CreatedAt: now, ExpiresAt: now.Add(rtIdleTTL), FamilyExpiresAt: now.Add(grantTTL)}
-	code := store.AuthorizationCode{Hash: "code-" + id, ClientID: clientID, UserID: userID,
-		RedirectURI: "https://app.example/cb", Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	if err := f.store.CreateAuthorizationCode(ctx, code); err != nil {
-		f.t.Fatalf("create code: %v", err)
-	}
-	if _, err := f.store.RedeemAuthorizationCode(ctx, code.Hash, now, g, &rec); err != nil {
-		f.t.Fatalf("redeem code: %v", err)
-	}
-	claims := oauth.AccessTokenClaims{Issuer: issuer, Subject: userID, Audience: aud, ClientID: clientID,
-		Scope: scope, IssuedAt: now.Unix(), ExpiresAt: now.Add(atTTL).Unix(), ID: "jti-" + id, GrantID: id}
-	return issued{GrantID: id, AT: f.sign(keys.TypeAccessToken, claims), RT: rt, RTHash: rec.Hash, Claims: claims}
-}
-
-// sign signs claims with the fixture's key as a token of type typ.
-func (f *fixture) sign(typ string, claims any) string {
-	f.t.Helper()
-	tok, err := f.keys.Sign(keys.RS256, typ, claims)
-	if err != nil {
-		f.t.Fatalf("sign: %v", err)
-	}
-	return tok
-}
-
-// reply is an HTTP answer with its body.
-type reply struct {
-	status int
-	header http.Header
-	raw    string
-	body   map[string]any
-}
-
-// get asks for the user's claims, edit setting the token on the request.
-func (f *fixture) get(edit func(*http.Request)) reply {
-	f.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, f.srv.URL+userinfo.Path, nil)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if edit != nil {
-		edit(req)
-	}
-	return f.do(req)
-}
-
-// post sends form to the endpoint; edit may change the request first.
-func (f *fixture) post(form url.Values, edit func(*http.Request)) reply {
-	f.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, f.srv.URL+userinfo.Path, strings.NewReader(form.Encode()))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if edit != nil {
-		edit(req)
-	}
-	return f.do(req)
 }
 
 // bearerHeader sends tok in the Authorization header (RFC 6750 §2.1).
 func bearerHeader(tok string) func(*http.Request) {
 	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
-}
-
-func (f *fixture) do(req *http.Request) reply {
-	f.t.Helper()
-	resp, err := f.srv.Client().Do(req)
-	if err != nil {
-		f.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	r := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
 }
