@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -33,12 +34,22 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// withLogging gives each request an id (X-Request-Id), logs it once at the
-// end and turns a panic into a plain 500 that leaks nothing. The log carries
-// the path only: query strings can hold user codes (GEN-04).
+// requestTimeout bounds every request's context. The database's own
+// statement_timeout cannot end a query the database never received (a
+// partition), so without a deadline of ours a store call could wait for TCP
+// to give up, minutes later; with it, the handler's store error answers 503
+// with Retry-After (REL-01).
+const requestTimeout = 8 * time.Second
+
+// withLogging gives each request an id (X-Request-Id) and a deadline, logs
+// it once at the end and turns a panic into a plain 500 that leaks nothing.
+// The log carries the path only: query strings can hold user codes (GEN-04).
 func withLogging(logger *slog.Logger, next http.Handler) http.Handler {
 	ids := newRequestIDs()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
 		start := time.Now()
 		id := ids.next()
 		w.Header().Set("X-Request-Id", id)
