@@ -79,6 +79,10 @@ func grantdEnv(o grantdOptions, addr, database string) []string {
 		"GRANTD_SIGN_IN_LIMIT_ACCOUNT="+lifted,
 		"GRANTD_SIGN_IN_LIMIT_IP="+lifted,
 		"GRANTD_SIGN_IN_LIMIT_GLOBAL="+lifted,
+		"GRANTD_INTROSPECT_LIMIT="+lifted,
+		"GRANTD_REVOKE_LIMIT="+lifted,
+		"GRANTD_DEVICE_AUTH_LIMIT_IP="+lifted,
+		"GRANTD_DEVICE_AUTH_LIMIT_CLIENT="+lifted,
 	)
 	return env
 }

@@ -52,6 +52,7 @@ type Config struct {
 	SignInLimitAccount, SignInLimitIP, SignInLimitGlobal       ratelimit.Budget // GRANTD_SIGN_IN_LIMIT_*
 	ClientAuthLimit                                            ratelimit.Budget // GRANTD_CLIENT_AUTH_LIMIT
 	IntrospectLimit                                            ratelimit.Budget // GRANTD_INTROSPECT_LIMIT
+	DeviceAuthLimitIP, DeviceAuthLimitClient                   ratelimit.Budget // GRANTD_DEVICE_AUTH_LIMIT_IP, _CLIENT
 	RevokeLimit                                                ratelimit.Budget // GRANTD_REVOKE_LIMIT
 
 	PprofAddr         string        // GRANTD_PPROF_ADDR, default "" (off)

@@ -6,10 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
+	"github.com/grantd/grantd/internal/clientip"
 	"github.com/grantd/grantd/internal/oauth"
+	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/usercode"
@@ -33,9 +36,16 @@ type Authorization struct {
 	UserCodeLength   int
 	CodeExpiration   time.Duration
 	PollingInterval  time.Duration
-	Now              func() time.Time
-	Rand             io.Reader
-	Logger           *slog.Logger
+	// Limiter with LimitIP and LimitClient bounds how fast codes are made,
+	// per client IP and per client (DEV-20): every pending code is one more
+	// target for a user-code guesser (SECURITY.md A.11). Nil: no limit.
+	Limiter        ratelimit.Limiter
+	LimitIP        ratelimit.Budget
+	LimitClient    ratelimit.Budget
+	TrustedProxies []netip.Prefix
+	Now            func() time.Time
+	Rand           io.Reader
+	Logger         *slog.Logger
 }
 
 // authorizationResponse is RFC 8628 §3.2's response.
@@ -77,6 +87,9 @@ func (a *Authorization) serve(w http.ResponseWriter, r *http.Request) (*authoriz
 	if !client.AllowsGrant(GrantType) {
 		return nil, oauth.NewError(oauth.UnauthorizedClient, "The client is not allowed the device grant.")
 	}
+	if err := a.spend(r, client.ID); err != nil {
+		return nil, err
+	}
 	requested, perr := oauth.ParseScope(f.Get("scope"))
 	if perr != nil {
 		return nil, perr
@@ -113,6 +126,30 @@ func (a *Authorization) serve(w http.ResponseWriter, r *http.Request) (*authoriz
 		}, nil
 	}
 	return nil, oauth.Unavailable(errors.New("no free user code after several draws; raise USER_CODE_LENGTH"))
+}
+
+// spend takes one request from the client IP's and the client's budgets.
+func (a *Authorization) spend(r *http.Request, clientID string) error {
+	if a.Limiter == nil {
+		return nil
+	}
+	now := a.Now()
+	for _, c := range []struct {
+		key    string
+		budget ratelimit.Budget
+	}{
+		{"device-auth-ip:" + clientip.From(r, a.TrustedProxies).String(), a.LimitIP},
+		{"device-auth-client:" + clientID, a.LimitClient},
+	} {
+		ok, retry, err := a.Limiter.Take(r.Context(), c.key, c.budget, now)
+		if err != nil {
+			return oauth.Unavailable(fmt.Errorf("device authorization budget: %w", err))
+		}
+		if !ok {
+			return oauth.TooManyRequests(retry)
+		}
+	}
+	return nil
 }
 
 // drawCodes draws a device code and a user code from crypto-grade randomness

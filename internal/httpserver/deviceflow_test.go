@@ -259,3 +259,31 @@ func TestTokenEndpointBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceAuthorizationRateLimit is DEV-20: device authorization requests
+// are limited per client IP and per client, with 429 and Retry-After.
+func TestDeviceAuthorizationRateLimit(t *testing.T) {
+	e := newEnv(t, map[string]string{"GRANTD_DEVICE_AUTH_LIMIT_IP": "3/1m", "GRANTD_DEVICE_AUTH_LIMIT_CLIENT": "5/1m",
+		"GRANTD_TRUSTED_PROXIES": "127.0.0.1/32"})
+	id, secret := demoClient(e)
+	from := func(ip string) func(*http.Request) {
+		return func(r *http.Request) { basic(id, secret)(r); r.Header.Set("X-Forwarded-For", ip) }
+	}
+	for i := range 3 {
+		if r := e.post("/device_authorization", nil, from("192.0.2.1")); r.status != 200 {
+			t.Fatalf("request %d within the IP budget: %d %s", i+1, r.status, r.raw)
+		}
+	}
+	r := e.post("/device_authorization", nil, from("192.0.2.1"))
+	if r.status != 429 || r.header.Get("Retry-After") == "" || r.str("device_code") != "" {
+		t.Fatalf("4th request from one IP: %d %s, Retry-After %q; want 429 and no code", r.status, r.raw, r.header.Get("Retry-After"))
+	}
+	for i, ip := range []string{"192.0.2.2", "192.0.2.3"} { // the client's 4th and 5th
+		if r := e.post("/device_authorization", nil, from(ip)); r.status != 200 {
+			t.Fatalf("client request %d: %d %s", i+4, r.status, r.raw)
+		}
+	}
+	if r := e.post("/device_authorization", nil, from("192.0.2.4")); r.status != 429 {
+		t.Fatalf("6th request of the client from a fresh IP: %d %s, want 429", r.status, r.raw)
+	}
+}

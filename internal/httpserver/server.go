@@ -95,7 +95,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		DeviceCodeFormat: cfg.DeviceCodeFormat, DeviceCodeLength: cfg.DeviceCodeLength,
 		UserCodeFormat: cfg.UserCodeFormat, UserCodeLength: cfg.UserCodeLength,
 		CodeExpiration: cfg.CodeExpiration, PollingInterval: cfg.PollingInterval,
-		Now: o.Now, Rand: o.Rand, Logger: o.Logger,
+		Limiter: limiter, LimitIP: cfg.DeviceAuthLimitIP, LimitClient: cfg.DeviceAuthLimitClient,
+		TrustedProxies: cfg.TrustedProxies, Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 	}).Mount(mux)
 	successorKey, err := sharedSecret(ctx, o, "refresh-successor-key")
 	if err != nil {
