@@ -22,9 +22,9 @@ import (
 
 // Grant types a client may be given.
 const (
-	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
-	GrantRefreshToken      = "refresh_token"
-	GrantAuthorizationCode = "authorization_code"
+	GrantDeviceCode        = oauth.GrantDeviceCode
+	GrantRefreshToken      = oauth.GrantRefreshToken
+	GrantAuthorizationCode = oauth.GrantAuthorizationCode
 )
 
 var (

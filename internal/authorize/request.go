@@ -17,7 +17,7 @@ import (
 )
 
 // GrantType is the grant a client must be allowed to use this endpoint.
-const GrantType = "authorization_code"
+const GrantType = oauth.GrantAuthorizationCode
 
 // Error codes of the authorization endpoint that the token endpoint never
 // sends (RFC 6749 §4.1.2.1, RFC 8707 §2, OpenID Connect Core §3.1.2.6).

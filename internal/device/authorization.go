@@ -19,7 +19,7 @@ import (
 )
 
 // GrantType is the device grant's grant_type (RFC 8628 §3.4).
-const GrantType = "urn:ietf:params:oauth:grant-type:device_code"
+const GrantType = oauth.GrantDeviceCode
 
 // createAttempts bounds retries when a drawn user code is already in use.
 const createAttempts = 5

@@ -17,9 +17,9 @@ import (
 
 // Grant types (RFC 6749 §4, RFC 8628 §3.4).
 const (
-	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
-	GrantRefreshToken      = "refresh_token"
-	GrantAuthorizationCode = "authorization_code"
+	GrantDeviceCode        = oauth.GrantDeviceCode
+	GrantRefreshToken      = oauth.GrantRefreshToken
+	GrantAuthorizationCode = oauth.GrantAuthorizationCode
 )
 
 // TokenSet says which tokens a grant yields (the seed's RESULT_TOKEN_SET).
