@@ -167,9 +167,12 @@ type DeviceGrants interface {
 	DeviceGrantByUserCode(ctx context.Context, userCode string) (DeviceGrant, error)
 	// RecordDevicePoll records a poll of the grant at now and returns the grant
 	// as it was before this poll. When the previous poll was less than the
-	// grant's interval before now, it raises the stored interval by 5 seconds
+	// grant's interval before now, it raises the grant's interval by 5 seconds
 	// and reports slowDown (RFC 8628 §3.5). Atomic: of concurrent polls at one
-	// instant, at most one is on time.
+	// instant, at most one is on time. The poll record (the last poll and the
+	// raised interval) is soft state: a backend need not make it durable and
+	// may lose it (in a crash, say), since it decides only slow_down, never
+	// whether a token is issued; the grant's state stays durable.
 	RecordDevicePoll(ctx context.Context, deviceCodeHash string, now time.Time) (g DeviceGrant, slowDown bool, err error)
 	// DecideDeviceGrant moves a pending, unexpired grant to approved or denied.
 	// It returns ErrNotFound for an unknown user code and ErrConflict when the

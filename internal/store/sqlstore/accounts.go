@@ -11,6 +11,8 @@ import (
 const clientColumns = `id, secret_hash, public, name, redirect_uris, grant_types, scopes, auth_method, audience,
 	introspect, disabled, created_at`
 
+const selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
+
 // CreateClient stores c. It returns store.ErrAlreadyExists when the id is
 // taken.
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
@@ -28,7 +30,7 @@ func (s *Store) Client(ctx context.Context, id string) (store.Client, error) {
 		redirects, grants, scps string
 		created                 sql.NullInt64
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id).
+	err := s.st.client.QueryRowContext(ctx, id).
 		Scan(&c.ID, &c.SecretHash, &c.Public, &c.Name, &redirects, &grants, &scps, &c.AuthMethod, &c.Audience,
 			&c.Introspect, &c.Disabled, &created)
 	if err != nil {
@@ -59,8 +61,7 @@ const userColumns = `id, username, password_hash, disabled, created_at`
 
 // User returns the user with the given id, or store.ErrNotFound.
 func (s *Store) User(ctx context.Context, id string) (store.User, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
-	u, err := scanUser(row)
+	u, err := scanUser(s.st.user.QueryRowContext(ctx, id))
 	if err != nil {
 		return store.User{}, fmt.Errorf("user %q: %w", id, err)
 	}

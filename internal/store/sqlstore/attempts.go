@@ -26,14 +26,23 @@ func (s *Store) TakeAttempt(ctx context.Context, key string, n int, window time.
 	t := nanos(now)
 	// Allowed ⇔ max(tat, now) + T − now ≤ n·T ⇔ tat ≤ now + n·T − T, since
 	// now ≤ now + n·T − T always holds.
-	var tat int64
-	err := s.w.QueryRowContext(ctx,
-		`INSERT INTO attempts (bucket, tat) VALUES ($1, $2)
+	const spend = `INSERT INTO attempts (bucket, tat) VALUES ($1, $2)
 		ON CONFLICT (bucket) DO UPDATE
 			SET tat = CASE WHEN attempts.tat > $3 THEN attempts.tat ELSE $3 END + $4
 			WHERE attempts.tat <= $5
-		RETURNING tat`,
-		key, t+int64(emission), t, int64(emission), t+int64(limit-emission)).Scan(&tat)
+		RETURNING tat`
+	args := []any{key, t + int64(emission), t, int64(emission), t + int64(limit-emission)}
+	var (
+		tat int64
+		err error
+	)
+	if s.writer != nil { // SQLite: a write of the writer's batch
+		err = s.inTx(ctx, "spend", func(ctx context.Context, tx *sql.Tx) error {
+			return tx.QueryRowContext(ctx, spend, args...).Scan(&tat)
+		})
+	} else {
+		err = s.w.QueryRowContext(ctx, spend, args...).Scan(&tat)
+	}
 	switch {
 	case err == nil:
 		return true, 0, nil

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,10 +24,15 @@ func runBenchmarks(b *testing.B, open func(*testing.B) *Store) {
 		fn   func(*testing.B, *Store)
 	}{
 		{"CreateDeviceGrant", benchCreateDeviceGrant},
+		{"CreateDeviceGrantParallel", benchCreateDeviceGrantParallel},
 		{"RecordDevicePoll", benchRecordDevicePoll},
+		{"RecordDevicePollParallel", benchRecordDevicePollParallel},
+		{"DeviceGrantLookup", benchDeviceGrantLookup},
+		{"ClientLookup", benchClientLookup},
 		{"RedeemDeviceGrant", benchRedeemDeviceGrant},
 		{"RedeemAuthorizationCode", benchRedeemAuthorizationCode},
 		{"RotateRefreshToken", benchRotateRefreshToken},
+		{"RotateRefreshTokenParallel", benchRotateRefreshTokenParallel},
 		{"TakeAttempt", benchTakeAttempt},
 		{"TakeAttemptParallel", benchTakeAttemptParallel},
 		{"RefreshTokenLookup", benchRefreshTokenLookup},
@@ -40,6 +46,83 @@ func benchCreateDeviceGrant(b *testing.B, s *Store) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		if err := s.CreateDeviceGrant(ctx, grant(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// parallelWriters is how many goroutines per GOMAXPROCS the parallel
+// benchmarks run: with 2 CPUs, 32, as the load harness's 32 connections.
+const parallelWriters = 16
+
+// benchCreateDeviceGrantParallel creates grants from many goroutines at once,
+// as concurrent device authorizations do: where group commit shows.
+func benchCreateDeviceGrantParallel(b *testing.B, s *Store) {
+	ctx := b.Context()
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(parallelWriters)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.CreateDeviceGrant(ctx, grant(int(n.Add(1)))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// benchRecordDevicePollParallel polls 1,000 pending grants from many
+// goroutines, each poll of a grant a second after the one before.
+func benchRecordDevicePollParallel(b *testing.B, s *Store) {
+	ctx := b.Context()
+	const grants = 1000
+	for i := range grants {
+		g := grant(i)
+		g.ExpiresAt = t0.Add(24 * time.Hour)
+		if err := s.CreateDeviceGrant(ctx, g); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(parallelWriters)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			now := t0.Add(time.Duration(i/grants) * time.Second)
+			if _, _, err := s.RecordDevicePoll(ctx, grant(int(i%grants)).DeviceCodeHash, now); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func benchDeviceGrantLookup(b *testing.B, s *Store) {
+	ctx := b.Context()
+	g := grant(0)
+	if err := s.CreateDeviceGrant(ctx, g); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchClientLookup(b *testing.B, s *Store) {
+	ctx := b.Context()
+	c := store.Client{ID: "tv", SecretHash: "x", Name: "TV", GrantTypes: []string{"refresh_token"},
+		Scopes: []string{"openid"}, CreatedAt: t0}
+	if err := s.CreateClient(ctx, c); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Client(ctx, c.ID); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -125,6 +208,33 @@ func benchRotateRefreshToken(b *testing.B, s *Store) {
 		}
 		prev = next
 	}
+}
+
+// benchRotateRefreshTokenParallel rotates one family per goroutine, as the
+// load harness's connections do.
+func benchRotateRefreshTokenParallel(b *testing.B, s *Store) {
+	ctx := b.Context()
+	var families atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(parallelWriters)
+	b.RunParallel(func(pb *testing.PB) {
+		f := families.Add(1)
+		prev := benchRefresh(fmt.Sprintf("f%d-gen-0", f), fmt.Sprintf("g%d", f), t0)
+		if err := s.CreateRefreshToken(ctx, prev); err != nil {
+			b.Error(err)
+			return
+		}
+		for i := 1; pb.Next(); i++ {
+			now := t0.Add(time.Duration(i) * time.Millisecond)
+			next := benchRefresh(fmt.Sprintf("f%d-gen-%d", f, i), prev.GrantID, now)
+			next.FamilyExpiresAt = prev.FamilyExpiresAt
+			if err := s.RotateRefreshToken(ctx, prev.Hash, next, now); err != nil {
+				b.Error(err)
+				return
+			}
+			prev = next
+		}
+	})
 }
 
 func benchTakeAttempt(b *testing.B, s *Store) {

@@ -45,7 +45,7 @@ func (s *Store) AuthorizationCode(ctx context.Context, hash string) (store.Autho
 // stored. An unknown hash gives store.ErrNotFound.
 func (s *Store) RedeemAuthorizationCode(ctx context.Context, hash string, now time.Time, g store.Grant, rt *store.RefreshToken) (store.AuthorizationCode, error) {
 	var c store.AuthorizationCode
-	err := s.inTx(ctx, fmt.Sprintf("redeem authorization code of client %q", g.ClientID), func(tx *sql.Tx) error {
+	err := s.inTx(ctx, fmt.Sprintf("redeem authorization code of client %q", g.ClientID), func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		c, err = scanCode(tx.QueryRowContext(ctx,
 			`UPDATE authorization_codes SET redeemed_at = $2, grant_id = $3
@@ -63,7 +63,7 @@ func (s *Store) RedeemAuthorizationCode(ctx context.Context, hash string, now ti
 		if err != nil {
 			return err
 		}
-		return insertGrant(ctx, tx, g, rt)
+		return s.insertGrant(ctx, tx, g, rt)
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return c, err

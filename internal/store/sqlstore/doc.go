@@ -31,10 +31,94 @@
 //     identity provider rather than from this database.
 //
 // The Store holds two pools. The writer pool has a single connection and
-// starts every transaction with BEGIN IMMEDIATE, so writers of this process
-// queue in database/sql and take the write lock before reading what they will
-// change; a conditional state change therefore succeeds for exactly one of
-// concurrent callers. The reader pool has several query_only connections.
+// starts every transaction with BEGIN IMMEDIATE, so a transaction takes the
+// write lock before reading what it will change. The reader pool has several
+// query_only connections.
+//
+// # SQLite: group commit
+//
+// Every write goes through one writer goroutine (committer). It takes the
+// first queued write, yields once so that goroutines ready to run (on a
+// busy core, requests on their way to a write) queue theirs too, drains
+// whatever is queued (up to 128 writes, and no more once the batch's writes
+// have run for 500 µs; the rest go into the next batch), runs them one
+// after another in one BEGIN IMMEDIATE transaction, each inside a SAVEPOINT
+// of its own, and COMMITs once: one fsync for the batch instead of one per
+// write. Only then is any caller answered, so no caller hears of a write
+// before it is durable. Writes queue meanwhile, so the busier the writer,
+// the larger its batches.
+//
+//   - Writes of a batch run sequentially on one connection, each seeing the
+//     ones before it, so a conditional state change still succeeds for
+//     exactly one of concurrent callers, as it did when every write had a
+//     transaction of its own.
+//   - A write that fails — a duplicate key, a conditional update that lost,
+//     a panic — is rolled back to its savepoint and answered with its own
+//     error; the batch's other writes are not disturbed. A lone write needs
+//     no savepoint: the transaction is rolled back instead.
+//   - If COMMIT fails, or the transaction breaks (SQLite rolls it back after
+//     an I/O error), every write that ran in it gets that error — even one
+//     that lost a race, since the write it lost to is gone too and the loss
+//     must not become a definitive answer (ErrConflict). Writes that had not
+//     run yet go into the next batch.
+//   - A caller's context is honoured until its write starts: a caller whose
+//     context ends while its write is queued gets the context's error at
+//     once, and the write is skipped. Once the write has started, its
+//     statements run with a context that is never cancelled (an interrupted
+//     statement would roll back everyone's transaction) and the caller
+//     waits for the commit: its result stands, whatever its context did.
+//   - Close lets queued writes finish; a write after Close gets an error.
+//
+// PurgeExpired still runs its own short transactions on the writer pool,
+// between batches.
+//
+// # Device polls: soft bookkeeping
+//
+// RecordDevicePoll costs no durable write. Its record — the time of a
+// device code's last poll and its interval, raised by 5 seconds at each
+// slow_down — is soft state: losing it in a crash is harmless. The device
+// then gets one poll answered without slow_down (the last poll is unknown,
+// so the next is treated as on time), and its interval falls back to the
+// last one written to its row (the base interval, unless a graceful Close
+// wrote a raised one back). slow_down only ever tells a device to poll less
+// often; no token is issued or refused on account of the poll record, since
+// issuance depends on the grant's state alone (approved, then issued in one
+// conditional update), which stays durable.
+//
+// SQLite is served by one process, which keeps the record in memory in the
+// Store (pollBook): a map keyed by device code hash, whose mutex orders the
+// polls of a code (of 50 concurrent polls at one instant exactly one is on
+// time, and each slow one raises the interval by 5 seconds). A poll reads
+// the grant's state on the reader pool. The map holds only codes that
+// exist (an unknown code is never entered). As it grows it is pruned of the
+// entries that decide nothing: expired codes, and codes never slowed down
+// whose interval has passed since their last poll (their next poll is on
+// time either way, at the row's interval), so it holds about the codes
+// polled within one interval plus those slowed down, at some 150 bytes
+// each. It is capped at about a million codes, beyond which arbitrary
+// entries are dropped as a crash would drop them. Reads of a grant
+// (DeviceGrantByDeviceCode, DeviceGrantByUserCode, DecideDeviceGrant) carry
+// the map's interval and last poll; once an entry is pruned they show the
+// row's. Close writes the map back to the rows, so a graceful restart keeps
+// them. Two processes serving one file (a rolling restart) each keep their
+// own record for its overlap, with the same harmless outcome.
+//
+// PostgreSQL serves several instances, so the record stays in the grant's
+// row and is global: the poll reads the row with SELECT … FOR UPDATE and
+// updates it in one transaction that sets synchronous_commit = off, so the
+// commit does not wait for the WAL flush. A PostgreSQL crash can lose the
+// last few hundred milliseconds of such commits — a poll record, harmless as
+// above — and never a durable write, which keeps synchronous_commit on.
+//
+// # Prepared statements
+//
+// The hot statements (device grant by hash, client, user and refresh token
+// lookups; device grant, grant and refresh token inserts; redemption;
+// rotation) are prepared once per pool when the Store opens. database/sql
+// prepares each again on every connection of the pool the first time it
+// runs there, and a transaction binds it with tx.StmtContext, which reuses
+// its connection's. SQLite then parses these statements once per
+// connection instead of once per request.
 //
 // # PostgreSQL: isolation
 //

@@ -11,16 +11,18 @@ import (
 
 const grantColumns = `id, client_id, user_id, scopes, kind, created_at, expires_at, revoked_at`
 
+const insertGrantQuery = `INSERT INTO grants (` + grantColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+
 // insertGrant stores g and, when not nil, its first refresh token, inside
 // the redemption that creates them.
-func insertGrant(ctx context.Context, tx *sql.Tx, g store.Grant, rt *store.RefreshToken) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+func (s *Store) insertGrant(ctx context.Context, tx *sql.Tx, g store.Grant, rt *store.RefreshToken) error {
+	_, err := tx.StmtContext(ctx, s.st.insertGrant).ExecContext(ctx,
 		g.ID, g.ClientID, g.UserID, dbList(g.Scopes), g.Kind, dbTime(g.CreatedAt), dbTime(g.ExpiresAt),
 		dbTime(g.RevokedAt))
 	if err != nil || rt == nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, insertRefreshToken, refreshTokenArgs(*rt)...)
+	_, err = tx.StmtContext(ctx, s.st.insertRefresh).ExecContext(ctx, refreshTokenArgs(*rt)...)
 	return err
 }
 
@@ -55,7 +57,7 @@ func (s *Store) GrantsByUser(ctx context.Context, userID string, now time.Time) 
 // locks it too before it writes (see RotateRefreshToken), so the refresh
 // tokens this revokes include every successor committed before it.
 func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
-	return s.inTx(ctx, fmt.Sprintf("revoke grant %q", id), func(tx *sql.Tx) error {
+	return s.inTx(ctx, fmt.Sprintf("revoke grant %q", id), func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1`, id, nanos(now))
 		if err != nil {
@@ -84,7 +86,7 @@ func notFoundIfNone(err error) error {
 // transaction. Idempotent.
 func (s *Store) RevokeClientGrants(ctx context.Context, userID, clientID string, now time.Time) error {
 	op := fmt.Sprintf("revoke grants of user %q to client %q", userID, clientID)
-	return s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return s.inTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`UPDATE grants SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL`,
 			userID, clientID, nanos(now))

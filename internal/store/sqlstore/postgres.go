@@ -111,7 +111,12 @@ func OpenPostgres(ctx context.Context, rawURL string, logger *slog.Logger) (*Sto
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", redacted, err)
 	}
-	return &Store{path: redacted, logger: logger, d: postgresDialect, w: db, r: db}, nil
+	st, err := prepareStatements(ctx, db, db, postgresDialect)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", redacted, err)
+	}
+	return &Store{path: redacted, logger: logger, d: postgresDialect, w: db, r: db, st: st}, nil
 }
 
 // MigratePostgres applies pending schema migrations to the PostgreSQL

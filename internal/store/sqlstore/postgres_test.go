@@ -211,7 +211,7 @@ func TestPostgresStatementTimeout(t *testing.T) {
 // as two instances, write to one database.
 func TestPostgresWriterContention(t *testing.T) {
 	rawURL := postgresTestURL(t)
-	testWriterContention(t, []*Store{openPostgresTest(t, rawURL), openPostgresTest(t, rawURL)})
+	testWriterContention(t, []*Store{openPostgresTest(t, rawURL), openPostgresTest(t, rawURL)}, true)
 }
 
 // BenchmarkPostgres times the same verbs as BenchmarkSQLite on the database
@@ -287,7 +287,7 @@ func TestRetryableTransaction(t *testing.T) {
 		{"23505", 1, 1, true},
 	} {
 		calls := 0
-		err := s.inTx(t.Context(), "op", func(*sql.Tx) error {
+		err := s.inTx(t.Context(), "op", func(context.Context, *sql.Tx) error {
 			calls++
 			if calls <= tc.failures {
 				return &pgconn.PgError{Code: tc.code}

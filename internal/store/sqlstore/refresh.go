@@ -24,11 +24,18 @@ func refreshTokenArgs(t store.RefreshToken) []any {
 		dbTime(t.RevokedAt)}
 }
 
+// rotateRefreshToken marks a generation rotated; see RotateRefreshToken.
+const rotateRefreshToken = `UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $5
+	WHERE hash = $1 AND family_id = $3 AND family_expires_at = $4
+		AND rotated_at IS NULL AND revoked_at IS NULL
+		AND expires_at > $2 AND family_expires_at > $2
+		AND NOT EXISTS (SELECT 1 FROM grants WHERE id = $3 AND revoked_at IS NOT NULL)`
+
 // CreateRefreshToken stores the first generation of a family. It returns
 // store.ErrAlreadyExists when the hash is taken.
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
-	_, err := s.exec(ctx, fmt.Sprintf("create refresh token of grant %q", t.GrantID),
-		insertRefreshToken, refreshTokenArgs(t)...)
+	_, err := s.execPrepared(ctx, fmt.Sprintf("create refresh token of grant %q", t.GrantID),
+		s.st.insertRefresh, refreshTokenArgs(t)...)
 	return err
 }
 
@@ -36,8 +43,7 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 // store.ErrNotFound. Rotated, revoked and expired generations are returned
 // too, so that the caller can detect reuse.
 func (s *Store) RefreshToken(ctx context.Context, hash string) (store.RefreshToken, error) {
-	t, err := scanRefreshToken(s.r.QueryRowContext(ctx,
-		`SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`, hash))
+	t, err := scanRefreshToken(s.st.refreshByHash.QueryRowContext(ctx, hash))
 	if err != nil {
 		return store.RefreshToken{}, fmt.Errorf("refresh token: %w", err)
 	}
@@ -93,7 +99,8 @@ func scanRefreshToken(row rowScanner) (store.RefreshToken, error) {
 // starts after this commits and then revokes next too: a revoked grant never
 // keeps a live successor.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next store.RefreshToken, now time.Time) error {
-	return s.inTx(ctx, fmt.Sprintf("rotate refresh token of grant %q", next.GrantID), func(tx *sql.Tx) error {
+	op := fmt.Sprintf("rotate refresh token of grant %q", next.GrantID)
+	return s.inTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		if s.d.forShare != "" {
 			var one int
 			err := tx.QueryRowContext(ctx, `SELECT 1 FROM grants WHERE id = $1`+s.d.forShare, next.GrantID).Scan(&one)
@@ -101,12 +108,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next sto
 				return err
 			}
 		}
-		res, err := tx.ExecContext(ctx,
-			`UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $5
-			WHERE hash = $1 AND family_id = $3 AND family_expires_at = $4
-				AND rotated_at IS NULL AND revoked_at IS NULL
-				AND expires_at > $2 AND family_expires_at > $2
-				AND NOT EXISTS (SELECT 1 FROM grants WHERE id = $3 AND revoked_at IS NOT NULL)`,
+		res, err := tx.StmtContext(ctx, s.st.rotateRefresh).ExecContext(ctx,
 			oldHash, nanos(now), next.GrantID, dbTime(next.FamilyExpiresAt), next.Hash)
 		if err != nil {
 			return err
@@ -118,7 +120,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next sto
 		if n == 0 {
 			return whyNotRotated(ctx, tx, oldHash, next)
 		}
-		_, err = tx.ExecContext(ctx, insertRefreshToken, refreshTokenArgs(next)...)
+		_, err = tx.StmtContext(ctx, s.st.insertRefresh).ExecContext(ctx, refreshTokenArgs(next)...)
 		return err
 	})
 }

@@ -76,7 +76,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 // starting together agree on one key.
 func (s *Store) EnsureSigningKey(ctx context.Context, k store.SigningKey) (store.SigningKey, error) {
 	var got store.SigningKey
-	err := s.inTx(ctx, fmt.Sprintf("ensure %s signing key", k.Algorithm), func(tx *sql.Tx) error {
+	err := s.inTx(ctx, fmt.Sprintf("ensure %s signing key", k.Algorithm), func(ctx context.Context, tx *sql.Tx) error {
 		if err := s.d.serialize(ctx, tx, "signing key "+k.Algorithm); err != nil {
 			return err
 		}

@@ -52,6 +52,18 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		w.Close()
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
+	if s.st, err = prepareStatements(ctx, s.r, w, s.d); err == nil {
+		s.writer, err = startCommitter(ctx, w)
+		if err != nil {
+			s.st.close()
+		}
+	}
+	if err != nil {
+		s.r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s.polls = newPollBook()
 	return s, nil
 }
 

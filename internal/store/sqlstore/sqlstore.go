@@ -21,6 +21,11 @@ type Store struct {
 	d      *dialect
 	w      *sql.DB // writes; SQLite: one connection whose transactions begin IMMEDIATE
 	r      *sql.DB // reads; SQLite: query_only connections; PostgreSQL: w itself
+	st     *statements
+	// SQLite only: writer runs every write transaction, in batches (group
+	// commit); polls keeps device polls in memory. Both nil on PostgreSQL.
+	writer *committer
+	polls  *pollBook
 }
 
 var _ store.Store = (*Store)(nil)
@@ -71,20 +76,39 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connection pools.
+// Close writes SQLite's poll bookkeeping back to the database, waits for
+// queued writes to commit, and closes the prepared statements and the
+// connection pools.
 func (s *Store) Close() error {
-	if s.r == s.w {
-		return s.w.Close()
+	var errs []error
+	if s.polls != nil {
+		if err := s.flushPolls(context.Background()); err != nil {
+			errs = append(errs, fmt.Errorf("close: %w", err))
+		}
 	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	if s.writer != nil {
+		errs = append(errs, s.writer.close())
+	}
+	errs = append(errs, s.st.close())
+	if s.r != s.w {
+		errs = append(errs, s.r.Close())
+	}
+	errs = append(errs, s.w.Close())
+	return errors.Join(errs...)
 }
 
-// inTx runs fn in a write transaction and commits it when fn returns nil.
-// A transaction that fails with a retryable error is run again, up to
-// maxAttempts times, so fn must only assign what it computes. Errors are
-// wrapped with op; a unique constraint failure becomes
-// store.ErrAlreadyExists.
-func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+// inTx runs fn in a write transaction and commits it when fn returns nil,
+// returning only once the commit is durable. A transaction that fails with
+// a retryable error is run again, up to maxAttempts times, so fn must only
+// assign what it computes. Errors are wrapped with op; a unique constraint
+// failure becomes store.ErrAlreadyExists.
+//
+// fn must use the ctx it is given for its statements. On SQLite fn runs in
+// the writer's batch (group commit, see committer.do): in a transaction
+// shared with other callers' writes and inside a savepoint of its own, with
+// a ctx that is never cancelled. When fn fails, its changes are rolled
+// back and the others' stand.
+func (s *Store) inTx(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.tryTx(ctx, fn)
 		if err == nil {
@@ -101,12 +125,15 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) 
 	}
 }
 
-func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) tryTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if s.writer != nil {
+		return s.writer.do(ctx, fn)
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		_ = tx.Rollback() // the error that matters is fn's
 		return err
 	}
@@ -116,11 +143,39 @@ func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// exec runs one write statement outside an explicit transaction, again
-// after a retryable error.
+// exec runs one write statement: on SQLite as a write of the writer's
+// batch, on PostgreSQL on its own (autocommit), again after a retryable
+// error.
 func (s *Store) exec(ctx context.Context, op, query string, args ...any) (sql.Result, error) {
+	if s.writer != nil {
+		var res sql.Result
+		err := s.inTx(ctx, op, func(ctx context.Context, tx *sql.Tx) (err error) {
+			res, err = tx.ExecContext(ctx, query, args...)
+			return err
+		})
+		return res, err
+	}
+	return s.autocommit(ctx, op, func() (sql.Result, error) { return s.w.ExecContext(ctx, query, args...) })
+}
+
+// execPrepared is exec for a statement prepared on the writer pool.
+func (s *Store) execPrepared(ctx context.Context, op string, st *sql.Stmt, args ...any) (sql.Result, error) {
+	if s.writer != nil {
+		var res sql.Result
+		err := s.inTx(ctx, op, func(ctx context.Context, tx *sql.Tx) (err error) {
+			res, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+			return err
+		})
+		return res, err
+	}
+	return s.autocommit(ctx, op, func() (sql.Result, error) { return st.ExecContext(ctx, args...) })
+}
+
+// autocommit runs one statement outside an explicit transaction, again
+// after a retryable error.
+func (s *Store) autocommit(ctx context.Context, op string, run func() (sql.Result, error)) (sql.Result, error) {
 	for attempt := 1; ; attempt++ {
-		res, err := s.w.ExecContext(ctx, query, args...)
+		res, err := run()
 		switch {
 		case err == nil:
 			return res, nil

@@ -73,7 +73,7 @@ func (s *Store) EnsureSecret(ctx context.Context, name string, value []byte) ([]
 		return nil, fmt.Errorf("ensure secret %q: empty value", name)
 	}
 	var got []byte
-	err := s.inTx(ctx, fmt.Sprintf("ensure secret %q", name), func(tx *sql.Tx) error {
+	err := s.inTx(ctx, fmt.Sprintf("ensure secret %q", name), func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
 			name, value, time.Now().UnixNano())

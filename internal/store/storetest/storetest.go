@@ -58,9 +58,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"REL-03/ConcurrentRevokeAndRotate", testConcurrentRevokeRotate},
 		{"REL-04/ConcurrentPolls", testConcurrentPolls},
 		{"REL-04/ConcurrentDecisions", testConcurrentDecisions},
+		{"REL-04/ConcurrentPollsOfManyCodes", testConcurrentPollsOfManyCodes},
 		{"REL-05/ConcurrentAttempts", testConcurrentAttempts},
 		{"REL-20/ConcurrentEnsureSigningKey", testConcurrentEnsureKey},
 		{"REL-20/ConcurrentEnsureSecret", testConcurrentEnsureSecret},
+		{"REL-20/ConcurrentMixedWrites", testConcurrentMixedWrites},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
