@@ -30,9 +30,10 @@ import (
 	"github.com/grantd/grantd/internal/usercode"
 )
 
-// Every store write commits with synchronous=FULL: the store figures
-// include an fsync per write and depend on the disk under the temporary
-// directory.
+// Store writes commit with synchronous=FULL: a write benchmarked alone pays
+// a whole commit and fsync (concurrent writes share one, by group commit),
+// so these figures depend on the disk under the temporary directory. Poll
+// records are soft state and are not written durably.
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
