@@ -51,17 +51,9 @@ func (h *Handler) authorizationCode(r *http.Request, client store.Client, f oaut
 		return nil, oauth.Unavailable(err)
 	}
 	info.Nonce = code.Nonce
-	resp, err := h.mint(info, code.Scopes, true, now)
+	resp, rt, err := h.newTokenSet(info, code.Scopes, true, withRefresh, now)
 	if err != nil {
-		return nil, oauth.Unavailable(err)
-	}
-	var rt *store.RefreshToken
-	if withRefresh {
-		rawRT, t, err := h.firstRefreshToken(info, now)
-		if err != nil {
-			return nil, oauth.Unavailable(err)
-		}
-		resp.RefreshToken, rt = rawRT, &t
+		return nil, err
 	}
 	stored, err := h.Store.RedeemAuthorizationCode(ctx, code.Hash, now, grant, rt)
 	if errors.Is(err, store.ErrConflict) {

@@ -72,17 +72,9 @@ func (h *Handler) redeemDevice(r *http.Request, client store.Client, g store.Dev
 	if err != nil {
 		return nil, oauth.Unavailable(err)
 	}
-	resp, err := h.mint(info, g.Scopes, h.TokenSet.ID, now)
+	resp, rt, err := h.newTokenSet(info, g.Scopes, h.TokenSet.ID, withRefresh, now)
 	if err != nil {
-		return nil, oauth.Unavailable(err)
-	}
-	var rt *store.RefreshToken
-	if withRefresh {
-		raw, t, err := h.firstRefreshToken(info, now)
-		if err != nil {
-			return nil, oauth.Unavailable(err)
-		}
-		resp.RefreshToken, rt = raw, &t
+		return nil, err
 	}
 	err = h.Store.RedeemDeviceGrant(ctx, g.DeviceCodeHash, client.ID, now, grant, rt)
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {

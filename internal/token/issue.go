@@ -79,6 +79,26 @@ func (h *Handler) mint(g grantInfo, accessScopes []string, withID bool, now time
 	return resp, nil
 }
 
+// newTokenSet mints the token set of a new grant: the access token, the ID
+// token when withID and the scope call for it, and, when withRefresh, the
+// grant's first refresh token with the record to store in the same
+// transaction that claims the grant. Failures are 503s: nothing is lost.
+func (h *Handler) newTokenSet(g grantInfo, scopes []string, withID, withRefresh bool, now time.Time) (*Response, *store.RefreshToken, error) {
+	resp, err := h.mint(g, scopes, withID, now)
+	if err != nil {
+		return nil, nil, oauth.Unavailable(err)
+	}
+	if !withRefresh {
+		return resp, nil, nil
+	}
+	raw, rt, err := h.firstRefreshToken(g, now)
+	if err != nil {
+		return nil, nil, oauth.Unavailable(err)
+	}
+	resp.RefreshToken = raw
+	return resp, &rt, nil
+}
+
 // firstRefreshToken draws the first refresh token of a new grant.
 func (h *Handler) firstRefreshToken(g grantInfo, now time.Time) (string, store.RefreshToken, error) {
 	raw, err := secret.NewToken(h.Rand)
