@@ -58,25 +58,15 @@ func (p *Pages) setup() {
 func (p *Pages) Mount(mux *http.ServeMux) {
 	p.setup()
 	mux.Handle("GET /authorize", p.Site.Handler(http.HandlerFunc(p.authorize)))
-	mux.Handle("POST /authorize", navigation(p.Site.Handler(http.HandlerFunc(p.authorize))))
+	// A cross-site form POST to /authorize (OpenID Connect Core §3.1.2.1) is
+	// a top-level navigation from the client's site, as a GET is, and may do
+	// nothing a GET may not; the session cookie (SameSite=Lax) is not even
+	// sent with it, so it always starts at sign-in.
+	p.Site.AllowCrossSite("POST /authorize")
+	mux.Handle("POST /authorize", p.Site.Handler(http.HandlerFunc(p.authorize)))
 	mux.Handle("POST /authorize/consent", p.Site.Handler(http.HandlerFunc(p.decide)))
 	mux.Handle("GET /account", p.Site.Handler(http.HandlerFunc(p.showAccount)))
 	mux.Handle("POST /account/revoke", p.Site.Handler(http.HandlerFunc(p.revoke)))
-}
-
-// navigation lets a cross-site form POST to /authorize through the Site's
-// cross-origin check. Such a POST is a top-level navigation from the
-// client's site, as a GET /authorize is, and may do nothing a GET may not;
-// the session cookie (SameSite=Lax) is not even sent with it, so a
-// cross-site POST always starts at sign-in. The check would refuse it, so
-// the headers it reads are removed from this route's requests only.
-func navigation(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.Clone(r.Context())
-		r.Header.Del("Sec-Fetch-Site")
-		r.Header.Del("Origin")
-		h.ServeHTTP(w, r)
-	})
 }
 
 func (p *Pages) rand() io.Reader {

@@ -109,6 +109,15 @@ func (s *Site) setup() {
 	})
 }
 
+// AllowCrossSite exempts the route pattern (e.g. "POST /authorize") from the
+// cross-origin check of Handler. It is for a form POST that is a top-level
+// navigation from another site and may do nothing a GET of the same route
+// may not. Call it before serving.
+func (s *Site) AllowCrossSite(pattern string) {
+	s.setup()
+	s.origins.AddInsecureBypassPattern(pattern)
+}
+
 func (s *Site) pages() *sitePages {
 	s.setup()
 	return &s.tmpl
