@@ -264,19 +264,40 @@ type Sessions interface {
 }
 
 // SigningKey is a private key that signs tokens, PKCS #8 DER encoded.
+//
+// A key's life has three phases, so that no verifier ever meets a kid it has
+// not seen (REL-12): from CreatedAt it is published in the JWKS; from
+// ActivatesAt it signs (the latest activated key of its algorithm does);
+// at RetiresAt, set when a successor is scheduled, it leaves the JWKS, no
+// token it signed being valid any more. A zero RetiresAt means not retiring.
 type SigningKey struct {
-	ID         string // the JWS kid
-	Algorithm  string // RS256, ES256 or EdDSA
-	PrivateKey []byte
-	CreatedAt  time.Time
+	ID          string // the JWS kid
+	Algorithm   string // RS256, ES256 or EdDSA
+	PrivateKey  []byte
+	CreatedAt   time.Time
+	ActivatesAt time.Time
+	RetiresAt   time.Time
+}
+
+// Retired reports whether k has left the JWKS at now.
+func (k SigningKey) Retired(now time.Time) bool {
+	return !k.RetiresAt.IsZero() && !now.Before(k.RetiresAt)
 }
 
 // Keys stores signing keys, shared by every instance.
 type Keys interface {
-	// SigningKeys returns every stored key, oldest first.
+	// SigningKeys returns every stored key, retired or not, ordered by
+	// activation, then creation, then id: for each algorithm, the last key
+	// activated at a given time is the one that signs.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
 	// EnsureSigningKey stores k unless a key for k.Algorithm already exists,
-	// and returns the key in force for that algorithm (k or the older one).
+	// and returns the newest key for that algorithm (k or an older one).
 	// Atomic: instances starting together agree on one key.
 	EnsureSigningKey(ctx context.Context, k SigningKey) (SigningKey, error)
+	// RotateSigningKey stores next and retires the key current at retireAt,
+	// provided current is still the newest key of next.Algorithm. Otherwise
+	// it changes nothing and returns ErrConflict: another instance or an
+	// operator rotated first. Atomic, so instances rotating together
+	// schedule one successor.
+	RotateSigningKey(ctx context.Context, current string, next SigningKey, retireAt time.Time) error
 }

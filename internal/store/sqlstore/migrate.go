@@ -98,6 +98,7 @@ var migrations = []migration{
 		`CREATE INDEX signing_keys_algorithm ON signing_keys (algorithm, created_at)`,
 	}},
 	{version: 2, statements: migration2},
+	{version: 3, statements: migration3},
 }
 
 // migration2 adds authorization codes, grants, consent, revoked access
@@ -163,6 +164,15 @@ var migration2 = []string{
 		tat    BIGINT NOT NULL
 	)`,
 	`CREATE INDEX attempts_tat ON attempts (tat)`,
+}
+
+// migration3 gives signing keys an activation and a retirement time, so a
+// key is published before it signs and withdrawn after its last token
+// expires (REL-12). A key stored before this signed from its creation.
+var migration3 = []string{
+	`ALTER TABLE signing_keys ADD COLUMN activates_at BIGINT NOT NULL DEFAULT 0`,
+	`UPDATE signing_keys SET activates_at = created_at`,
+	`ALTER TABLE signing_keys ADD COLUMN retires_at BIGINT`,
 }
 
 // blobType matches the SQLite type name that PostgreSQL spells BYTEA.

@@ -23,7 +23,8 @@ const purgeBatch = 500
 // again is how reuse is detected (RFC 9700 §4.14.2). For the same reason a
 // redeemed authorization code is kept until it expires, so that a second
 // use is still recognised (RFC 6749 §4.1.2). Revoked grants are kept until
-// they expire, so that introspection still finds them revoked.
+// they expire, so that introspection still finds them revoked. A signing
+// key goes at its retirement, when no token it signed is valid any more.
 var purgeStatements = []struct{ name, query string }{
 	{"device grants", `DELETE FROM device_grants WHERE device_code_hash IN (
 		SELECT device_code_hash FROM device_grants WHERE expires_at <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
@@ -40,6 +41,8 @@ var purgeStatements = []struct{ name, query string }{
 		SELECT id FROM grants WHERE expires_at <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
 	{"access token revocations", `DELETE FROM revoked_access_tokens WHERE jti IN (
 		SELECT jti FROM revoked_access_tokens WHERE expires_at <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
+	{"retired signing keys", `DELETE FROM signing_keys WHERE id IN (
+		SELECT id FROM signing_keys WHERE retires_at <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
 	{"full attempt budgets", `DELETE FROM attempts WHERE bucket IN (
 		SELECT bucket FROM attempts WHERE tat <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
 }

@@ -46,11 +46,15 @@ func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
 	return err
 }
 
-const keyColumns = `id, algorithm, private_key, created_at`
+const (
+	keyColumns = `id, algorithm, private_key, created_at, activates_at, retires_at`
+	// keyOrder puts, for each algorithm, the key that signs last.
+	keyOrder = `ORDER BY activates_at, created_at, id`
+)
 
-// SigningKeys returns every stored key, oldest first.
+// SigningKeys returns every stored key in the order of store.Keys.
 func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM signing_keys ORDER BY created_at, id`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM signing_keys `+keyOrder)
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -70,7 +74,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 }
 
 // EnsureSigningKey stores k unless a key for k.Algorithm exists, and returns
-// the oldest key for that algorithm. The lookup and the insert share one
+// the newest key for that algorithm. The lookup and the insert share one
 // write transaction that runs alone among those for the same algorithm
 // (SQLite: the write lock; PostgreSQL: an advisory lock), so instances
 // starting together agree on one key.
@@ -81,16 +85,15 @@ func (s *Store) EnsureSigningKey(ctx context.Context, k store.SigningKey) (store
 			return err
 		}
 		var err error
-		got, err = scanKey(tx.QueryRowContext(ctx,
-			`SELECT `+keyColumns+` FROM signing_keys WHERE algorithm = $1 ORDER BY created_at, id LIMIT 1`,
-			k.Algorithm))
+		got, err = newestKey(ctx, tx, k.Algorithm)
 		if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4)`,
-			k.ID, k.Algorithm, k.PrivateKey, dbTime(k.CreatedAt))
 		got = k
-		return err
+		if got.ActivatesAt.IsZero() {
+			got.ActivatesAt = got.CreatedAt
+		}
+		return insertKey(ctx, tx, k)
 	})
 	if err != nil {
 		return store.SigningKey{}, err
@@ -98,14 +101,54 @@ func (s *Store) EnsureSigningKey(ctx context.Context, k store.SigningKey) (store
 	return got, nil
 }
 
+// RotateSigningKey stores next and schedules current's retirement, if
+// current is still the newest key of next.Algorithm. It runs alone among
+// the transactions on that algorithm's keys, like EnsureSigningKey.
+func (s *Store) RotateSigningKey(ctx context.Context, current string, next store.SigningKey, retireAt time.Time) error {
+	return s.inTx(ctx, fmt.Sprintf("rotate %s signing key", next.Algorithm), func(ctx context.Context, tx *sql.Tx) error {
+		if err := s.d.serialize(ctx, tx, "signing key "+next.Algorithm); err != nil {
+			return err
+		}
+		newest, err := newestKey(ctx, tx, next.Algorithm)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && newest.ID != current) {
+			return store.ErrConflict
+		}
+		if err != nil {
+			return err
+		}
+		if err := insertKey(ctx, tx, next); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE signing_keys SET retires_at = $1 WHERE id = $2`, dbTime(retireAt), current)
+		return err
+	})
+}
+
+func newestKey(ctx context.Context, tx *sql.Tx, alg string) (store.SigningKey, error) {
+	return scanKey(tx.QueryRowContext(ctx,
+		`SELECT `+keyColumns+` FROM signing_keys WHERE algorithm = $1 ORDER BY activates_at DESC, created_at DESC, id DESC LIMIT 1`,
+		alg))
+}
+
+// insertKey stores k. A key without an activation time signs from its
+// creation.
+func insertKey(ctx context.Context, tx *sql.Tx, k store.SigningKey) error {
+	if k.ActivatesAt.IsZero() {
+		k.ActivatesAt = k.CreatedAt
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		k.ID, k.Algorithm, k.PrivateKey, dbTime(k.CreatedAt), dbTime(k.ActivatesAt), dbTime(k.RetiresAt))
+	return err
+}
+
 func scanKey(row rowScanner) (store.SigningKey, error) {
 	var (
-		k       store.SigningKey
-		created sql.NullInt64
+		k                           store.SigningKey
+		created, activates, retires sql.NullInt64
 	)
-	if err := row.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, &created); err != nil {
+	if err := row.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, &created, &activates, &retires); err != nil {
 		return store.SigningKey{}, notFound(err)
 	}
-	k.CreatedAt = goTime(created)
+	k.CreatedAt, k.ActivatesAt, k.RetiresAt = goTime(created), goTime(activates), goTime(retires)
 	return k, nil
 }

@@ -22,11 +22,12 @@ var v1Rows = []string{
 	`INSERT INTO device_grants (device_code_hash, user_code, client_id, scopes, state, user_id, auth_time,
 		poll_interval_ns, last_polled_at, created_at, expires_at, decided_at)
 	VALUES ('dc-old', 'OLDCODE1', 'tv', '[]', 'approved', 'u1', $1, 5000000000, NULL, $1, $1 + 600000000000, $1)`,
+	`INSERT INTO signing_keys (id, algorithm, private_key, created_at) VALUES ('kid-old', 'ES256', '\x01', $1)`,
 }
 
 // testUpgradeFromV1 is SECURITY.md REL-19: db holds a schema at version 1
 // with live state written by that version; reopen opens it with this
-// grantd, which migrates it in place. Every row stays usable, and the
+// grantd, which migrates it in place (and, for signing keys, REL-12). Every row stays usable, and the
 // statements of version 1 still run against the new schema, as an older
 // instance's would during a rolling upgrade.
 func testUpgradeFromV1(t *testing.T, db *sql.DB, d *dialect, reopen func() *Store) {
@@ -43,8 +44,13 @@ func testUpgradeFromV1(t *testing.T, db *sql.DB, d *dialect, reopen func() *Stor
 	}
 
 	s := reopen()
-	if v, err := schemaVersion(ctx, s.w); err != nil || v != 2 {
-		t.Fatalf("schema version after upgrade: %d, %v; want 2", v, err)
+	latest := d.migrations[len(d.migrations)-1].version
+	if v, err := schemaVersion(ctx, s.w); err != nil || v != latest {
+		t.Fatalf("schema version after upgrade: %d, %v; want %d", v, err, latest)
+	}
+	keys, err := s.SigningKeys(ctx)
+	if err != nil || len(keys) != 1 || !keys[0].ActivatesAt.Equal(t0) || !keys[0].RetiresAt.IsZero() {
+		t.Errorf("signing key after upgrade: %+v, %v; want one, signing since its creation, not retiring", keys, err)
 	}
 	c, err := s.Client(ctx, "tv")
 	if err != nil || !c.Public || c.AuthMethod != "" || c.Audience != "" || c.Introspect {
@@ -80,7 +86,10 @@ func testUpgradeFromV1(t *testing.T, db *sql.DB, d *dialect, reopen func() *Stor
 	if _, err := s.w.ExecContext(ctx, `DELETE FROM refresh_tokens`); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range v1Rows[:2] {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM signing_keys`); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(v1Rows[:2:2], v1Rows[3]) {
 		if _, err := s.w.ExecContext(ctx, q, t0.UnixNano()); err != nil {
 			t.Errorf("version 1 statement after the upgrade: %v", err)
 		}

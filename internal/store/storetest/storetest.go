@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Consents", testConsents},
 		{"Sessions", testSessions},
 		{"SigningKeys", testSigningKeys},
+		{"REL-12/RotateSigningKey", testRotateSigningKey},
 		{"Secrets", testSecrets},
 		{"Attempts", testAttempts},
 		{"PurgeExpired/DeviceGrantsSessionsRefreshTokens", testPurge},
@@ -61,6 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"REL-04/ConcurrentPollsOfManyCodes", testConcurrentPollsOfManyCodes},
 		{"REL-05/ConcurrentAttempts", testConcurrentAttempts},
 		{"REL-20/ConcurrentEnsureSigningKey", testConcurrentEnsureKey},
+		{"REL-12/ConcurrentRotateSigningKey", testConcurrentRotateKey},
 		{"REL-20/ConcurrentEnsureSecret", testConcurrentEnsureSecret},
 		{"REL-20/ConcurrentMixedWrites", testConcurrentMixedWrites},
 	}
