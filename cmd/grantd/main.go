@@ -6,6 +6,8 @@
 //	grantd client create --id ID (--secret S | --public) [--name N] [--redirect-uri U]... [--grant-type T]... [--scope S]...
 //	grantd user create --username NAME (--password PW | --password-stdin)
 //	grantd migrate [--database PATH_OR_URL]
+//	grantd keys list
+//	grantd keys rotate [--alg ALG] [--publish-ahead D | --immediately]
 //
 // Every sub-command reads --database or GRANTD_DATABASE: a SQLite file path,
 // or a postgres:// URL for several instances on one database.
@@ -26,6 +28,9 @@ const usage = `usage:
                        [--redirect-uri URI]... [--grant-type TYPE]... [--scope SCOPE]...
   grantd user create --username NAME (--password PW | --password-stdin)
   grantd migrate [--database PATH_OR_URL]
+  grantd keys list [--database PATH_OR_URL]
+  grantd keys rotate [--alg RS256|ES256|EdDSA] [--publish-ahead DURATION | --immediately]
+                     [--database PATH_OR_URL]
 `
 
 func main() {
@@ -52,6 +57,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return env.createClient(ctx, rest[1:])
 	case cmd == "user" && len(rest) > 0 && rest[0] == "create":
 		return env.createUser(ctx, rest[1:])
+	case cmd == "keys" && len(rest) > 0 && rest[0] == "list":
+		return env.listKeys(ctx, rest[1:])
+	case cmd == "keys" && len(rest) > 0 && rest[0] == "rotate":
+		return env.rotateKeys(ctx, rest[1:])
 	case cmd == "migrate":
 		return env.migrate(ctx, rest)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":

@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -251,5 +252,73 @@ func TestMigrate(t *testing.T) {
 	}
 	if _, stderr, code := grantd(t, db, "", "user", "create", "--username", "after", "--password", "long enough"); code != 0 {
 		t.Errorf("user create after migrate: %s", stderr)
+	}
+}
+
+// keyList runs a keys sub-command and decodes the key list it prints.
+func keyList(t *testing.T, db string, args ...string) []map[string]string {
+	t.Helper()
+	out, stderr, code := grantd(t, db, "", args...)
+	if code != 0 {
+		t.Fatalf("grantd %v: exit %d: %s", args, code, stderr)
+	}
+	var doc struct {
+		Keys []map[string]string `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("grantd %v printed %q: %v", args, out, err)
+	}
+	return doc.Keys
+}
+
+func states(ks []map[string]string) string {
+	var s []string
+	for _, k := range ks {
+		s = append(s, k["alg"]+":"+k["state"])
+	}
+	return strings.Join(s, " ")
+}
+
+// TestKeysRotate is the operator's side of REL-12: a rotation schedules a
+// successor that is published first and signs later; --immediately
+// switches at once.
+func TestKeysRotate(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "g.db")
+	if ks := keyList(t, db, "keys", "list"); len(ks) != 0 {
+		t.Fatalf("a new database lists keys: %v", ks)
+	}
+	if got := states(keyList(t, db, "keys", "rotate")); got != "RS256:signing" {
+		t.Fatalf("first rotation of an empty database: %s, want one RS256 key signing", got)
+	}
+	ks := keyList(t, db, "keys", "rotate")
+	if got := states(ks); got != "RS256:signing RS256:next" {
+		t.Fatalf("after a rotation: %s, want the old key signing and its successor next", got)
+	}
+	activates, err1 := time.Parse(time.RFC3339Nano, ks[1]["activates_at"])
+	retires, err2 := time.Parse(time.RFC3339Nano, ks[0]["retires_at"])
+	created, err3 := time.Parse(time.RFC3339Nano, ks[1]["created_at"])
+	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatal(err)
+	}
+	// Defaults: JWKS max-age 300 s + 2 × 30 s reload; 1 h access tokens +
+	// 30 s reload + 1 min skew.
+	if lead, keep := activates.Sub(created), retires.Sub(activates); lead != 6*time.Minute || keep != time.Hour+90*time.Second {
+		t.Errorf("successor published %v before it signs (want 6m), old key kept %v after (want 1h1m30s)", lead, keep)
+	}
+
+	ks = keyList(t, db, "keys", "rotate", "--immediately", "--alg", "RS256")
+	// By activation: the first key (still published for its tokens), the
+	// new one (signing now), the withdrawn successor (due to sign later).
+	if got := states(ks); got != "RS256:previous RS256:signing RS256:retired" {
+		t.Errorf("after an immediate rotation: %s, want previous, signing, retired", got)
+	}
+	if _, _, code := grantd(t, db, "", "keys", "rotate", "--alg", "HS256"); code == 0 {
+		t.Errorf("keys rotate --alg HS256 succeeded")
+	}
+	env := []string{"GRANTD_ACCESS_TOKEN_ALG=ES256"}
+	cmd := exec.Command(binary, "keys", "rotate")
+	cmd.Env = append(append(os.Environ(), "GRANTD_DATABASE="+db), env...)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), `"alg":"ES256","state":"signing"`) {
+		t.Errorf("keys rotate with ES256 access tokens: %v\n%s", err, out)
 	}
 }

@@ -59,6 +59,9 @@ type Config struct {
 	RefreshTokenGrace time.Duration // GRANTD_REFRESH_TOKEN_GRACE, default 5s
 	AuthCodeTTL       time.Duration // GRANTD_AUTH_CODE_TTL, default 60s
 	RequirePKCE       bool          // GRANTD_REQUIRE_PKCE, default false
+
+	KeyReloadInterval time.Duration // GRANTD_KEY_RELOAD_INTERVAL, default 30s
+	KeyRotationPeriod time.Duration // GRANTD_KEY_ROTATION_PERIOD, default 0 (manual)
 }
 
 // Setting describes one setting for the README table and `grantd serve

@@ -58,6 +58,7 @@ func defaults(t *testing.T) Config {
 		RevokeLimit:           ratelimit.Budget{N: 600, Per: time.Minute},
 		RefreshTokenGrace:     5 * time.Second,
 		AuthCodeTTL:           time.Minute,
+		KeyReloadInterval:     30 * time.Second,
 	}
 }
 
@@ -115,6 +116,8 @@ var field = map[string]func(Config) any{
 	"GRANTD_REFRESH_TOKEN_GRACE":      func(c Config) any { return c.RefreshTokenGrace },
 	"GRANTD_PPROF_ADDR":               func(c Config) any { return c.PprofAddr },
 	"GRANTD_AUTH_CODE_TTL":            func(c Config) any { return c.AuthCodeTTL },
+	"GRANTD_KEY_ROTATION_PERIOD":      func(c Config) any { return c.KeyRotationPeriod },
+	"GRANTD_KEY_RELOAD_INTERVAL":      func(c Config) any { return c.KeyReloadInterval },
 	"GRANTD_REQUIRE_PKCE":             func(c Config) any { return c.RequirePKCE },
 }
 
@@ -183,6 +186,9 @@ var goodValues = []struct {
 	{"GRANTD_REFRESH_TOKEN_GRACE", "0s", time.Duration(0)},
 	{"GRANTD_PPROF_ADDR", "127.0.0.1:6060", "127.0.0.1:6060"},
 	{"GRANTD_AUTH_CODE_TTL", "30s", 30 * time.Second},
+	{"GRANTD_KEY_ROTATION_PERIOD", "2160h", 2160 * time.Hour},
+	{"GRANTD_KEY_ROTATION_PERIOD", "0s", time.Duration(0)},
+	{"GRANTD_KEY_RELOAD_INTERVAL", "500ms", 500 * time.Millisecond},
 	{"GRANTD_REQUIRE_PKCE", "true", true},
 }
 
@@ -284,6 +290,10 @@ var badValues = []struct {
 	{"GRANTD_REFRESH_TOKEN_GRACE", "2m"},
 	{"GRANTD_PPROF_ADDR", "0.0.0.0:6060"},
 	{"GRANTD_AUTH_CODE_TTL", "0s"},
+	{"GRANTD_KEY_ROTATION_PERIOD", "10m"},
+	{"GRANTD_KEY_ROTATION_PERIOD", "-1h"},
+	{"GRANTD_KEY_RELOAD_INTERVAL", "0s"},
+	{"GRANTD_KEY_RELOAD_INTERVAL", "1h"},
 	{"GRANTD_REQUIRE_PKCE", "maybe"},
 }
 

@@ -75,6 +75,24 @@ func tokenSettings() []setting {
 		Setting: Setting{"GRANTD_ID_TOKEN_ALG", "RS256", "ID token signing algorithm: RS256, ES256 or EdDSA."},
 		apply:   func(c *Config, v string) (err error) { c.IDTokenAlg, err = parseAlg(v); return err },
 	}, {
+		Setting: Setting{"GRANTD_KEY_ROTATION_PERIOD", "0", "How long a signing key signs before a successor is scheduled automatically, a Go duration (1h..8760h); " +
+			"0 rotates only on `grantd keys rotate`."},
+		apply: func(c *Config, v string) (err error) {
+			if d, perr := time.ParseDuration(v); perr == nil && d == 0 {
+				c.KeyRotationPeriod = 0
+				return nil
+			}
+			c.KeyRotationPeriod, err = parseDuration(v, time.Hour, 8760*time.Hour)
+			return err
+		},
+	}, {
+		Setting: Setting{"GRANTD_KEY_RELOAD_INTERVAL", "30s", "How often each instance re-reads the signing keys, so that a rotation by any instance " +
+			"or by `grantd keys rotate` reaches all (100ms..5m)."},
+		apply: func(c *Config, v string) (err error) {
+			c.KeyReloadInterval, err = parseDuration(v, 100*time.Millisecond, 5*time.Minute)
+			return err
+		},
+	}, {
 		Setting: Setting{"GRANTD_REFRESH_TOKEN_TTL", "2160h", "Absolute lifetime of a refresh token family, a Go duration (90 days)."},
 		apply:   func(c *Config, v string) (err error) { c.RefreshTokenTTL, err = parseDuration(v, 0, 0); return err },
 	}, {

@@ -1,13 +1,15 @@
 // Package discovery serves the authorization server metadata (RFC 8414, and
 // the same document as OpenID Connect Discovery 1.0) and the JWKS. Both are
-// encoded once at start-up and served from memory, so they stay up when the
-// store does not (REL-01).
+// served from memory, already encoded, so they stay up when the store does
+// not (REL-01): the metadata is encoded once at start-up, the JWKS each time
+// the signing keys change.
 package discovery
 
 import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Metadata is the RFC 8414 §2 document, with the OpenID Connect Discovery
@@ -41,14 +43,20 @@ type Metadata struct {
 // JWKSPath is where the JWKS is served.
 const JWKSPath = "/.well-known/jwks.json"
 
+// JWKSMaxAge is how long verifiers may cache the JWKS. Short enough that a
+// new signing key, published this long (plus the instances' reload period)
+// before it signs, is seen by every verifier first (REL-12); long enough
+// that resource servers rarely ask.
+const JWKSMaxAge = 300 * time.Second
+
 // Handler serves the metadata and JWKS documents.
 type Handler struct {
 	metadata []byte
-	jwks     []byte
+	jwks     func() []byte
 }
 
-// New encodes the documents once.
-func New(m Metadata, jwks []byte) (*Handler, error) {
+// New encodes the metadata once; jwks returns the current JWKS, encoded.
+func New(m Metadata, jwks func() []byte) (*Handler, error) {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("encode metadata: %w", err)
@@ -68,14 +76,14 @@ func (h *Handler) serveMetadata(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (h *Handler) serveJWKS(w http.ResponseWriter, _ *http.Request) {
-	write(w, "application/jwk-set+json", h.jwks)
+	write(w, "application/jwk-set+json", h.jwks())
 }
+
+var cacheControl = fmt.Sprintf("public, max-age=%d", int(JWKSMaxAge.Seconds()))
 
 func write(w http.ResponseWriter, contentType string, body []byte) {
 	hd := w.Header()
 	hd.Set("Content-Type", contentType)
-	// Short enough that a new signing key is seen well before it signs
-	// (REL-12), long enough that resource servers rarely ask.
-	hd.Set("Cache-Control", "public, max-age=300")
+	hd.Set("Cache-Control", cacheControl)
 	w.Write(body)
 }

@@ -48,6 +48,7 @@ type Server struct {
 	logger  *slog.Logger
 	now     func() time.Time
 	handler http.Handler
+	keeper  *keys.Keeper
 	// stopping flips readiness to 503 as soon as shutdown begins (REL-14).
 	stopping atomic.Bool
 }
@@ -69,14 +70,17 @@ type Options struct {
 // keys and mounts every endpoint.
 func New(ctx context.Context, o Options) (*Server, error) {
 	cfg := o.Config
-	ks, err := keys.Load(ctx, o.Store, o.Rand, o.Now(), signingAlgs(cfg)...)
+	ks, err := keys.Load(ctx, o.Store, o.Rand, o.Now(), SigningAlgs(cfg)...)
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
 	for _, w := range cfg.Warnings() {
 		o.Logger.Warn(w)
 	}
-	s := &Server{cfg: cfg, store: o.Store, logger: o.Logger, now: o.Now}
+	s := &Server{cfg: cfg, store: o.Store, logger: o.Logger, now: o.Now, keeper: &keys.Keeper{
+		Set: ks, Store: o.Store, Rand: o.Rand, Now: o.Now, Algs: SigningAlgs(cfg), Every: cfg.KeyReloadInterval,
+		RotateEvery: cfg.KeyRotationPeriod, Rotation: KeyRotation(cfg), Logger: o.Logger,
+	}}
 	var limiter ratelimit.Limiter = ratelimit.NewMemory()
 	if o.Limiter != nil {
 		limiter = o.Limiter
@@ -85,7 +89,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		TrustedProxies: cfg.TrustedProxies, Now: o.Now, ClientTTL: clientTTL}
 	mux := http.NewServeMux()
 
-	meta, err := discovery.New(metadata(cfg), ks.JWKS())
+	meta, err := discovery.New(metadata(cfg), ks.JWKS)
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +126,20 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	return s, nil
 }
 
+// KeyRotation is the schedule of a signing key rotation under cfg (REL-12).
+// A successor is published for the JWKS cache lifetime plus two reload
+// periods (one for every instance to publish it, one of margin) before it
+// signs. Its predecessor stays published for the longest token lifetime
+// (access and ID tokens share GRANTD_ACCESS_TOKEN_TTL) plus a reload period,
+// during which a slower instance may still sign with it, plus a minute for
+// clock skew between instances.
+func KeyRotation(cfg config.Config) keys.Rotation {
+	return keys.Rotation{
+		PublishAhead: discovery.JWKSMaxAge + 2*cfg.KeyReloadInterval,
+		RetireAfter:  cfg.AccessTokenTTL + cfg.KeyReloadInterval + time.Minute,
+	}
+}
+
 // sharedSecret returns the named server secret every instance shares,
 // drawing it on first start.
 func sharedSecret(ctx context.Context, o Options, name string) ([]byte, error) {
@@ -139,8 +157,8 @@ func sharedSecret(ctx context.Context, o Options, name string) ([]byte, error) {
 // Handler returns the server's root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// signingAlgs lists the algorithms a key is needed for.
-func signingAlgs(cfg config.Config) []string {
+// SigningAlgs lists the algorithms cfg needs a signing key for.
+func SigningAlgs(cfg config.Config) []string {
 	if cfg.AccessTokenAlg == cfg.IDTokenAlg {
 		return []string{cfg.AccessTokenAlg}
 	}
@@ -208,9 +226,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
-	purgeCtx, stopPurge := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopPurge()
-	go s.purge(purgeCtx)
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	go s.purge(bgCtx)
+	go s.keeper.Run(bgCtx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

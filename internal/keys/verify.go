@@ -26,12 +26,13 @@ func (s *Set) Verify(raw, typ string, claims any) error {
 	if len(raw) > MaxTokenBytes || strings.Count(raw, ".") != 2 {
 		return ErrInvalidToken
 	}
-	obj, err := jose.ParseSigned(raw, s.algs)
+	r := s.cur.Load()
+	obj, err := jose.ParseSigned(raw, r.algs)
 	if err != nil || len(obj.Signatures) != 1 {
 		return ErrInvalidToken
 	}
 	h := obj.Signatures[0].Protected
-	key, ok := s.public[h.KeyID]
+	key, ok := r.public[h.KeyID]
 	if !ok || key.Algorithm != h.Algorithm {
 		return ErrInvalidToken
 	}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/httpserver"
+	"github.com/grantd/grantd/internal/keys"
+	"github.com/grantd/grantd/internal/store"
+)
+
+// listKeys is `grantd keys list`: every stored signing key and its state.
+func (e *environment) listKeys(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("keys list", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	database := fs.String("database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	st, err := e.openStore(ctx, *database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return e.printKeys(ctx, st, time.Now())
+}
+
+// rotateKeys is `grantd keys rotate`: it schedules a successor for the key
+// of each algorithm in use (or of --alg), which every instance publishes at
+// its next reload and signs with once the JWKS caches have caught up; the old
+// key is withdrawn once its last token has expired (REL-12). It reads the
+// same settings as `serve` (GRANTD_ACCESS_TOKEN_ALG, GRANTD_ID_TOKEN_ALG,
+// GRANTD_ACCESS_TOKEN_TTL, GRANTD_KEY_RELOAD_INTERVAL) to compute that
+// schedule; --publish-ahead lengthens (or, in tests, shortens) the lead for
+// verifiers that cache the JWKS longer than its max-age. --immediately is for a leaked key: the successor signs at once,
+// and the old key, and every token it signed, is withdrawn at once.
+func (e *environment) rotateKeys(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	database := fs.String("database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
+	alg := fs.String("alg", "", "rotate only this algorithm's key: RS256, ES256 or EdDSA (default: every algorithm in use)")
+	immediately := fs.Bool("immediately", false, "sign with the new key at once and withdraw the old one at once (a leaked key)")
+	publishAhead := fs.Duration("publish-ahead", 0, "publish the new key this long before it signs "+
+		"(default: the JWKS max-age, 5m, plus two GRANTD_KEY_RELOAD_INTERVAL; more if verifiers cache the JWKS longer)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(e.getenv, config.Overrides{Database: *database})
+	if err != nil {
+		return err
+	}
+	algs := httpserver.SigningAlgs(cfg)
+	if *alg != "" {
+		if !slices.Contains([]string{keys.RS256, keys.ES256, keys.EdDSA}, *alg) {
+			return fmt.Errorf("keys rotate: --alg %q: want RS256, ES256 or EdDSA", *alg)
+		}
+		algs = []string{*alg}
+	}
+	rot := httpserver.KeyRotation(cfg)
+	switch {
+	case *immediately && *publishAhead != 0:
+		return errors.New("keys rotate: give --immediately or --publish-ahead, not both")
+	case *immediately:
+		rot = keys.Rotation{}
+	case *publishAhead < 0:
+		return fmt.Errorf("keys rotate: --publish-ahead %v: must not be negative", *publishAhead)
+	case *publishAhead > 0:
+		rot.PublishAhead = *publishAhead
+	}
+	st, err := e.openStore(ctx, *database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now()
+	for _, a := range algs {
+		if _, err := keys.Rotate(ctx, st, rand.Reader, now, a, rot); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fmt.Errorf("keys rotate: %s was rotated by someone else meanwhile; run keys list: %w", a, err)
+			}
+			return fmt.Errorf("keys rotate: %w", err)
+		}
+	}
+	return e.printKeys(ctx, st, now)
+}
+
+func (e *environment) printKeys(ctx context.Context, st store.Keys, now time.Time) error {
+	stored, err := st.SigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list signing keys: %w", err)
+	}
+	return e.printJSON(struct {
+		Keys []keys.Status `json:"keys"`
+	}{keys.Describe(stored, now)})
+}
