@@ -169,22 +169,28 @@ func markdown(rep *Report) string {
 		p("- before each scenario the harness waited up to %.0f s for other processes to use under %.0f%% of a core; \"others' CPU\" is what they used while it measured\n", st.QuietWait, 100*quietLoad)
 	}
 	p("- grantd: SQLite (WAL, synchronous=FULL), ES256 access tokens, POLLING_INTERVAL=%d s; "+
-		"%s pending codes polled in 2a, %s in 2b; %s codes approved for 3\n\n",
+		"%s pending codes polled in 2a, %s in 2b; %s codes approved for 3\n",
 		st.PollingInterval, thousands(float64(st.Pending)), thousands(float64(st.Hammered)), thousands(float64(st.Approved)))
+	if slices.ContainsFunc(rep.Targets, func(t *TargetReport) bool { return t.Name == "grantd-postgres" }) {
+		p("- grantd-postgres: the same, on the PostgreSQL of GRANTD_TEST_POSTGRES (synchronous_commit=on for durable writes), " +
+			"which runs unpinned on both cores; its server processes' CPU is the \"database CPU\" column\n")
+	}
+	p("\n")
 
-	p("| Scenario | Target | req/s | p50 ms | p95 ms | p99 ms | outcomes | server CPU | server peak RSS | generator CPU | others' CPU |\n")
-	p("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n")
+	p("| Scenario | Target | req/s | p50 ms | p95 ms | p99 ms | outcomes | server CPU | database CPU | server peak RSS | generator CPU | others' CPU |\n")
+	p("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n")
 	all := slices.Clone(rep.Targets)
 	if rep.Trivial != nil {
 		all = append(all, rep.Trivial)
 	}
 	for _, r := range sortedRows(all) {
 		if r.Skipped != "" {
-			p("| %s | %s | — | — | — | — | skipped: %s | | | | |\n", r.Scenario, r.Target, r.Skipped)
+			p("| %s | %s | — | — | — | — | skipped: %s | | | | | |\n", r.Scenario, r.Target, r.Skipped)
 			continue
 		}
-		p("| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %s |\n", r.Scenario, r.Target, thousands(r.Rate),
-			r.P50, r.P95, r.P99, outcomesText(r), cores(r.ServerCPU), mbOrDash(r.ServerPeakRSS), cores(r.GeneratorCPU), cores(r.OtherCPU))
+		p("| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %s | %s |\n", r.Scenario, r.Target, thousands(r.Rate),
+			r.P50, r.P95, r.P99, outcomesText(r), cores(r.ServerCPU), cores(r.DatabaseCPU), mbOrDash(r.ServerPeakRSS),
+			cores(r.GeneratorCPU), cores(r.OtherCPU))
 	}
 
 	p("\n| Memory | idle RSS | pending codes | RSS with them | database size | time to seed |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")

@@ -78,6 +78,9 @@ type Row struct {
 	// other processes, and kernel work charged to no process. On a shared
 	// machine it shows how disturbed a figure is.
 	OtherCPU float64 `json:"other_cpu_cores"`
+	// DatabaseCPU is the CPU use of the target's database server
+	// (PostgreSQL, running on both cores), in cores; not part of OtherCPU.
+	DatabaseCPU float64 `json:"database_cpu_cores,omitempty"`
 	// ServerPeakRSS is the server's peak resident set during the scenario.
 	ServerPeakRSS int64 `json:"server_peak_rss_bytes"`
 	// Problems are checks the scenario failed (zero unexpected errors,
@@ -268,17 +271,21 @@ func checkSlowDown(row Row) string {
 func (r *runner) measure(ctx context.Context, scenario string, step func(int) load.Step, warmup time.Duration, extra check) Row {
 	r.waitQuiet(ctx)
 	r.logf("%s: %d connections, %s", scenario, r.s.Conns, r.s.Duration)
-	var cpu0, busy0 time.Duration
+	var cpu0, busy0, db0 time.Duration
 	var profile func() string
 	res := load.Run(ctx, load.Options{
 		Addr: r.t.Addr, Host: r.t.Host, Conns: r.s.Conns, Warmup: warmup, Duration: r.s.Duration,
 		NewStep: step,
 		OnMeasure: func(begin bool) {
 			busy, _, _ := proc.MachineCPU()
+			var db time.Duration
+			if r.t.DBProcess != "" {
+				db = proc.CPUOf(r.t.DBProcess)
+			}
 			if begin {
-				busy0 = busy
+				busy0, db0 = busy, db
 			} else {
-				busy0 = busy - busy0
+				busy0, db0 = busy-busy0, db-db0
 			}
 			if r.t.PID == 0 {
 				return
@@ -300,7 +307,8 @@ func (r *runner) measure(ctx context.Context, scenario string, step func(int) lo
 			row.ServerPeakRSS = m.Peak
 		}
 	}
-	row.OtherCPU = max(0, busy0.Seconds()/res.Elapsed.Seconds()-row.ServerCPU-row.GeneratorCPU)
+	row.DatabaseCPU = max(0, db0.Seconds()/res.Elapsed.Seconds())
+	row.OtherCPU = max(0, busy0.Seconds()/res.Elapsed.Seconds()-row.ServerCPU-row.GeneratorCPU-row.DatabaseCPU)
 	if profile != nil {
 		row.Profile = profile()
 	}
@@ -368,13 +376,16 @@ func (r *runner) waitQuiet(ctx context.Context) {
 }
 
 // othersCPU measures, over d, the cores busy with anything but the target
-// and this process.
+// (its database server included) and this process.
 func (r *runner) othersCPU(ctx context.Context, d time.Duration) float64 {
 	ours := func() time.Duration {
 		c := load.ProcessCPU()
 		if r.t.PID != 0 {
 			s, _ := proc.CPU(r.t.PID)
 			c += s
+		}
+		if r.t.DBProcess != "" {
+			c += proc.CPUOf(r.t.DBProcess)
 		}
 		return c
 	}

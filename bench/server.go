@@ -111,6 +111,7 @@ func startGrantd(ctx context.Context, o grantdOptions) (*Target, error) {
 	t := &Target{Name: "grantd", Addr: addr, Host: addr, ClientID: "bench-" + suffix, Scope: "lights:read", Username: "bench-" + suffix}
 	if o.Postgres != "" {
 		t.Name = "grantd-postgres"
+		t.DBProcess = "postgres"
 	} else {
 		t.DBFiles = []string{database, database + "-wal", database + "-shm"}
 	}

@@ -37,6 +37,9 @@ type Target struct {
 	Pinned bool
 	// DBFiles are the files whose sizes make up the database size.
 	DBFiles []string
+	// DBProcess is the command name of a database server the target uses
+	// ("postgres"), whose CPU is reported apart from the others'.
+	DBProcess string
 	// PprofAddr serves CPU profiles when grantd runs with GRANTD_PPROF_ADDR.
 	PprofAddr string
 	Endpoints Endpoints

@@ -23,22 +23,54 @@ func CPU(pid int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	// The command name, field 2, is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	_, cpu, err := parseStat(b)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 	}
-	f := strings.Fields(string(b[i+1:]))
+	return cpu, nil
+}
+
+// CPUOf returns the CPU time used so far by every running process whose
+// command name is name (as in /proc/PID/comm): e.g. all of PostgreSQL's
+// server processes. Processes that ended meanwhile are not counted, so
+// compare two readings only over a short interval.
+func CPUOf(name string) time.Duration {
+	dirs, _ := os.ReadDir("/proc")
+	var sum time.Duration
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		if comm, cpu, err := parseStat(b); err == nil && comm == name {
+			sum += cpu
+		}
+	}
+	return sum
+}
+
+// parseStat reads the command name and user plus system CPU time of a
+// /proc/PID/stat line.
+func parseStat(b []byte) (string, time.Duration, error) {
+	// The command name, field 2, is in parentheses and may hold spaces.
+	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if i < 0 || j < i {
+		return "", 0, fmt.Errorf("malformed")
+	}
+	f := strings.Fields(string(b[j+1:]))
 	// After the name: state is field 3, utime 14 and stime 15.
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+		return "", 0, fmt.Errorf("too few fields")
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad times", pid)
+		return "", 0, fmt.Errorf("bad times")
 	}
-	return time.Duration(ut+st) * clockTick, nil
+	return string(b[i+1 : j]), time.Duration(ut+st) * clockTick, nil
 }
 
 // Memory is a process's resident set, in bytes.

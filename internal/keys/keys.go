@@ -4,6 +4,11 @@
 // every instance and every restart signs with the same keys and tokens
 // issued before a restart still verify (REL-06). The JWKS publishes the
 // public halves only (MD-03).
+//
+// Keys rotate (rotate.go): a successor is published before it signs and its
+// predecessor withdrawn after its last token expires (REL-12). Each instance
+// re-reads the keys periodically (Keeper), so a rotation made anywhere
+// reaches every instance.
 package keys
 
 import (
