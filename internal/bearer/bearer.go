@@ -6,8 +6,10 @@ package bearer
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/grantd/grantd/internal/keys"
@@ -28,64 +30,99 @@ type Checker struct {
 	Keys   *keys.Set
 	Issuer string
 	Now    func() time.Time
+
+	// verified remembers the claims of tokens whose signature checked out,
+	// by SHA-256 of the token: resource servers introspect the same token
+	// again and again, and an ES256 verification costs more than the rest
+	// of the check together. Equal bytes carry an equal signature, so a hit
+	// needs no new verification, only the key still published.
+	mu       sync.Mutex
+	verified map[[sha256.Size]byte]verifiedToken
 }
+
+type verifiedToken struct {
+	claims oauth.AccessTokenClaims
+	kid    string
+}
+
+// maxVerified bounds the verified-token cache (about 300 bytes an entry).
+const maxVerified = 20_000
 
 // Check returns the claims of an active access token. It returns ErrInactive
 // for any token that is not, and another error when the store cannot say —
 // which callers must not turn into "inactive" (SECURITY.md C.1).
 func (c *Checker) Check(ctx context.Context, raw string) (oauth.AccessTokenClaims, error) {
-	var claims oauth.AccessTokenClaims
-	if err := c.Keys.Verify(raw, keys.TypeAccessToken, &claims); err != nil {
+	now := c.Now()
+	claims, ok := c.verify(raw, now)
+	if !ok {
 		return claims, ErrInactive
 	}
-	now := c.Now()
 	if claims.Issuer != c.Issuer || claims.ID == "" || claims.GrantID == "" ||
 		now.Unix() >= claims.ExpiresAt || claims.IssuedAt > now.Add(Leeway).Unix() {
 		return claims, ErrInactive
 	}
-	revoked, err := c.Store.AccessTokenRevoked(ctx, claims.ID)
+	live, err := c.Store.AccessTokenLive(ctx, claims.ID, claims.GrantID, now)
 	if err != nil {
-		return claims, fmt.Errorf("check access token revocation: %w", err)
+		return claims, fmt.Errorf("check access token: %w", err)
 	}
-	if revoked {
+	if !live {
 		return claims, ErrInactive
 	}
-	if err := c.checkGrant(ctx, claims.GrantID, now); err != nil {
-		return claims, err
-	}
 	return claims, nil
+}
+
+// verify returns the claims of raw if it is an access token signed by one of
+// the keys published now, from the cache when it has been verified before.
+func (c *Checker) verify(raw string, now time.Time) (oauth.AccessTokenClaims, bool) {
+	if len(raw) > keys.MaxTokenBytes {
+		return oauth.AccessTokenClaims{}, false
+	}
+	sum := sha256.Sum256([]byte(raw))
+	c.mu.Lock()
+	v, hit := c.verified[sum]
+	c.mu.Unlock()
+	if hit {
+		// A withdrawn key (an immediate rotation) ends its tokens at once.
+		return v.claims, c.Keys.Published(v.kid)
+	}
+	var claims oauth.AccessTokenClaims
+	kid, err := c.Keys.VerifyKID(raw, keys.TypeAccessToken, &claims)
+	if err != nil {
+		return claims, false
+	}
+	c.mu.Lock()
+	if c.verified == nil {
+		c.verified = make(map[[sha256.Size]byte]verifiedToken)
+	}
+	if len(c.verified) >= maxVerified {
+		c.evict(now)
+	}
+	c.verified[sum] = verifiedToken{claims: claims, kid: kid}
+	c.mu.Unlock()
+	return claims, true
+}
+
+// evict makes room in the cache: expired tokens go, then, if that was not
+// a tenth of it, arbitrary ones (map order). Called with c.mu held.
+func (c *Checker) evict(now time.Time) {
+	n := 0
+	for k, v := range c.verified {
+		if now.Unix() >= v.claims.ExpiresAt || n < maxVerified/10 {
+			delete(c.verified, k)
+			n++
+		}
+	}
 }
 
 // CheckGrant reports ErrInactive unless the grant, its user and its client
 // are all still live (RT-07: disabling a user or client ends their tokens).
 func (c *Checker) CheckGrant(ctx context.Context, grantID string) error {
-	return c.checkGrant(ctx, grantID, c.Now())
-}
-
-func (c *Checker) checkGrant(ctx context.Context, grantID string, now time.Time) error {
-	g, err := c.Store.Grant(ctx, grantID)
-	if errors.Is(err, store.ErrNotFound) {
-		return ErrInactive
-	}
+	live, err := c.Store.AccessTokenLive(ctx, "", grantID, c.Now())
 	if err != nil {
-		return fmt.Errorf("load grant: %w", err)
+		return fmt.Errorf("check grant: %w", err)
 	}
-	if !g.RevokedAt.IsZero() || !now.Before(g.ExpiresAt) {
+	if !live {
 		return ErrInactive
-	}
-	u, err := c.Store.User(ctx, g.UserID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
-		return ErrInactive
-	}
-	if err != nil {
-		return fmt.Errorf("load user: %w", err)
-	}
-	cl, err := c.Store.Client(ctx, g.ClientID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && cl.Disabled) {
-		return ErrInactive
-	}
-	if err != nil {
-		return fmt.Errorf("load client: %w", err)
 	}
 	return nil
 }

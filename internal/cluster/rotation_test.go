@@ -80,6 +80,12 @@ func TestKeyRotationSeenByAll(t *testing.T) {
 	if kidOf(t, second.AccessToken) != k2 {
 		t.Fatalf("token signed by %s, want %s", kidOf(t, second.AccessToken), k2)
 	}
+	// Introspected once, so that each instance has verified it already.
+	for _, base := range []string{a, b} {
+		if r := c.introspect(base, second.AccessToken); !strings.Contains(string(r.body), `"active":true`) {
+			t.Fatalf("introspection on %s before the immediate rotation: %s, want active", base, r)
+		}
+	}
 	grantdCommand(t, "keys", "rotate", "--database", c.direct, "--immediately")
 	deadline = time.Now().Add(10 * time.Second)
 	for _, base := range []string{a, b} {

@@ -23,28 +23,40 @@ var ErrInvalidToken = errors.New("keys: invalid token")
 // token). It decodes the payload into claims. It checks no claim: callers
 // check iss, exp and the rest.
 func (s *Set) Verify(raw, typ string, claims any) error {
+	_, err := s.VerifyKID(raw, typ, claims)
+	return err
+}
+
+// VerifyKID is Verify, and also returns the kid of the key that signed.
+func (s *Set) VerifyKID(raw, typ string, claims any) (string, error) {
 	if len(raw) > MaxTokenBytes || strings.Count(raw, ".") != 2 {
-		return ErrInvalidToken
+		return "", ErrInvalidToken
 	}
 	r := s.cur.Load()
 	obj, err := jose.ParseSigned(raw, r.algs)
 	if err != nil || len(obj.Signatures) != 1 {
-		return ErrInvalidToken
+		return "", ErrInvalidToken
 	}
 	h := obj.Signatures[0].Protected
 	key, ok := r.public[h.KeyID]
 	if !ok || key.Algorithm != h.Algorithm {
-		return ErrInvalidToken
+		return "", ErrInvalidToken
 	}
 	if t, _ := h.ExtraHeaders[jose.HeaderType].(string); t != typ {
-		return ErrInvalidToken
+		return "", ErrInvalidToken
 	}
 	payload, err := obj.Verify(key)
 	if err != nil {
-		return ErrInvalidToken
+		return "", ErrInvalidToken
 	}
 	if err := json.Unmarshal(payload, claims); err != nil {
-		return fmt.Errorf("%w: claims: %v", ErrInvalidToken, err)
+		return "", fmt.Errorf("%w: claims: %v", ErrInvalidToken, err)
 	}
-	return nil
+	return h.KeyID, nil
+}
+
+// Published reports whether the key kid is in the JWKS now.
+func (s *Set) Published(kid string) bool {
+	_, ok := s.cur.Load().public[kid]
+	return ok
 }

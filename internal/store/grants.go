@@ -86,6 +86,13 @@ type AccessTokens interface {
 	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error
 	// AccessTokenRevoked reports whether jti was revoked.
 	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
+	// AccessTokenLive reports, in one read, whether an access token with id
+	// jti of grant grantID is still backed by live state at now: jti not
+	// revoked; the grant present, unrevoked and unexpired; its user and its
+	// client present and enabled (RT-07). An empty jti checks the grant
+	// alone. An error means the store could not say, never that the token
+	// is dead.
+	AccessTokenLive(ctx context.Context, jti, grantID string, now time.Time) (bool, error)
 }
 
 // Consent is a user's remembered approval of a client for some scopes.

@@ -14,7 +14,7 @@ import (
 // tx.StmtContext, which reuses the connection's prepared statement.
 type statements struct {
 	// Reads, on the reader pool.
-	deviceByHash, client, user, refreshByHash *sql.Stmt
+	deviceByHash, client, user, refreshByHash, accessTokenLive *sql.Stmt
 	// Writes, on the writer pool.
 	insertDevice, redeemDevice, insertGrant, insertRefresh, rotateRefresh *sql.Stmt
 	// recordPoll writes a grant's poll bookkeeping: on PostgreSQL at every
@@ -35,6 +35,7 @@ func prepareStatements(ctx context.Context, r, w *sql.DB, d *dialect) (*statemen
 		{&st.client, r, selectClient},
 		{&st.user, r, `SELECT ` + userColumns + ` FROM users WHERE id = $1`},
 		{&st.refreshByHash, r, `SELECT ` + refreshColumns + ` FROM refresh_tokens WHERE hash = $1`},
+		{&st.accessTokenLive, r, selectAccessTokenLive},
 		{&st.insertDevice, w, insertDeviceGrant},
 		{&st.redeemDevice, w, redeemDeviceGrant},
 		{&st.insertGrant, w, insertGrantQuery},
@@ -56,7 +57,7 @@ func prepareStatements(ctx context.Context, r, w *sql.DB, d *dialect) (*statemen
 // close closes every prepared statement.
 func (st *statements) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{st.deviceByHash, st.client, st.user, st.refreshByHash, st.insertDevice,
+	for _, s := range []*sql.Stmt{st.deviceByHash, st.client, st.user, st.refreshByHash, st.accessTokenLive, st.insertDevice,
 		st.redeemDevice, st.insertGrant, st.insertRefresh, st.rotateRefresh, st.deviceForUpdate, st.recordPoll} {
 		if s != nil {
 			errs = append(errs, s.Close())

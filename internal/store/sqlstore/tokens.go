@@ -34,6 +34,34 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 	return true, nil
 }
 
+// selectAccessTokenLive reads everything AccessTokenLive decides on in one
+// statement: one round trip on the introspection hot path instead of four.
+const selectAccessTokenLive = `SELECT g.revoked_at, g.expires_at, u.disabled, c.disabled,
+	EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)
+	FROM grants g
+	LEFT JOIN users u ON u.id = g.user_id
+	LEFT JOIN clients c ON c.id = g.client_id
+	WHERE g.id = $2`
+
+// AccessTokenLive implements store.AccessTokens.
+func (s *Store) AccessTokenLive(ctx context.Context, jti, grantID string, now time.Time) (bool, error) {
+	var (
+		revokedAt, expiresAt         sql.NullInt64
+		userDisabled, clientDisabled sql.NullBool
+		jtiRevoked                   bool
+	)
+	err := s.st.accessTokenLive.QueryRowContext(ctx, jti, grantID).
+		Scan(&revokedAt, &expiresAt, &userDisabled, &clientDisabled, &jtiRevoked)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil // no such grant
+	case err != nil:
+		return false, fmt.Errorf("access token live: %w", err)
+	}
+	return !jtiRevoked && !revokedAt.Valid && now.Before(goTime(expiresAt)) &&
+		userDisabled.Valid && !userDisabled.Bool && clientDisabled.Valid && !clientDisabled.Bool, nil
+}
+
 // Consent returns the user's consent to the client, or store.ErrNotFound.
 func (s *Store) Consent(ctx context.Context, userID, clientID string) (store.Consent, error) {
 	var (

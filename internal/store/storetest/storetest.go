@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshTokens/RefusesForeignSuccessor", testRefreshRefusesForeignSuccessor},
 		{"RefreshTokens/RefusesInactive", testRefreshRefusesInactive},
 		{"AccessTokens", testAccessTokens},
+		{"RT-07/AccessTokenLive", testAccessTokenLive},
 		{"Consents", testConsents},
 		{"Sessions", testSessions},
 		{"SigningKeys", testSigningKeys},

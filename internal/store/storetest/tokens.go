@@ -28,6 +28,56 @@ func testAccessTokens(t *testing.T, s store.Store) {
 	check("never revoked", "jti-3", false)
 }
 
+// testAccessTokenLive covers every reason an access token's backing state
+// can end (RT-07, REV-02): each row changes one thing from a live token.
+func testAccessTokenLive(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := at(time.Hour)
+	mustOK(t, s.CreateUser(ctx, store.User{ID: "u-live", Username: "live", PasswordHash: "x", CreatedAt: at(0)}), "user")
+	mustOK(t, s.CreateUser(ctx, store.User{ID: "u-off", Username: "off", PasswordHash: "x", CreatedAt: at(0)}), "user")
+	mustOK(t, s.SetUserDisabled(ctx, "u-off", true), "disable user")
+	mustOK(t, s.CreateClient(ctx, store.Client{ID: "c-live", Name: "live", CreatedAt: at(0)}), "client")
+	mustOK(t, s.CreateClient(ctx, store.Client{ID: "c-off", Name: "off", Disabled: true, CreatedAt: at(0)}), "client")
+	grant := func(id, user, client string, expires time.Duration) {
+		g := newGrantRecord(id, at(0))
+		g.UserID, g.ClientID, g.ExpiresAt = user, client, at(expires)
+		storeGrant(t, s, g, nil)
+	}
+	grant("g-live", "u-live", "c-live", 2*time.Hour)
+	grant("g-revoked", "u-live", "c-live", 2*time.Hour)
+	mustOK(t, s.RevokeGrant(ctx, "g-revoked", at(time.Minute)), "revoke grant")
+	grant("g-expired", "u-live", "c-live", time.Hour) // expires exactly at now
+	grant("g-user-off", "u-off", "c-live", 2*time.Hour)
+	grant("g-user-gone", "u-ghost", "c-live", 2*time.Hour)
+	grant("g-client-off", "u-live", "c-off", 2*time.Hour)
+	grant("g-client-gone", "u-live", "c-ghost", 2*time.Hour)
+	mustOK(t, s.RevokeAccessToken(ctx, "jti-revoked", at(2*time.Hour)), "revoke access token")
+
+	for _, tc := range []struct {
+		name, jti, grant string
+		want             bool
+	}{
+		{"live token of a live grant", "jti-1", "g-live", true},
+		{"revoked jti", "jti-revoked", "g-live", false},
+		{"unknown grant", "jti-1", "g-nope", false},
+		{"revoked grant", "jti-1", "g-revoked", false},
+		{"grant expired at now", "jti-1", "g-expired", false},
+		{"disabled user", "jti-1", "g-user-off", false},
+		{"user gone", "jti-1", "g-user-gone", false},
+		{"disabled client", "jti-1", "g-client-off", false},
+		{"client gone", "jti-1", "g-client-gone", false},
+	} {
+		got, err := s.AccessTokenLive(ctx, tc.jti, tc.grant, now)
+		mustOK(t, err, tc.name)
+		if got != tc.want {
+			t.Errorf("%s: AccessTokenLive(%q, %q) = %t, want %t", tc.name, tc.jti, tc.grant, got, tc.want)
+		}
+	}
+	if live, err := s.AccessTokenLive(ctx, "jti-1", "g-expired", now.Add(-time.Nanosecond)); err != nil || !live {
+		t.Errorf("grant just before its expiry: %t, %v; want live", live, err)
+	}
+}
+
 func testConsents(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	_, err := s.Consent(ctx, "user-1", tvClient)
