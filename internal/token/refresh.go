@@ -42,12 +42,12 @@ func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*
 	}
 	now := h.Now()
 	if !old.RotatedAt.IsZero() && old.RevokedAt.IsZero() {
-		return h.reuse(r, old, raw, requested, now)
+		return h.reuse(r, client, old, raw, requested, now)
 	}
 	if !old.Active(now) {
 		return nil, invalidRefresh()
 	}
-	info, accessScopes, err := h.refreshGrant(r, old, requested)
+	info, accessScopes, err := h.refreshGrant(r, client, old, requested)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*
 		if old, err = h.Store.RefreshToken(ctx, old.Hash); err != nil {
 			return nil, oauth.Unavailable(fmt.Errorf("reload refresh token: %w", err))
 		}
-		return h.reuse(r, old, raw, requested, now)
+		return h.reuse(r, client, old, raw, requested, now)
 	}
 	if err != nil {
 		return nil, oauth.Unavailable(fmt.Errorf("rotate refresh token: %w", err))
@@ -73,8 +73,9 @@ func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*
 
 // refreshGrant re-checks the user and narrows the scope of a refresh: scope
 // can only narrow, and the next refresh token keeps the original scope and
-// resource (RFC 6749 §6, RT-05).
-func (h *Handler) refreshGrant(r *http.Request, t store.RefreshToken, requested []string) (grantInfo, []string, error) {
+// resource (RFC 6749 §6, RT-05). client is the authenticated client, whose
+// token t is (the caller checked); its audience shapes the access token.
+func (h *Handler) refreshGrant(r *http.Request, client store.Client, t store.RefreshToken, requested []string) (grantInfo, []string, error) {
 	if err := h.checkUser(r, t.UserID); err != nil {
 		return grantInfo{}, nil, err
 	}
@@ -84,10 +85,6 @@ func (h *Handler) refreshGrant(r *http.Request, t store.RefreshToken, requested 
 			return grantInfo{}, nil, oauth.NewError(oauth.InvalidScope, "The requested scope exceeds the granted scope.")
 		}
 		accessScopes = requested
-	}
-	client, err := h.Store.Client(r.Context(), t.ClientID)
-	if err != nil {
-		return grantInfo{}, nil, oauth.Unavailable(fmt.Errorf("load client %q: %w", t.ClientID, err))
 	}
 	return grantInfo{
 		GrantID: t.GrantID, ClientID: t.ClientID, UserID: t.UserID, Scopes: t.Scopes, AuthTime: t.AuthTime,
@@ -99,7 +96,7 @@ func (h *Handler) refreshGrant(r *http.Request, t store.RefreshToken, requested 
 // window, and only while its successor is unused, it gets that same successor
 // and a fresh access token (RT-04); otherwise the grant is revoked, the live
 // descendant included (RT-03).
-func (h *Handler) reuse(r *http.Request, old store.RefreshToken, raw string, requested []string, now time.Time) (*Response, error) {
+func (h *Handler) reuse(r *http.Request, client store.Client, old store.RefreshToken, raw string, requested []string, now time.Time) (*Response, error) {
 	if h.RefreshTokenGrace > 0 && now.Sub(old.RotatedAt) <= h.RefreshTokenGrace {
 		next, err := h.Store.RefreshSuccessor(r.Context(), old.Hash)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -107,7 +104,7 @@ func (h *Handler) reuse(r *http.Request, old store.RefreshToken, raw string, req
 		}
 		rawNext := h.successor(raw)
 		if err == nil && next.Hash == secret.Hash(rawNext) && next.Active(now) {
-			info, accessScopes, err := h.refreshGrant(r, next, requested)
+			info, accessScopes, err := h.refreshGrant(r, client, next, requested)
 			if err != nil {
 				return nil, err
 			}
