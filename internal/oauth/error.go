@@ -91,6 +91,9 @@ func TooManyRequests(retryAfter time.Duration) *Error {
 // AsError turns any error into the *Error to render: protocol errors as they
 // are, anything else as an opaque 500 server_error carrying the cause.
 func AsError(err error) *Error {
+	if e, ok := err.(*Error); ok { // as endpoints return them; errors.As would allocate
+		return e
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e

@@ -13,18 +13,29 @@ import (
 const MaxFormBytes = 64 << 10
 
 // Form holds the parameters of a protocol request, each present at most once.
-type Form struct{ v url.Values }
+type Form struct{ params []param }
+
+type param struct{ name, value string }
 
 // Get returns the parameter's value, or "" when absent.
 func (f Form) Get(name string) string {
-	if vs := f.v[name]; len(vs) > 0 {
-		return vs[0]
+	for _, p := range f.params {
+		if p.name == name {
+			return p.value
+		}
 	}
 	return ""
 }
 
 // Has reports whether the parameter was sent.
-func (f Form) Has(name string) bool { return len(f.v[name]) > 0 }
+func (f Form) Has(name string) bool {
+	for _, p := range f.params {
+		if p.name == name {
+			return true
+		}
+	}
+	return false
+}
 
 // ParseForm reads a POST request's application/x-www-form-urlencoded body as
 // RFC 6749 §3.2 and §3.1 require: POST only, parameters in the body and not
@@ -38,9 +49,11 @@ func ParseForm(w http.ResponseWriter, r *http.Request) (Form, error) {
 	if r.URL.RawQuery != "" {
 		return Form{}, NewError(InvalidRequest, "Parameters must be sent in the request body, not in the URI.")
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return Form{}, NewError(InvalidRequest, "The content type must be application/x-www-form-urlencoded.")
+	if ct := r.Header.Get("Content-Type"); ct != formContentType { // else, as it usually is, no need to parse it
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != formContentType {
+			return Form{}, NewError(InvalidRequest, "The content type must be application/x-www-form-urlencoded.")
+		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
 	if err != nil {
@@ -50,16 +63,85 @@ func ParseForm(w http.ResponseWriter, r *http.Request) (Form, error) {
 		}
 		return Form{}, NewError(InvalidRequest, "The request body could not be read.")
 	}
-	v, err := url.ParseQuery(string(body))
-	if err != nil {
+	params, ok := parseParams(string(body))
+	if !ok {
 		return Form{}, NewError(InvalidRequest, "The request body is not valid form encoding.")
 	}
+	if name, ok := repeated(params); ok {
+		return Form{}, NewError(InvalidRequest, "A parameter is repeated: "+safeName(name)+".")
+	}
+	return Form{params: params}, nil
+}
+
+const formContentType = "application/x-www-form-urlencoded"
+
+// maxShortForm is how many parameters a body may have for parseParams to
+// decode it itself, as it decodes protocol requests; longer bodies go to
+// url.ParseQuery.
+const maxShortForm = 8
+
+// parseParams decodes an application/x-www-form-urlencoded body as
+// url.ParseQuery does, without its map: every parameter, in order for a
+// short body, and ok false when url.ParseQuery would fail.
+func parseParams(body string) (params []param, ok bool) {
+	if strings.Count(body, "&") >= maxShortForm || strings.Contains(body, ";") {
+		return parseLongParams(body)
+	}
+	params = make([]param, 0, maxShortForm)
+	for body != "" {
+		var pair string
+		pair, body, _ = strings.Cut(body, "&")
+		if pair == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(pair, "=")
+		name, err := url.QueryUnescape(name)
+		if err != nil {
+			return nil, false
+		}
+		if value, err = url.QueryUnescape(value); err != nil {
+			return nil, false
+		}
+		params = append(params, param{name, value})
+	}
+	return params, true
+}
+
+// parseLongParams is parseParams through url.ParseQuery, for any body.
+func parseLongParams(body string) (params []param, ok bool) {
+	v, err := url.ParseQuery(body)
+	if err != nil {
+		return nil, false
+	}
 	for name, vs := range v {
-		if len(vs) > 1 {
-			return Form{}, NewError(InvalidRequest, "A parameter is repeated: "+safeName(name)+".")
+		for _, value := range vs {
+			params = append(params, param{name, value})
 		}
 	}
-	return Form{v: v}, nil
+	return params, true
+}
+
+// repeated returns the name of a parameter that params holds more than
+// once, if any.
+func repeated(params []param) (name string, ok bool) {
+	if len(params) <= maxShortForm {
+		for i, p := range params {
+			for _, q := range params[:i] {
+				if p.name == q.name {
+					return p.name, true
+				}
+			}
+		}
+		return "", false
+	}
+	seen := make(map[string]bool, len(params))
+	for _, p := range params {
+		if seen[p.name] {
+			return p.name, true
+		}
+		seen[p.name] = true
+	}
+	return "", false
 }
 
 // safeName returns a parameter name fit to echo in error_description (RFC 6749

@@ -21,9 +21,18 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
 		return
 	}
-	h := w.Header()
-	SetNoStore(h)
-	h.Set("Content-Type", "application/json;charset=UTF-8")
+	writeJSON(w, status, body)
+}
+
+// writeJSON writes body as a no-store JSON response with the given status.
+// The headers are those of SetNoStore and a content type, set as
+// http.Header.Set would, their values sharing one allocation.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	v := [...]string{"no-store", "no-cache", "application/json;charset=UTF-8"}
+	h, vs := w.Header(), v[:]
+	h["Cache-Control"] = vs[0:1:1]
+	h["Pragma"] = vs[1:2:2]
+	h["Content-Type"] = vs[2:3:3]
 	w.WriteHeader(status)
 	w.Write(body)
 }
@@ -50,5 +59,37 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", retryAfterSeconds(e.RetryAfter))
 	}
-	WriteJSON(w, e.Status, errorBody{Error: e.Code, Description: e.Description})
+	writeJSON(w, e.Status, errorJSON(e.Code, e.Description))
+}
+
+// errorJSON returns the JSON encoding of errorBody{code, description}, as
+// json.Marshal would, built directly when neither string needs escaping:
+// always, for the codes and descriptions grantd sends.
+func errorJSON(code ErrorCode, description string) []byte {
+	if !plainJSON(string(code)) || !plainJSON(description) {
+		body, err := json.Marshal(errorBody{Error: code, Description: description})
+		if err != nil { // strings always encode; failing is a bug
+			return []byte(`{"error":"server_error"}`)
+		}
+		return body
+	}
+	b := make([]byte, 0, len(`{"error":"","error_description":""}`)+len(code)+len(description))
+	b = append(append(append(b, `{"error":"`...), code...), '"')
+	if description != "" {
+		b = append(append(append(b, `,"error_description":"`...), description...), '"')
+	}
+	return append(b, '}')
+}
+
+// plainJSON reports whether json.Marshal writes s as it is, between quotes:
+// printable ASCII without '"' and '\\', nor '<', '>' and '&', which it
+// escapes for HTML.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
