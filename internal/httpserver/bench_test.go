@@ -75,3 +75,28 @@ func BenchmarkPollSlowDown(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPollPendingFleet measures polls of pending codes as a fleet of
+// devices of one client makes them: 1,000 codes, each polled at its 5 s
+// interval, so that the clock moves 5 ms a poll and the client record and
+// the grants stay in the server's caches as they do under load.
+func BenchmarkPollPendingFleet(b *testing.B) {
+	e := newEnv(b, map[string]string{ // one client from one address: lift the DEV-20 budgets
+		"GRANTD_DEVICE_AUTH_LIMIT_IP": "100000000/1m", "GRANTD_DEVICE_AUTH_LIMIT_CLIENT": "100000000/1m",
+	})
+	secret := e.client(admin.ClientSpec{ID: "tv"})
+	const fleet = 1000
+	forms := make([]url.Values, fleet)
+	for i := range forms {
+		d := e.deviceAuthorize("tv", secret, "")
+		forms[i] = url.Values{"grant_type": {deviceGrant}, "device_code": {d.str("device_code")}}
+	}
+	e.clock.Advance(5 * time.Second)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		e.clock.Advance(5 * time.Second / fleet)
+		if rec := e.serveForm(b, "/token", forms[i%fleet], "tv", secret); rec.Code != 400 || !strings.Contains(rec.Body.String(), "authorization_pending") {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+}

@@ -153,6 +153,22 @@ type Decision struct {
 	AuthTime time.Time
 }
 
+// PollResult is what one poll of a device code finds (RFC 8628 §3.5): enough
+// to answer a poll of a pending, denied, expired or used code. An approved
+// grant's token set needs the whole grant (DeviceGrantByDeviceCode).
+type PollResult struct {
+	// ClientID, State and ExpiresAt are the grant's, State as of the poll.
+	ClientID  string
+	State     DeviceState
+	ExpiresAt time.Time
+	// SlowDown reports that the poll came sooner than the grant's interval
+	// after the one before; the interval has grown by 5 seconds.
+	SlowDown bool
+}
+
+// Expired reports whether the grant's lifetime is over at now.
+func (p PollResult) Expired(now time.Time) bool { return !now.Before(p.ExpiresAt) }
+
 // DeviceGrants stores device authorization requests.
 type DeviceGrants interface {
 	// CreateDeviceGrant stores g in state pending. It returns ErrAlreadyExists
@@ -174,6 +190,14 @@ type DeviceGrants interface {
 	// may lose it (in a crash, say), since it decides only slow_down, never
 	// whether a token is issued; the grant's state stays durable.
 	RecordDevicePoll(ctx context.Context, deviceCodeHash string, now time.Time) (g DeviceGrant, slowDown bool, err error)
+	// PollDeviceGrant is the store's part of a device access token request
+	// (RFC 8628 §3.4), in one call: it finds the grant with the given device
+	// code hash, or returns ErrNotFound, and when the grant is clientID's it
+	// records the poll at now as RecordDevicePoll does, with the same
+	// atomicity. A poll by another client is not recorded: it neither uses
+	// the code up nor counts as a poll (DEV-16), and its result carries the
+	// grant's owner so that the caller can refuse it.
+	PollDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time) (PollResult, error)
 	// DecideDeviceGrant moves a pending, unexpired grant to approved or denied.
 	// It returns ErrNotFound for an unknown user code and ErrConflict when the
 	// grant is no longer pending or has expired. Atomic: exactly one of

@@ -11,7 +11,9 @@ import (
 )
 
 // deviceCode is the device access token request (RFC 8628 §3.4) and its
-// answers (§3.5).
+// answers (§3.5). Most polls find their code pending, so a poll costs one
+// store call (PollDeviceGrant); only an approved code's redemption reads the
+// whole grant.
 func (h *Handler) deviceCode(r *http.Request, client store.Client, f oauth.Form) (*Response, error) {
 	ctx := r.Context()
 	code := f.Get("device_code")
@@ -19,37 +21,41 @@ func (h *Handler) deviceCode(r *http.Request, client store.Client, f oauth.Form)
 		return nil, oauth.NewError(oauth.InvalidRequest, "The device_code parameter is missing.")
 	}
 	hash := secret.Hash(code)
-	g, err := h.Store.DeviceGrantByDeviceCode(ctx, hash)
+	now := h.Now()
+	p, err := h.Store.PollDeviceGrant(ctx, hash, client.ID, now)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, oauth.NewError(oauth.InvalidGrant, "The device code is invalid.")
 	}
 	if err != nil {
-		return nil, oauth.Unavailable(fmt.Errorf("load device grant: %w", err))
+		return nil, oauth.Unavailable(fmt.Errorf("poll device grant: %w", err))
 	}
 	// A code is bound to the client it was issued to; another client's poll
-	// neither uses it up nor counts as a poll (RFC 8628 §3.4, DEV-16).
-	if g.ClientID != client.ID {
+	// neither uses it up nor counts as a poll (RFC 8628 §3.4, DEV-16): the
+	// store did not record it.
+	if p.ClientID != client.ID {
 		return nil, oauth.NewError(oauth.InvalidGrant, "The device code is invalid.")
-	}
-	now := h.Now()
-	g, slowDown, err := h.Store.RecordDevicePoll(ctx, hash, now)
-	if err != nil {
-		return nil, oauth.Unavailable(fmt.Errorf("record device poll: %w", err))
 	}
 	// Polling sooner than the interval earns slow_down, and the store has
 	// raised this code's interval by 5 seconds (RFC 8628 §3.5).
-	if slowDown {
+	if p.SlowDown {
 		return nil, oauth.NewError(oauth.SlowDown, "Poll less often: the interval has grown by 5 seconds.")
 	}
-	if g.Expired(now) {
+	if p.Expired(now) {
 		return nil, oauth.NewError(oauth.ExpiredToken, "The device code has expired.")
 	}
-	switch g.State {
+	switch p.State {
 	case store.DevicePending:
 		return nil, oauth.NewError(oauth.AuthorizationPending, "The user has not yet decided.")
 	case store.DeviceDenied:
 		return nil, oauth.NewError(oauth.AccessDenied, "The user denied the request.")
 	case store.DeviceApproved:
+		g, err := h.Store.DeviceGrantByDeviceCode(ctx, hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, oauth.NewError(oauth.InvalidGrant, "The device code is invalid.")
+		}
+		if err != nil {
+			return nil, oauth.Unavailable(fmt.Errorf("load device grant: %w", err))
+		}
 		return h.redeemDevice(r, client, g)
 	default: // issued: one token set per code (DEV-14)
 		return nil, oauth.NewError(oauth.InvalidGrant, "The device code has been used.")

@@ -27,6 +27,8 @@ func runBenchmarks(b *testing.B, open func(*testing.B) *Store) {
 		{"CreateDeviceGrantParallel", benchCreateDeviceGrantParallel},
 		{"RecordDevicePoll", benchRecordDevicePoll},
 		{"RecordDevicePollParallel", benchRecordDevicePollParallel},
+		{"PollDeviceGrant", benchPollDeviceGrant},
+		{"PollDeviceGrantParallel", benchPollDeviceGrantParallel},
 		{"DeviceGrantLookup", benchDeviceGrantLookup},
 		{"ClientLookup", benchClientLookup},
 		{"RedeemDeviceGrant", benchRedeemDeviceGrant},
@@ -92,6 +94,59 @@ func benchRecordDevicePollParallel(b *testing.B, s *Store) {
 			i := n.Add(1)
 			now := t0.Add(time.Duration(i/grants) * time.Second)
 			if _, _, err := s.RecordDevicePoll(ctx, grant(int(i%grants)).DeviceCodeHash, now); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// pollFleet is how many pending grants the PollDeviceGrant benchmarks
+// poll, each at its 5-second interval: the clock moves 5 s / pollFleet a
+// poll, as under a fleet's steady polling.
+const pollFleet = 1000
+
+// createFleet creates pollFleet pending grants that live a day.
+func createFleet(b *testing.B, s *Store) {
+	for i := range pollFleet {
+		g := grant(i)
+		g.ExpiresAt = t0.Add(24 * time.Hour)
+		if err := s.CreateDeviceGrant(b.Context(), g); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// pollAt returns the grant and time of the fleet's poll number i.
+func pollAt(i int64) (string, time.Time) {
+	return grant(int(i % pollFleet)).DeviceCodeHash, t0.Add(time.Duration(i) * 5 * time.Second / pollFleet)
+}
+
+// benchPollDeviceGrant times the token endpoint's poll of a pending code.
+func benchPollDeviceGrant(b *testing.B, s *Store) {
+	ctx := b.Context()
+	createFleet(b, s)
+	b.ReportAllocs()
+	for i := int64(0); b.Loop(); i++ {
+		hash, now := pollAt(i)
+		if _, err := s.PollDeviceGrant(ctx, hash, "tv", now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchPollDeviceGrantParallel is benchPollDeviceGrant from many
+// goroutines.
+func benchPollDeviceGrantParallel(b *testing.B, s *Store) {
+	ctx := b.Context()
+	createFleet(b, s)
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(parallelWriters)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			hash, now := pollAt(n.Add(1))
+			if _, err := s.PollDeviceGrant(ctx, hash, "tv", now); err != nil {
 				b.Error(err)
 				return
 			}

@@ -17,8 +17,12 @@ const slowDownStep = 5 * time.Second
 const deviceColumns = `device_code_hash, user_code, client_id, scopes, state, user_id, auth_time,
 	poll_interval_ns, last_polled_at, created_at, expires_at, decided_at`
 
+// devicePollColumns are the columns a poll needs (scanDevicePoll).
+const devicePollColumns = `client_id, state, poll_interval_ns, last_polled_at, expires_at`
+
 const (
 	selectDeviceByHash = `SELECT ` + deviceColumns + ` FROM device_grants WHERE device_code_hash = $1`
+	selectDevicePoll   = `SELECT ` + devicePollColumns + ` FROM device_grants WHERE device_code_hash = $1`
 	insertDeviceGrant  = `INSERT INTO device_grants (` + deviceColumns + `)
 		VALUES ($1, $2, $3, $4, 'pending', '', NULL, $5, NULL, $6, $7, NULL)`
 	redeemDeviceGrant = `UPDATE device_grants SET state = 'issued'
@@ -29,10 +33,34 @@ const (
 // g's State, UserID, AuthTime, LastPolledAt and DecidedAt are ignored. It
 // returns store.ErrAlreadyExists when the device code hash or the user code
 // is in use, including by an expired grant not yet purged.
+//
+// On SQLite the poll book then knows the grant pending, so that its first
+// polls need not read it; when a check for other writers is due, the
+// insert's transaction runs it too (see checkOtherWriters).
 func (s *Store) CreateDeviceGrant(ctx context.Context, g store.DeviceGrant) error {
-	_, err := s.execPrepared(ctx, fmt.Sprintf("create device grant for client %q", g.ClientID), s.st.insertDevice,
-		g.DeviceCodeHash, g.UserCode, g.ClientID, dbList(g.Scopes), int64(g.Interval),
-		dbTime(g.CreatedAt), dbTime(g.ExpiresAt))
+	op := fmt.Sprintf("create device grant for client %q", g.ClientID)
+	args := []any{g.DeviceCodeHash, g.UserCode, g.ClientID, dbList(g.Scopes), int64(g.Interval),
+		dbTime(g.CreatedAt), dbTime(g.ExpiresAt)}
+	if s.polls == nil {
+		_, err := s.execPrepared(ctx, op, s.st.insertDevice, args...)
+		return err
+	}
+	check := s.polls.checkDue(g.CreatedAt)
+	seen := s.polls.generation()
+	version, checkErr := int64(0), errNotChecked
+	err := s.inTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
+		if check {
+			version, checkErr = dataVersion(ctx, tx)
+		}
+		_, err := tx.StmtContext(ctx, s.st.insertDevice).ExecContext(ctx, args...)
+		return err
+	})
+	if check {
+		s.polls.checked(g.CreatedAt, version, checkErr)
+	}
+	if err == nil {
+		s.polls.created(g, seen)
+	}
 	return err
 }
 
@@ -78,52 +106,141 @@ func (s *Store) overlayPolls(g *store.DeviceGrant) {
 //
 // SQLite keeps it in memory (the Store's poll book): the grant is read on
 // the reader pool, and the book's lock orders concurrent polls. PostgreSQL
-// keeps it in the grant's row, so that every instance sees it: the read
-// locks the row (SELECT … FOR UPDATE) and the update shares its
-// transaction, which commits without waiting for the WAL flush
-// (synchronous_commit = off).
+// keeps it in the grant's row, so that every instance sees it, and reads
+// and updates the row in one statement (pollInRow).
 func (s *Store) RecordDevicePoll(ctx context.Context, deviceCodeHash string, now time.Time) (store.DeviceGrant, bool, error) {
 	if s.polls == nil {
-		return s.recordPollInRow(ctx, deviceCodeHash, now)
+		g, slowDown, err := queryPollInRow(ctx, s.st.recordPollInRow, scanDeviceGrant, deviceCodeHash, "", now)
+		if err != nil {
+			return store.DeviceGrant{}, false, fmt.Errorf("record device poll: %w", err)
+		}
+		return g, slowDown, nil
 	}
+	seen := s.polls.generation()
 	g, err := scanDeviceGrant(s.st.deviceByHash.QueryRowContext(ctx, deviceCodeHash))
 	if err != nil {
 		return store.DeviceGrant{}, false, fmt.Errorf("record device poll: %w", err)
 	}
-	slowDown := s.polls.record(&g, now)
+	slowDown := s.polls.recordRead(&g, now, seen)
 	return g, slowDown, nil
 }
 
-// recordPollInRow is RecordDevicePoll on PostgreSQL.
-func (s *Store) recordPollInRow(ctx context.Context, deviceCodeHash string, now time.Time) (store.DeviceGrant, bool, error) {
+// PollDeviceGrant finds the grant with the given device code hash, or
+// store.ErrNotFound, and records a poll at now as RecordDevicePoll does
+// when the grant is clientID's; another client's poll is not recorded
+// (DEV-16).
+//
+// On SQLite a poll of a grant that the poll book knows to be pending is
+// answered from the book alone (pollPending). Otherwise the grant's poll
+// columns are read on the reader pool, and the book knows a pending grant
+// for the polls to come.
+func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time) (store.PollResult, error) {
 	var (
 		g        store.DeviceGrant
 		slowDown bool
+		err      error
 	)
-	err := s.inTx(ctx, "record device poll", func(ctx context.Context, tx *sql.Tx) error {
-		// Poll bookkeeping is soft: do not wait for the WAL flush.
-		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-			return err
+	if s.polls == nil {
+		g, slowDown, err = queryPollInRow(ctx, s.st.pollInRow, scanDevicePoll, deviceCodeHash, clientID, now)
+	} else {
+		p, known, check := s.polls.pollPending(deviceCodeHash, clientID, now)
+		if known {
+			return p, nil
 		}
-		var err error
-		g, err = scanDeviceGrant(tx.StmtContext(ctx, s.st.deviceForUpdate).QueryRowContext(ctx, deviceCodeHash))
-		if err != nil {
-			return err
+		if check {
+			s.checkOtherWriters(ctx, now)
 		}
-		slowDown = false // set afresh if the transaction is run again
-		interval := g.Interval
-		if !g.LastPolledAt.IsZero() && now.Sub(g.LastPolledAt) < g.Interval {
-			slowDown = true
-			interval += slowDownStep
+		seen := s.polls.generation()
+		g, err = scanDevicePoll(s.st.devicePoll.QueryRowContext(ctx, deviceCodeHash))
+		if err == nil && g.ClientID == clientID {
+			g.DeviceCodeHash = deviceCodeHash
+			slowDown = s.polls.recordRead(&g, now, seen)
 		}
-		_, err = tx.StmtContext(ctx, s.st.recordPoll).ExecContext(ctx, int64(interval), dbTime(now), deviceCodeHash)
+	}
+	if err != nil {
+		return store.PollResult{}, fmt.Errorf("poll device grant: %w", err)
+	}
+	return store.PollResult{ClientID: g.ClientID, State: g.State, ExpiresAt: g.ExpiresAt, SlowDown: slowDown}, nil
+}
+
+// checkOtherWriters lets the poll book know whether a process other than
+// this one has written to the SQLite file since the last check, in which
+// case it may have decided a grant the book knows pending (see
+// dataVersion). The check is a write transaction with no writes: it takes
+// a turn of the writer but commits nothing to disk.
+func (s *Store) checkOtherWriters(ctx context.Context, now time.Time) {
+	var version int64
+	err := s.inTx(ctx, "check for other writers", func(ctx context.Context, tx *sql.Tx) (err error) {
+		version, err = dataVersion(ctx, tx)
 		return err
 	})
 	if err != nil {
+		s.logger.WarnContext(ctx, "cannot check for other writers; polls read their grants", "err", err)
+	}
+	s.polls.checked(now, version, err)
+}
+
+// errNotChecked stands for the data version of a check whose transaction
+// did not run.
+var errNotChecked = errors.New("data version not read")
+
+// dataVersion returns SQLite's data version in tx, a write transaction.
+// Read on the writer's connection it changes exactly when another
+// connection has committed; this Store's readers never write, so that means
+// another process.
+func dataVersion(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var v int64
+	if err := tx.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read data version: %w", err)
+	}
+	return v, nil
+}
+
+// pollInRow returns PostgreSQL's poll of a device grant, where the poll
+// record lives in the grant's row so that every instance sees it, as one
+// statement and so one round trip. It locks the grant's row (FOR UPDATE),
+// returns columns as they were before the poll and whether the poll came
+// too soon, and records the poll unless $2 names a client other than the
+// grant's (an empty $2 names none): the last poll is $3, and the interval grows by
+// $4 when the poll came sooner than the interval after the one before (RFC
+// 8628 §3.5). Concurrent polls of a grant queue on the row lock, and at READ
+// COMMITTED each then reads and updates the row as the one before left it,
+// so none is lost. The transaction commits without waiting for the WAL
+// flush (set_config: synchronous_commit off for the transaction), as poll
+// bookkeeping is soft.
+func pollInRow(columns string) string {
+	const tooSoon = `old.last_polled_at IS NOT NULL AND $3::bigint - old.last_polled_at < old.poll_interval_ns`
+	return `WITH old AS (SELECT ` + columns + ` FROM device_grants WHERE device_code_hash = $1 FOR UPDATE),
+		poll AS (UPDATE device_grants g SET last_polled_at = $3::bigint,
+				poll_interval_ns = old.poll_interval_ns + CASE WHEN ` + tooSoon + ` THEN $4::bigint ELSE 0 END
+			FROM old WHERE g.device_code_hash = $1 AND ($2::text = '' OR old.client_id = $2::text))
+		SELECT ` + columns + `, ` + tooSoon + `, set_config('synchronous_commit', 'off', true) FROM old`
+}
+
+// queryPollInRow runs st, a pollInRow statement whose columns scan reads,
+// for a poll at now by clientID ("" for the grant's own client).
+func queryPollInRow(ctx context.Context, st *sql.Stmt, scan func(rowScanner) (store.DeviceGrant, error),
+	deviceCodeHash, clientID string, now time.Time) (store.DeviceGrant, bool, error) {
+	var (
+		tooSoon    bool
+		syncCommit string
+	)
+	row := st.QueryRowContext(ctx, deviceCodeHash, clientID, nanos(now), int64(slowDownStep))
+	g, err := scan(scanAlso{row, []any{&tooSoon, &syncCommit}})
+	if err != nil {
 		return store.DeviceGrant{}, false, err
 	}
-	return g, slowDown, nil
+	recorded := clientID == "" || g.ClientID == clientID
+	return g, tooSoon && recorded, nil
 }
+
+// scanAlso is row, scanning extra columns after those its caller scans.
+type scanAlso struct {
+	row   rowScanner
+	extra []any
+}
+
+func (s scanAlso) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra...)...) }
 
 // DecideDeviceGrant moves a pending grant that has not expired at now to
 // approved or denied, recording the user, the authentication time and now.
@@ -151,6 +268,9 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userCode string, d store.
 	if err != nil {
 		return store.DeviceGrant{}, err
 	}
+	if s.polls != nil {
+		s.polls.decided(g.DeviceCodeHash)
+	}
 	s.overlayPolls(&g)
 	return g, nil
 }
@@ -177,6 +297,25 @@ func (s *Store) RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID 
 		}
 		return s.insertGrant(ctx, tx, g, rt)
 	})
+}
+
+// scanDevicePoll scans devicePollColumns into a grant that has only those
+// fields.
+func scanDevicePoll(row rowScanner) (store.DeviceGrant, error) {
+	var (
+		g               store.DeviceGrant
+		state           string
+		interval        int64
+		polled, expires sql.NullInt64
+	)
+	if err := row.Scan(&g.ClientID, &state, &interval, &polled, &expires); err != nil {
+		return store.DeviceGrant{}, notFound(err)
+	}
+	g.State = store.DeviceState(state)
+	g.Interval = time.Duration(interval)
+	g.LastPolledAt = goTime(polled)
+	g.ExpiresAt = goTime(expires)
+	return g, nil
 }
 
 func scanDeviceGrant(row rowScanner) (store.DeviceGrant, error) {

@@ -88,27 +88,38 @@
 // SQLite is served by one process, which keeps the record in memory in the
 // Store (pollBook): a map keyed by device code hash, whose mutex orders the
 // polls of a code (of 50 concurrent polls at one instant exactly one is on
-// time, and each slow one raises the interval by 5 seconds). A poll reads
-// the grant's state on the reader pool. The map holds only codes that
-// exist (an unknown code is never entered). As it grows it is pruned of the
-// entries that decide nothing: expired codes, and codes never slowed down
-// whose interval has passed since their last poll (their next poll is on
-// time either way, at the row's interval), so it holds about the codes
-// polled within one interval plus those slowed down, at some 150 bytes
-// each. It is capped at about a million codes, beyond which arbitrary
-// entries are dropped as a crash would drop them. Reads of a grant
-// (DeviceGrantByDeviceCode, DeviceGrantByUserCode, DecideDeviceGrant) carry
-// the map's interval and last poll; once an entry is pruned they show the
-// row's. Close writes the map back to the rows, so a graceful restart keeps
-// them. Two processes serving one file (a rolling restart) each keep their
-// own record for its overlap, with the same harmless outcome.
+// time, and each slow one raises the interval by 5 seconds). The map holds
+// only codes that exist (an unknown code is never entered). As it grows it
+// is pruned of the entries that decide nothing: expired codes, and codes
+// never slowed down whose interval has passed since their last poll (their
+// next poll is on time either way, at the row's interval). It is capped at
+// about a million codes, beyond which arbitrary entries are dropped as a
+// crash would drop them. Reads of a grant (DeviceGrantByDeviceCode,
+// DeviceGrantByUserCode, DecideDeviceGrant) carry the map's interval and
+// last poll; once an entry is pruned they show the row's. Close writes the
+// map back to the rows, so a graceful restart keeps them.
+//
+// The map also remembers which grants are pending, with their client and
+// expiry, learnt when this process creates a grant or a poll reads its row,
+// so that PollDeviceGrant answers a pending code from memory without a
+// SQLite read. Every decision or redemption by this process forgets the
+// grant first (a generation counter keeps a read that began before the
+// decision from marking it pending again), so within a process answers are
+// exact. Two processes serving one file (a rolling restart) each keep their
+// own map for its overlap: at most once a second a poll compares SQLite's
+// data_version, which changes when another connection commits, and on a
+// change everything cached is forgotten, so a decision made by the other
+// process reaches this one's polls within about a second (the device sees
+// authorization_pending once more, then its tokens). Expired codes are
+// always read from the row.
 //
 // PostgreSQL serves several instances, so the record stays in the grant's
-// row and is global: the poll reads the row with SELECT … FOR UPDATE and
-// updates it in one transaction that sets synchronous_commit = off, so the
-// commit does not wait for the WAL flush. A PostgreSQL crash can lose the
-// last few hundred milliseconds of such commits — a poll record, harmless as
-// above — and never a durable write, which keeps synchronous_commit on.
+// row and is global: a poll is one statement that locks the row (FOR
+// UPDATE inside a WITH), updates it, returns it as it was, and sets
+// synchronous_commit off for its transaction, so the commit does not wait
+// for the WAL flush. A PostgreSQL crash can lose the last few hundred
+// milliseconds of such commits — a poll record, harmless as above — and
+// never a durable write, which keeps synchronous_commit on.
 //
 // # Prepared statements
 //
@@ -127,7 +138,7 @@
 // INSERT … ON CONFLICT — which PostgreSQL re-checks against the newest row
 // version after waiting on the row lock, so the loser matches no row and gets
 // store.ErrConflict. Where a read must precede the write, the read locks the
-// row: RecordDevicePoll reads with SELECT … FOR UPDATE, RotateRefreshToken
+// row: a poll locks its grant's row with FOR UPDATE, RotateRefreshToken
 // locks its grant with FOR SHARE against a concurrent RevokeGrant, and
 // EnsureSigningKey takes a transaction advisory lock per algorithm. Nothing
 // runs at SERIALIZABLE, but should a transaction fail with SQLSTATE 40001 or

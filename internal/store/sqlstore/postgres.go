@@ -51,7 +51,6 @@ const migrationLockTimeout = "15s"
 // and a read that precedes a write locks its row (SELECT … FOR UPDATE).
 var postgresDialect = &dialect{
 	name:            "postgres",
-	forUpdate:       " FOR UPDATE",
 	forShare:        " FOR SHARE",
 	uniqueViolation: func(err error) bool { return pgCode(err) == "23505" },
 	retryable:       postgresRetryable,

@@ -34,10 +34,10 @@ var _ store.Store = (*Store)(nil)
 // the statements included, is shared.
 type dialect struct {
 	name string
-	// forUpdate and forShare end a SELECT whose rows a transaction reads and
-	// then changes (or must keep unchanged) until it ends. SQLite needs none:
-	// its write transactions run one at a time.
-	forUpdate, forShare string
+	// forShare ends a SELECT whose rows a transaction must keep unchanged
+	// until it ends. SQLite needs none: its write transactions run one at a
+	// time.
+	forShare string
 	// uniqueViolation reports a primary key or unique constraint failure;
 	// other constraint failures (NOT NULL, CHECK) are faults.
 	uniqueViolation func(error) bool

@@ -13,25 +13,30 @@ import (
 // once per request. Inside a write transaction they are bound to it with
 // tx.StmtContext, which reuses the connection's prepared statement.
 type statements struct {
-	// Reads, on the reader pool.
-	deviceByHash, client, user, refreshByHash, accessTokenLive *sql.Stmt
+	// Reads, on the reader pool. devicePoll reads what a poll needs.
+	deviceByHash, devicePoll, client, user, refreshByHash, accessTokenLive *sql.Stmt
 	// Writes, on the writer pool.
 	insertDevice, redeemDevice, insertGrant, insertRefresh, rotateRefresh *sql.Stmt
-	// recordPoll writes a grant's poll bookkeeping: on PostgreSQL at every
-	// poll, after deviceForUpdate; on SQLite when the Store closes.
-	deviceForUpdate, recordPoll *sql.Stmt
+	// recordPoll writes SQLite's poll bookkeeping back when the Store
+	// closes.
+	recordPoll *sql.Stmt
+	// PostgreSQL only: a poll of a device grant, returning the whole grant
+	// (RecordDevicePoll) or its poll columns (PollDeviceGrant).
+	recordPollInRow, pollInRow *sql.Stmt
 }
 
 // prepareStatements prepares the hot statements, reads on r and writes on
 // w (which may be the same pool).
 func prepareStatements(ctx context.Context, r, w *sql.DB, d *dialect) (*statements, error) {
 	st := &statements{}
-	for _, p := range []struct {
+	type prepared struct {
 		dst   **sql.Stmt
 		db    *sql.DB
 		query string
-	}{
+	}
+	list := []prepared{
 		{&st.deviceByHash, r, selectDeviceByHash},
+		{&st.devicePoll, r, selectDevicePoll},
 		{&st.client, r, selectClient},
 		{&st.user, r, `SELECT ` + userColumns + ` FROM users WHERE id = $1`},
 		{&st.refreshByHash, r, `SELECT ` + refreshColumns + ` FROM refresh_tokens WHERE hash = $1`},
@@ -41,9 +46,13 @@ func prepareStatements(ctx context.Context, r, w *sql.DB, d *dialect) (*statemen
 		{&st.insertGrant, w, insertGrantQuery},
 		{&st.insertRefresh, w, insertRefreshToken},
 		{&st.rotateRefresh, w, rotateRefreshToken},
-		{&st.deviceForUpdate, w, selectDeviceByHash + d.forUpdate},
 		{&st.recordPoll, w, updateDevicePoll},
-	} {
+	}
+	if d == postgresDialect {
+		list = append(list, prepared{&st.recordPollInRow, w, pollInRow(deviceColumns)},
+			prepared{&st.pollInRow, w, pollInRow(devicePollColumns)})
+	}
+	for _, p := range list {
 		s, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
 			st.close()
@@ -57,8 +66,9 @@ func prepareStatements(ctx context.Context, r, w *sql.DB, d *dialect) (*statemen
 // close closes every prepared statement.
 func (st *statements) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{st.deviceByHash, st.client, st.user, st.refreshByHash, st.accessTokenLive, st.insertDevice,
-		st.redeemDevice, st.insertGrant, st.insertRefresh, st.rotateRefresh, st.deviceForUpdate, st.recordPoll} {
+	for _, s := range []*sql.Stmt{st.deviceByHash, st.devicePoll, st.client, st.user, st.refreshByHash, st.accessTokenLive,
+		st.insertDevice, st.redeemDevice, st.insertGrant, st.insertRefresh, st.rotateRefresh, st.recordPoll,
+		st.recordPollInRow, st.pollInRow} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

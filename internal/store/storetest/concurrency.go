@@ -139,6 +139,87 @@ func testConcurrentPolls(t *testing.T, s store.Store) {
 	if !got.LastPolledAt.Equal(now) {
 		t.Errorf("LastPolledAt = %v, want %v", got.LastPolledAt, now)
 	}
+	t.Run("PollDeviceGrant", func(t *testing.T) { testConcurrentPollDeviceGrant(t, s) })
+	t.Run("PollsAndDecision", func(t *testing.T) { testConcurrentPollsAndDecision(t, s) })
+}
+
+// testConcurrentPollDeviceGrant is testConcurrentPolls through
+// PollDeviceGrant, with another client polling too: exactly one of the
+// owner's polls is on time, each slow one raises the interval, and the
+// other client's polls count for nothing (DEV-16).
+func testConcurrentPollDeviceGrant(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	g := newGrant(2, at(0))
+	mustOK(t, s.CreateDeviceGrant(ctx, g), "create")
+	now := at(time.Minute)
+	const others = 10
+	results := make([]store.PollResult, racers+others)
+	errs := race(racers+others, func(i int) error {
+		client := tvClient
+		if i >= racers {
+			client = "other"
+		}
+		var err error
+		results[i], err = s.PollDeviceGrant(ctx, g.DeviceCodeHash, client, now)
+		return err
+	})
+	if wins, _ := tally(t, errs, nil); wins != racers+others {
+		t.Fatalf("%d of %d polls failed", racers+others-wins, racers+others)
+	}
+	onTime := 0
+	for i, p := range results {
+		if p.ClientID != tvClient || p.State != store.DevicePending {
+			t.Errorf("poll %d: %+v, want the pending grant of %s", i, p, tvClient)
+		}
+		if i < racers && !p.SlowDown {
+			onTime++
+		}
+		if i >= racers && p.SlowDown {
+			t.Errorf("another client's poll %d was slowed down", i)
+		}
+	}
+	if onTime != 1 {
+		t.Errorf("%d polls were on time, want exactly 1", onTime)
+	}
+	got, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
+	mustOK(t, err, "lookup")
+	if want := pollInterval + (racers-1)*5*time.Second; got.Interval != want || !got.LastPolledAt.Equal(now) {
+		t.Errorf("interval %v, last poll %v; want %v, %v", got.Interval, got.LastPolledAt, want, now)
+	}
+}
+
+// testConcurrentPollsAndDecision: polls that race a decision find the
+// grant pending or decided, and every poll after the decision has returned
+// finds it decided.
+func testConcurrentPollsAndDecision(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const trials = 10
+	now := at(time.Minute)
+	for trial := range trials {
+		g := newGrant(100+trial, at(0))
+		mustOK(t, s.CreateDeviceGrant(ctx, g), "create")
+		_, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now)
+		mustOK(t, err, "poll before")
+		errs := race(racers, func(i int) error {
+			if i == 0 {
+				_, err := s.DecideDeviceGrant(ctx, g.UserCode, store.Decision{Approve: true, UserID: "user-1", AuthTime: now}, now)
+				return err
+			}
+			p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now.Add(time.Millisecond))
+			if err == nil && p.State != store.DevicePending && p.State != store.DeviceApproved {
+				err = fmt.Errorf("state %s during the decision", p.State)
+			}
+			return err
+		})
+		if wins, _ := tally(t, errs, nil); wins != racers {
+			t.Fatalf("trial %d: %d of %d calls failed", trial, racers-wins, racers)
+		}
+		p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now.Add(2*time.Millisecond))
+		mustOK(t, err, "poll after")
+		if p.State != store.DeviceApproved {
+			t.Errorf("trial %d: poll after the decision found the grant %s, want approved", trial, p.State)
+		}
+	}
 }
 
 // testConcurrentDecisions is SECURITY.md REL-04 (b): approvals and denials

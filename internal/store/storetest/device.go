@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -102,6 +103,112 @@ func testDevicePoll(t *testing.T, s store.Store) {
 	wantEqual(t, "poll after approval", before, decided)
 
 	_, _, err = s.RecordDevicePoll(ctx, "unknown", at(0))
+	wantErr(t, err, store.ErrNotFound, "poll unknown device code")
+
+	t.Run("PollDeviceGrant", func(t *testing.T) { testPollDeviceGrant(t, s) })
+}
+
+// testPollDeviceGrant: PollDeviceGrant records the owner's polls as
+// RecordDevicePoll does, and not another client's (DEV-16); it reports the
+// grant's state as it stands, decisions included, and its expiry.
+func testPollDeviceGrant(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	g := newGrant(10, at(0))
+	mustOK(t, s.CreateDeviceGrant(ctx, g), "create")
+	// Polls close together as well as seconds apart, so that a backend that
+	// answers some from memory shows both ways.
+	ms := time.Millisecond
+	steps := []struct {
+		at       time.Duration
+		client   string
+		wantSlow bool
+	}{
+		{0, tvClient, false}, // the first poll is never slow, even at once
+		{100 * ms, "other", false},
+		{5 * time.Second, tvClient, false}, // on time: the other client's poll did not count
+		{5100 * ms, "other", false},        // never slowed down, and not recorded
+		{7 * time.Second, tvClient, true},  // 2s < 5s
+		{7100 * ms, "other", false},
+		{7200 * ms, tvClient, true}, // 200ms < 10s
+		{28 * time.Second, tvClient, false},
+		{28100 * ms, tvClient, true}, // 100ms < 20s
+	}
+	for i, st := range steps {
+		p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, st.client, at(st.at))
+		mustOK(t, err, "poll")
+		want := store.PollResult{ClientID: tvClient, State: store.DevicePending, ExpiresAt: g.ExpiresAt, SlowDown: st.wantSlow}
+		wantEqual(t, fmt.Sprintf("poll %d at +%v by %s", i, st.at, st.client), p, want)
+	}
+	want := g
+	want.Interval, want.LastPolledAt = 20*time.Second, at(28100*ms)
+	got, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
+	mustOK(t, err, "grant after polls")
+	wantEqual(t, "grant after polls", got, want)
+	// Both verbs keep one record.
+	before, slow, err := s.RecordDevicePoll(ctx, g.DeviceCodeHash, at(28200*ms))
+	mustOK(t, err, "RecordDevicePoll after PollDeviceGrant")
+	if !slow || !before.LastPolledAt.Equal(at(28100*ms)) || before.Interval != 20*time.Second {
+		t.Errorf("RecordDevicePoll 100ms after PollDeviceGrant: slowDown %t, last poll %v, interval %v; want true, %v, 20s",
+			slow, before.LastPolledAt, before.Interval, at(28100*ms))
+	}
+	p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(28300*ms))
+	mustOK(t, err, "PollDeviceGrant after RecordDevicePoll")
+	if !p.SlowDown {
+		t.Error("PollDeviceGrant 100ms after RecordDevicePoll: not slowed down")
+	}
+
+	// Every poll sees a decision as soon as it is made, whether or not the
+	// grant was polled before, and at expiry the grant's lifetime is over.
+	deny := store.Decision{UserID: "user-1", AuthTime: at(0)}
+	approve := store.Decision{Approve: true, UserID: "user-1", AuthTime: at(0)}
+	decided := at(time.Minute)
+	for i, tc := range []struct {
+		name       string
+		pollBefore bool
+		d          store.Decision
+		want       store.DeviceState
+	}{
+		{"approved, polled before", true, approve, store.DeviceApproved},
+		{"denied, polled before", true, deny, store.DeviceDenied},
+		{"approved, first poll", false, approve, store.DeviceApproved},
+		{"denied, first poll", false, deny, store.DeviceDenied},
+	} {
+		g := newGrant(20+i, at(0))
+		mustOK(t, s.CreateDeviceGrant(ctx, g), tc.name+": create")
+		if tc.pollBefore {
+			p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, tvClient, decided.Add(-100*ms))
+			mustOK(t, err, tc.name+": poll before")
+			if p.State != store.DevicePending {
+				t.Errorf("%s: state before the decision = %s, want pending", tc.name, p.State)
+			}
+		}
+		_, err := s.DecideDeviceGrant(ctx, g.UserCode, tc.d, decided)
+		mustOK(t, err, tc.name+": decide")
+		for _, client := range []string{tvClient, "other"} {
+			p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, client, decided.Add(100*ms))
+			mustOK(t, err, tc.name+": poll")
+			// 200ms after the poll before, if any: too soon.
+			want := store.PollResult{ClientID: tvClient, State: tc.want, ExpiresAt: g.ExpiresAt,
+				SlowDown: tc.pollBefore && client == tvClient}
+			wantEqual(t, tc.name+": poll by "+client, p, want)
+		}
+		p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, tvClient, g.ExpiresAt)
+		mustOK(t, err, tc.name+": poll at expiry")
+		if !p.Expired(g.ExpiresAt) || p.Expired(g.ExpiresAt.Add(-time.Millisecond)) {
+			t.Errorf("%s: ExpiresAt = %v, want %v", tc.name, p.ExpiresAt, g.ExpiresAt)
+		}
+	}
+
+	redeemed := approvedGrant(t, s, 30)
+	mustOK(t, s.RedeemDeviceGrant(ctx, redeemed.DeviceCodeHash, tvClient, at(2*time.Minute),
+		newGrantRecord("g-poll-redeemed", at(2*time.Minute)), nil), "redeem")
+	p, err = s.PollDeviceGrant(ctx, redeemed.DeviceCodeHash, tvClient, at(3*time.Minute))
+	mustOK(t, err, "poll of a redeemed grant")
+	if p.State != store.DeviceIssued {
+		t.Errorf("poll of a redeemed grant: state %s, want issued", p.State)
+	}
+
+	_, err = s.PollDeviceGrant(ctx, "unknown", tvClient, at(0))
 	wantErr(t, err, store.ErrNotFound, "poll unknown device code")
 }
 
