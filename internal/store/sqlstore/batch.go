@@ -15,10 +15,15 @@ import (
 // stops taking more of them into its transaction once its writes have run
 // for maxBatchWork; what is left goes into the next batch. The first bounds
 // a transaction's size, the second how long the first caller of a batch
-// waits for the others' work before its commit.
+// waits for the others' work before its commit. maxBatchWork is wall time,
+// and on a busy core the committer shares it with the requests it serves:
+// at 500 µs batches were cut short, and every extra commit is an fsync the
+// core idles through. At 3 ms the load harness (server on one core, 32
+// connections, two A/B pairs) gave 13–27% more device authorizations,
+// 22–50% more redemptions and 10–33% more refreshes, with lower p99s.
 const (
 	maxBatchOps  = 128
-	maxBatchWork = 500 * time.Microsecond
+	maxBatchWork = 3 * time.Millisecond
 	writeQueue   = 256
 )
 
