@@ -140,10 +140,11 @@
 // store.ErrConflict. Where a read must precede the write, the read locks the
 // row: a poll locks its grant's row with FOR UPDATE, RotateRefreshToken
 // locks its grant with FOR SHARE against a concurrent RevokeGrant, and
-// EnsureSigningKey takes a transaction advisory lock per algorithm. Nothing
-// runs at SERIALIZABLE, but should a transaction fail with SQLSTATE 40001 or
-// 40P01 (a deadlock) it is run again, up to four attempts in all (REL-09). A
-// concurrent duplicate insert is store.ErrAlreadyExists, never a fault.
+// EnsureSigningKey and RotateSigningKey take a transaction advisory lock per
+// algorithm. Nothing runs at SERIALIZABLE, but should a transaction fail
+// with SQLSTATE 40001 or 40P01 (a deadlock) it is run again, up to four
+// attempts in all (REL-09). A concurrent duplicate insert is
+// store.ErrAlreadyExists, never a fault.
 //
 // # PostgreSQL: connections and timeouts
 //
