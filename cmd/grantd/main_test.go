@@ -322,3 +322,65 @@ func TestKeysRotate(t *testing.T) {
 		t.Errorf("keys rotate with ES256 access tokens: %v\n%s", err, out)
 	}
 }
+
+// TestShutdownDelay is REL-14 with GRANTD_SHUTDOWN_DELAY: after SIGTERM the
+// server reports not ready at once but goes on serving new connections for
+// the delay, so that a load balancer can stop sending it requests; then it
+// stops cleanly.
+func TestShutdownDelay(t *testing.T) {
+	const delay = 3 * time.Second
+	addr := freeAddr(t)
+	base := "http://" + addr
+	cmd := exec.Command(binary, "serve", "--addr", addr, "--database", filepath.Join(t.TempDir(), "g.db"))
+	cmd.Env = append(os.Environ(), "GRANTD_SHUTDOWN_DELAY="+delay.String())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// A new connection for every request, as a load balancer's probe makes.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	status := func(path string) int {
+		resp, err := client.Get(base + path)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for status("/readyz") != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("server never became ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	sigterm := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	for status("/readyz") != http.StatusServiceUnavailable {
+		if time.Since(sigterm) > delay {
+			t.Fatalf("/readyz not 503 within %v of SIGTERM", delay)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if time.Since(sigterm) < delay/2 {
+		// Still within the delay: liveness and requests are served.
+		if got := status("/healthz"); got != http.StatusOK {
+			t.Errorf("/healthz during the shutdown delay: %d, want 200", got)
+		}
+		if got := status("/.well-known/openid-configuration"); got != http.StatusOK {
+			t.Errorf("metadata during the shutdown delay: %d, want 200", got)
+		}
+	} else {
+		t.Logf("machine slow: checked readiness only, %v after SIGTERM", time.Since(sigterm))
+	}
+	if err := waitExit(cmd, 30*time.Second); err != nil {
+		t.Fatalf("after SIGTERM: %v; want a clean exit", err)
+	}
+	if took := time.Since(sigterm); took < delay {
+		t.Errorf("exited %v after SIGTERM, before the %v delay", took, delay)
+	}
+	if got := status("/healthz"); got != 0 {
+		t.Errorf("/healthz after exit: %d, want the connection refused", got)
+	}
+}

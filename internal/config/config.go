@@ -61,6 +61,7 @@ type Config struct {
 	RequirePKCE       bool          // GRANTD_REQUIRE_PKCE, default false
 
 	KeyReloadInterval time.Duration // GRANTD_KEY_RELOAD_INTERVAL, default 30s
+	ShutdownDelay     time.Duration // GRANTD_SHUTDOWN_DELAY, default 0s
 	KeyRotationPeriod time.Duration // GRANTD_KEY_ROTATION_PERIOD, default 0 (manual)
 }
 

@@ -118,6 +118,7 @@ var field = map[string]func(Config) any{
 	"GRANTD_AUTH_CODE_TTL":            func(c Config) any { return c.AuthCodeTTL },
 	"GRANTD_KEY_ROTATION_PERIOD":      func(c Config) any { return c.KeyRotationPeriod },
 	"GRANTD_KEY_RELOAD_INTERVAL":      func(c Config) any { return c.KeyReloadInterval },
+	"GRANTD_SHUTDOWN_DELAY":           func(c Config) any { return c.ShutdownDelay },
 	"GRANTD_REQUIRE_PKCE":             func(c Config) any { return c.RequirePKCE },
 }
 
@@ -189,6 +190,7 @@ var goodValues = []struct {
 	{"GRANTD_KEY_ROTATION_PERIOD", "2160h", 2160 * time.Hour},
 	{"GRANTD_KEY_ROTATION_PERIOD", "0s", time.Duration(0)},
 	{"GRANTD_KEY_RELOAD_INTERVAL", "500ms", 500 * time.Millisecond},
+	{"GRANTD_SHUTDOWN_DELAY", "10s", 10 * time.Second},
 	{"GRANTD_REQUIRE_PKCE", "true", true},
 }
 
@@ -294,6 +296,8 @@ var badValues = []struct {
 	{"GRANTD_KEY_ROTATION_PERIOD", "-1h"},
 	{"GRANTD_KEY_RELOAD_INTERVAL", "0s"},
 	{"GRANTD_KEY_RELOAD_INTERVAL", "1h"},
+	{"GRANTD_SHUTDOWN_DELAY", "2m"},
+	{"GRANTD_SHUTDOWN_DELAY", "-1s"},
 	{"GRANTD_REQUIRE_PKCE", "maybe"},
 }
 

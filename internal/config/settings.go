@@ -121,6 +121,17 @@ func tokenSettings() []setting {
 		Setting: Setting{"GRANTD_SESSION_TTL", "1h", "Lifetime of a browser sign-in session, a Go duration."},
 		apply:   func(c *Config, v string) (err error) { c.SessionTTL, err = parseDuration(v, 0, 0); return err },
 	}, {
+		Setting: Setting{"GRANTD_SHUTDOWN_DELAY", "0s", "How long, after SIGTERM, the server goes on serving while /readyz answers 503, " +
+			"so that a load balancer stops sending it requests before its listener closes (0s..60s)."},
+		apply: func(c *Config, v string) (err error) {
+			if d, perr := time.ParseDuration(v); perr == nil && d == 0 {
+				c.ShutdownDelay = 0
+				return nil
+			}
+			c.ShutdownDelay, err = parseDuration(v, time.Millisecond, time.Minute)
+			return err
+		},
+	}, {
 		Setting: Setting{"GRANTD_PPROF_ADDR", "", "Loopback host:port for Go's pprof profiles (net/http/pprof), for profiling under load; off when empty."},
 		apply:   func(c *Config, v string) (err error) { c.PprofAddr, err = parseLoopbackAddr(v); return err },
 	}, {

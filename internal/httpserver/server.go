@@ -215,7 +215,8 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 const shutdownGrace = 25 * time.Second
 
 // Serve serves on ln until ctx is cancelled, then stops gracefully: readiness
-// turns 503, the listener closes and requests in flight complete.
+// turns 503, requests go on being served for cfg.ShutdownDelay, then the
+// listener closes and requests in flight complete.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
@@ -239,6 +240,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.stopping.Store(true)
+	// A load balancer that probes /readyz every few seconds needs that long
+	// to see the 503 and stop sending requests here; until then they are
+	// still served (REL-14). With no delay the listener closes at once.
+	if d := s.cfg.ShutdownDelay; d > 0 {
+		s.logger.Info("draining: not ready, still serving", "delay", d)
+		select {
+		case <-time.After(d):
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
 	s.logger.Info("shutting down", "grace", shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
