@@ -5,6 +5,7 @@
 package bearer
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -30,6 +31,8 @@ type Checker struct {
 	Keys   *keys.Set
 	Issuer string
 	Now    func() time.Time
+	// MaxVerified bounds the verified-token cache; zero means maxVerified.
+	MaxVerified int
 
 	// verified remembers the claims of tokens whose signature checked out,
 	// by SHA-256 of the token: resource servers introspect the same token
@@ -94,20 +97,21 @@ func (c *Checker) verify(raw string, now time.Time) (oauth.AccessTokenClaims, bo
 	if c.verified == nil {
 		c.verified = make(map[[sha256.Size]byte]verifiedToken)
 	}
-	if len(c.verified) >= maxVerified {
-		c.evict(now)
+	if limit := cmp.Or(c.MaxVerified, maxVerified); len(c.verified) >= limit {
+		c.evict(now, limit)
 	}
 	c.verified[sum] = verifiedToken{claims: claims, kid: kid}
 	c.mu.Unlock()
 	return claims, true
 }
 
-// evict makes room in the cache: expired tokens go, then, if that was not
-// a tenth of it, arbitrary ones (map order). Called with c.mu held.
-func (c *Checker) evict(now time.Time) {
+// evict makes room in the cache, full at limit entries: expired tokens go,
+// then, if that was not a tenth of it, arbitrary ones (map order). Called
+// with c.mu held.
+func (c *Checker) evict(now time.Time, limit int) {
 	n := 0
 	for k, v := range c.verified {
-		if now.Unix() >= v.claims.ExpiresAt || n < maxVerified/10 {
+		if now.Unix() >= v.claims.ExpiresAt || n < max(1, limit/10) {
 			delete(c.verified, k)
 			n++
 		}
