@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -160,5 +161,31 @@ func TestSignInFormAction(t *testing.T) {
 	}
 	if csp := b.Post("/signout", url.Values{}).Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self';") {
 		t.Errorf("error page CSP %q, want form-action 'self'", csp)
+	}
+}
+
+// TestErrorPageLink: the error page's way on depends on the page that
+// failed; after an /authorize error it offers no link, since the request's
+// redirect URI may be what failed and /device would be the wrong flow.
+func TestErrorPageLink(t *testing.T) {
+	f := newFixture(t, false, nil)
+	for _, tc := range []struct {
+		path, want, notWant string
+	}{
+		{"/device", `href="/device">Start over</a>`, ""},
+		{"/device/decision", `href="/device">Start over</a>`, ""},
+		{"/signin", `href="/device">Start over</a>`, ""},
+		{"/account", `href="/account">Back to your account</a>`, "Start over"},
+		{"/authorize", "Go back to the app you came from", "Start over"},
+		{"/authorize/consent", "Go back to the app you came from", "Start over"},
+		{"/authorizex", `href="/device">Start over</a>`, ""},
+	} {
+		rec := httptest.NewRecorder()
+		f.site.Error(rec, httptest.NewRequest(http.MethodGet, tc.path, nil), http.StatusBadRequest, "Something is wrong.")
+		body := rec.Body.String()
+		if rec.Code != http.StatusBadRequest || !strings.Contains(body, tc.want) || !strings.Contains(body, "Something is wrong.") ||
+			(tc.notWant != "" && strings.Contains(body, tc.notWant)) {
+			t.Errorf("error page after %s: %d, want it to contain %q and not %q:\n%s", tc.path, rec.Code, tc.want, tc.notWant, body)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -75,6 +76,28 @@ type Account struct {
 type errorPage struct {
 	Title   string
 	Message string
+	// Link, when its Href is set, is where the page offers to go on.
+	Link errorLink
+}
+
+// errorLink is the way on from an error page.
+type errorLink struct{ Href, Text string }
+
+// errorLinkFor chooses the error page's way on by the page that failed: the
+// device pages start over at /device; the account page returns to itself;
+// an /authorize request has no safe way back — its redirect URI may be the
+// very thing that failed — so the user is sent back to the app instead.
+func errorLinkFor(r *http.Request) errorLink {
+	switch {
+	case r == nil:
+		return errorLink{"/device", "Start over"}
+	case r.URL.Path == "/authorize" || strings.HasPrefix(r.URL.Path, "/authorize/"):
+		return errorLink{}
+	case r.URL.Path == "/account" || strings.HasPrefix(r.URL.Path, "/account/"):
+		return errorLink{"/account", "Back to your account"}
+	default:
+		return errorLink{"/device", "Start over"}
+	}
 }
 
 // SetSecurityHeaders sets the headers every page carries: a CSP with no
@@ -154,7 +177,7 @@ func (s *Site) Error(w http.ResponseWriter, r *http.Request, status int, msg str
 	if title == "" {
 		title = "Error"
 	}
-	s.Render(w, status, s.pages().err, errorPage{Title: title, Message: msg})
+	s.Render(w, status, s.pages().err, errorPage{Title: title, Message: msg, Link: errorLinkFor(r)})
 }
 
 // TooManyRequests writes the 429 page with a Retry-After header in whole
