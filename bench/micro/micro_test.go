@@ -182,11 +182,11 @@ func BenchmarkStore(b *testing.B) {
 			}
 		}
 	})
-	b.Run("RecordDevicePoll", func(b *testing.B) {
+	b.Run("PollDeviceGrant", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			now := t0.Add(time.Duration(i/pending+1) * 10 * time.Second)
-			if _, _, err := st.RecordDevicePoll(ctx, hash(i%pending), now); err != nil {
+			if _, err := st.PollDeviceGrant(ctx, hash(i%pending), "tv", now); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -181,22 +181,20 @@ type DeviceGrants interface {
 	// DeviceGrantByUserCode returns the grant with the given normalised user
 	// code, or ErrNotFound.
 	DeviceGrantByUserCode(ctx context.Context, userCode string) (DeviceGrant, error)
-	// RecordDevicePoll records a poll of the grant at now and returns the grant
-	// as it was before this poll. When the previous poll was less than the
-	// grant's interval before now, it raises the grant's interval by 5 seconds
-	// and reports slowDown (RFC 8628 §3.5). Atomic: of concurrent polls at one
-	// instant, at most one is on time. The poll record (the last poll and the
-	// raised interval) is soft state: a backend need not make it durable and
-	// may lose it (in a crash, say), since it decides only slow_down, never
-	// whether a token is issued; the grant's state stays durable.
-	RecordDevicePoll(ctx context.Context, deviceCodeHash string, now time.Time) (g DeviceGrant, slowDown bool, err error)
 	// PollDeviceGrant is the store's part of a device access token request
 	// (RFC 8628 §3.4), in one call: it finds the grant with the given device
 	// code hash, or returns ErrNotFound, and when the grant is clientID's it
-	// records the poll at now as RecordDevicePoll does, with the same
-	// atomicity. A poll by another client is not recorded: it neither uses
-	// the code up nor counts as a poll (DEV-16), and its result carries the
-	// grant's owner so that the caller can refuse it.
+	// records the poll at now. When the previous poll was less than the
+	// grant's interval before now, it raises the grant's interval by 5
+	// seconds and reports SlowDown (RFC 8628 §3.5); the first poll is never
+	// slow. Atomic: of concurrent polls at one instant, at most one is on
+	// time. A poll by another client is not recorded: it neither uses the
+	// code up nor counts as a poll (DEV-16), and its result carries the
+	// grant's owner so that the caller can refuse it. The poll record (the
+	// last poll and the raised interval, which DeviceGrantByDeviceCode
+	// reports) is soft state: a backend need not make it durable and may
+	// lose it (in a crash, say), since it decides only slow_down, never
+	// whether a token is issued; the grant's state stays durable.
 	PollDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time) (PollResult, error)
 	// DecideDeviceGrant moves a pending, unexpired grant to approved or denied.
 	// It returns ErrNotFound for an unknown user code and ErrConflict when the

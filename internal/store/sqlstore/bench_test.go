@@ -25,8 +25,6 @@ func runBenchmarks(b *testing.B, open func(*testing.B) *Store) {
 	}{
 		{"CreateDeviceGrant", benchCreateDeviceGrant},
 		{"CreateDeviceGrantParallel", benchCreateDeviceGrantParallel},
-		{"RecordDevicePoll", benchRecordDevicePoll},
-		{"RecordDevicePollParallel", benchRecordDevicePollParallel},
 		{"PollDeviceGrant", benchPollDeviceGrant},
 		{"PollDeviceGrantParallel", benchPollDeviceGrantParallel},
 		{"DeviceGrantLookup", benchDeviceGrantLookup},
@@ -67,33 +65,6 @@ func benchCreateDeviceGrantParallel(b *testing.B, s *Store) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := s.CreateDeviceGrant(ctx, grant(int(n.Add(1)))); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
-
-// benchRecordDevicePollParallel polls 1,000 pending grants from many
-// goroutines, each poll of a grant a second after the one before.
-func benchRecordDevicePollParallel(b *testing.B, s *Store) {
-	ctx := b.Context()
-	const grants = 1000
-	for i := range grants {
-		g := grant(i)
-		g.ExpiresAt = t0.Add(24 * time.Hour)
-		if err := s.CreateDeviceGrant(ctx, g); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var n atomic.Int64
-	b.ReportAllocs()
-	b.SetParallelism(parallelWriters)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := n.Add(1)
-			now := t0.Add(time.Duration(i/grants) * time.Second)
-			if _, _, err := s.RecordDevicePoll(ctx, grant(int(i%grants)).DeviceCodeHash, now); err != nil {
 				b.Error(err)
 				return
 			}
@@ -178,21 +149,6 @@ func benchClientLookup(b *testing.B, s *Store) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := s.Client(ctx, c.ID); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func benchRecordDevicePoll(b *testing.B, s *Store) {
-	ctx := b.Context()
-	g := grant(0)
-	g.ExpiresAt = t0.Add(24 * time.Hour)
-	if err := s.CreateDeviceGrant(ctx, g); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if _, _, err := s.RecordDevicePoll(ctx, g.DeviceCodeHash, t0.Add(time.Duration(i)*time.Second)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -54,7 +54,9 @@ func testWriterContention(t *testing.T, stores []*Store, sharedPolls bool) {
 				if !sharedPolls {
 					s = stores[0]
 				}
-				_, slow[i], errs[i] = s.RecordDevicePoll(ctx, polled.DeviceCodeHash, t0.Add(time.Minute))
+				var p store.PollResult
+				p, errs[i] = s.PollDeviceGrant(ctx, polled.DeviceCodeHash, polled.ClientID, t0.Add(time.Minute))
+				slow[i] = p.SlowDown
 			case isAttempt(i):
 				allowed[i], _, errs[i] = s.TakeAttempt(ctx, "global", budget, time.Minute, t0)
 			case i%5 == 0:

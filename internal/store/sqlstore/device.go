@@ -97,43 +97,22 @@ func (s *Store) overlayPolls(g *store.DeviceGrant) {
 	}
 }
 
-// RecordDevicePoll records a poll at now and returns the grant as it was
-// before it. When the previous poll was less than the interval before now it
-// raises the interval by 5 seconds and reports slowDown; the first poll is
-// never slow (RFC 8628 §3.5). Polls of one grant are serialised, so none is
-// lost. The record is soft: it is not durable, and is lost in a crash, which
-// is harmless (see doc.go).
-//
-// SQLite keeps it in memory (the Store's poll book): the grant is read on
-// the reader pool, and the book's lock orders concurrent polls. PostgreSQL
-// keeps it in the grant's row, so that every instance sees it, and reads
-// and updates the row in one statement (pollInRow).
-func (s *Store) RecordDevicePoll(ctx context.Context, deviceCodeHash string, now time.Time) (store.DeviceGrant, bool, error) {
-	if s.polls == nil {
-		g, slowDown, err := queryPollInRow(ctx, s.st.recordPollInRow, scanDeviceGrant, deviceCodeHash, "", now)
-		if err != nil {
-			return store.DeviceGrant{}, false, fmt.Errorf("record device poll: %w", err)
-		}
-		return g, slowDown, nil
-	}
-	seen := s.polls.generation()
-	g, err := scanDeviceGrant(s.st.deviceByHash.QueryRowContext(ctx, deviceCodeHash))
-	if err != nil {
-		return store.DeviceGrant{}, false, fmt.Errorf("record device poll: %w", err)
-	}
-	slowDown := s.polls.recordRead(&g, now, seen)
-	return g, slowDown, nil
-}
-
 // PollDeviceGrant finds the grant with the given device code hash, or
-// store.ErrNotFound, and records a poll at now as RecordDevicePoll does
-// when the grant is clientID's; another client's poll is not recorded
-// (DEV-16).
+// store.ErrNotFound, and records a poll at now when the grant is
+// clientID's; another client's poll is not recorded (DEV-16). When the
+// previous poll was less than the interval before now it raises the
+// interval by 5 seconds and reports SlowDown; the first poll is never slow
+// (RFC 8628 §3.5). Polls of one grant are serialised, so none is lost. The
+// record is soft: it is not durable, and is lost in a crash, which is
+// harmless (see doc.go).
 //
-// On SQLite a poll of a grant that the poll book knows to be pending is
-// answered from the book alone (pollPending). Otherwise the grant's poll
-// columns are read on the reader pool, and the book knows a pending grant
-// for the polls to come.
+// SQLite keeps the record in memory (the Store's poll book), whose lock
+// orders concurrent polls. A poll of a grant that the book knows to be
+// pending is answered from the book alone (pollPending). Otherwise the
+// grant's poll columns are read on the reader pool, and the book knows a
+// pending grant for the polls to come. PostgreSQL keeps the record in the
+// grant's row, so that every instance sees it, and reads and updates the
+// row in one statement (pollInRow).
 func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time) (store.PollResult, error) {
 	var (
 		g        store.DeviceGrant
@@ -141,7 +120,7 @@ func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash, clientID st
 		err      error
 	)
 	if s.polls == nil {
-		g, slowDown, err = queryPollInRow(ctx, s.st.pollInRow, scanDevicePoll, deviceCodeHash, clientID, now)
+		g, slowDown, err = s.queryPollInRow(ctx, deviceCodeHash, clientID, now)
 	} else {
 		p, known, check := s.polls.pollPending(deviceCodeHash, clientID, now)
 		if known {
@@ -196,42 +175,40 @@ func dataVersion(ctx context.Context, tx *sql.Tx) (int64, error) {
 	return v, nil
 }
 
-// pollInRow returns PostgreSQL's poll of a device grant, where the poll
-// record lives in the grant's row so that every instance sees it, as one
-// statement and so one round trip. It locks the grant's row (FOR UPDATE),
-// returns columns as they were before the poll and whether the poll came
-// too soon, and records the poll unless $2 names a client other than the
-// grant's (an empty $2 names none): the last poll is $3, and the interval grows by
-// $4 when the poll came sooner than the interval after the one before (RFC
-// 8628 §3.5). Concurrent polls of a grant queue on the row lock, and at READ
-// COMMITTED each then reads and updates the row as the one before left it,
-// so none is lost. The transaction commits without waiting for the WAL
-// flush (set_config: synchronous_commit off for the transaction), as poll
-// bookkeeping is soft.
-func pollInRow(columns string) string {
-	const tooSoon = `old.last_polled_at IS NOT NULL AND $3::bigint - old.last_polled_at < old.poll_interval_ns`
-	return `WITH old AS (SELECT ` + columns + ` FROM device_grants WHERE device_code_hash = $1 FOR UPDATE),
-		poll AS (UPDATE device_grants g SET last_polled_at = $3::bigint,
-				poll_interval_ns = old.poll_interval_ns + CASE WHEN ` + tooSoon + ` THEN $4::bigint ELSE 0 END
-			FROM old WHERE g.device_code_hash = $1 AND ($2::text = '' OR old.client_id = $2::text))
-		SELECT ` + columns + `, ` + tooSoon + `, set_config('synchronous_commit', 'off', true) FROM old`
-}
+// pollInRow is PostgreSQL's poll of a device grant, where the poll record
+// lives in the grant's row so that every instance sees it, as one statement
+// and so one round trip. It locks the grant's row (FOR UPDATE), returns its
+// poll columns as they were before the poll and whether the poll came too
+// soon, and records the poll if $2 names the grant's client: the last poll
+// is $3, and the interval grows by $4 when the poll came sooner than the
+// interval after the one before (RFC 8628 §3.5). Concurrent polls of a
+// grant queue on the row lock, and at READ COMMITTED each then reads and
+// updates the row as the one before left it, so none is lost. The
+// transaction commits without waiting for the WAL flush (set_config:
+// synchronous_commit off for the transaction), as poll bookkeeping is soft.
+const pollInRow = `WITH old AS (SELECT ` + devicePollColumns + ` FROM device_grants WHERE device_code_hash = $1 FOR UPDATE),
+	poll AS (UPDATE device_grants g SET last_polled_at = $3::bigint,
+			poll_interval_ns = old.poll_interval_ns + CASE WHEN ` + pollTooSoon + ` THEN $4::bigint ELSE 0 END
+		FROM old WHERE g.device_code_hash = $1 AND old.client_id = $2::text)
+	SELECT ` + devicePollColumns + `, ` + pollTooSoon + `, set_config('synchronous_commit', 'off', true) FROM old`
 
-// queryPollInRow runs st, a pollInRow statement whose columns scan reads,
-// for a poll at now by clientID ("" for the grant's own client).
-func queryPollInRow(ctx context.Context, st *sql.Stmt, scan func(rowScanner) (store.DeviceGrant, error),
-	deviceCodeHash, clientID string, now time.Time) (store.DeviceGrant, bool, error) {
+// pollTooSoon is true when the poll at $3 comes sooner than the interval
+// after the last one.
+const pollTooSoon = `old.last_polled_at IS NOT NULL AND $3::bigint - old.last_polled_at < old.poll_interval_ns`
+
+// queryPollInRow runs pollInRow for a poll at now by clientID, and reports
+// slow_down only for a poll it recorded.
+func (s *Store) queryPollInRow(ctx context.Context, deviceCodeHash, clientID string, now time.Time) (store.DeviceGrant, bool, error) {
 	var (
 		tooSoon    bool
 		syncCommit string
 	)
-	row := st.QueryRowContext(ctx, deviceCodeHash, clientID, nanos(now), int64(slowDownStep))
-	g, err := scan(scanAlso{row, []any{&tooSoon, &syncCommit}})
+	row := s.st.pollInRow.QueryRowContext(ctx, deviceCodeHash, clientID, nanos(now), int64(slowDownStep))
+	g, err := scanDevicePoll(scanAlso{row, []any{&tooSoon, &syncCommit}})
 	if err != nil {
 		return store.DeviceGrant{}, false, err
 	}
-	recorded := clientID == "" || g.ClientID == clientID
-	return g, tooSoon && recorded, nil
+	return g, tooSoon && g.ClientID == clientID, nil
 }
 
 // scanAlso is row, scanning extra columns after those its caller scans.

@@ -74,7 +74,7 @@
 //
 // # Device polls: soft bookkeeping
 //
-// RecordDevicePoll costs no durable write. Its record — the time of a
+// A poll (PollDeviceGrant) costs no durable write. Its record — the time of a
 // device code's last poll and its interval, raised by 5 seconds at each
 // slow_down — is soft state: losing it in a crash is harmless. The device
 // then gets one poll answered without slow_down (the last poll is unknown,

@@ -37,7 +37,7 @@ func TestPollsSurviveGracefulRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, at := range []time.Duration{0, time.Second} { // the second is slow: 10s from now on
-			if _, _, err := s.RecordDevicePoll(ctx, g.DeviceCodeHash, t0.Add(at)); err != nil {
+			if _, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, g.ClientID, t0.Add(at)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -56,9 +56,9 @@ func TestPollsSurviveGracefulRestart(t *testing.T) {
 			t.Errorf("%s after restart: interval %v, last poll %v; want 10s, %v",
 				g.DeviceCodeHash, got.Interval, got.LastPolledAt, t0.Add(time.Second))
 		}
-		_, slow, err := s.RecordDevicePoll(ctx, g.DeviceCodeHash, t0.Add(6*time.Second))
-		if err != nil || !slow {
-			t.Errorf("%s: poll 5s after the last, interval 10s: slowDown %t, %v; want true", g.DeviceCodeHash, slow, err)
+		p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, g.ClientID, t0.Add(6*time.Second))
+		if err != nil || !p.SlowDown {
+			t.Errorf("%s: poll 5s after the last, interval 10s: slowDown %t, %v; want true", g.DeviceCodeHash, p.SlowDown, err)
 		}
 	}
 }
@@ -78,18 +78,22 @@ func TestPollsLostInCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, at := range []time.Duration{0, time.Second} {
-		if _, _, err := crashed.RecordDevicePoll(ctx, g.DeviceCodeHash, t0.Add(at)); err != nil {
+		if _, err := crashed.PollDeviceGrant(ctx, g.DeviceCodeHash, g.ClientID, t0.Add(at)); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	restarted := openTemp(t, path) // as after kill -9: crashed never wrote its book back
-	before, slow, err := restarted.RecordDevicePoll(ctx, g.DeviceCodeHash, t0.Add(2*time.Second))
+	before, err := restarted.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slow || before.Interval != g.Interval || !before.LastPolledAt.IsZero() || before.State != store.DeviceApproved {
-		t.Errorf("first poll after a crash: slowDown %t, grant %+v; want on time, base interval, approved", slow, before)
+	p, err := restarted.PollDeviceGrant(ctx, g.DeviceCodeHash, g.ClientID, t0.Add(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.SlowDown || before.Interval != g.Interval || !before.LastPolledAt.IsZero() || p.State != store.DeviceApproved {
+		t.Errorf("first poll after a crash: slowDown %t, grant %+v; want on time, base interval, approved", p.SlowDown, before)
 	}
 }
 
@@ -98,7 +102,7 @@ func TestPollsLostInCrash(t *testing.T) {
 func TestPollOfUnknownCode(t *testing.T) {
 	s := openTemp(t, filepath.Join(t.TempDir(), "grantd.db"))
 	for i := range 100 {
-		_, _, err := s.RecordDevicePoll(t.Context(), hexGrant(i).DeviceCodeHash, t0)
+		_, err := s.PollDeviceGrant(t.Context(), hexGrant(i).DeviceCodeHash, "tv", t0)
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("poll of an unknown code: %v, want ErrNotFound", err)
 		}

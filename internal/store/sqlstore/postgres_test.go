@@ -190,7 +190,7 @@ func TestPostgresStatementTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, _, err = s.RecordDevicePoll(ctx, g.DeviceCodeHash, t0.Add(time.Minute))
+	_, err = s.PollDeviceGrant(ctx, g.DeviceCodeHash, g.ClientID, t0.Add(time.Minute))
 	if elapsed := time.Since(start); err == nil || elapsed > 3*time.Second {
 		t.Fatalf("poll behind a held lock: %v after %v; want an error within the statement timeout", err, elapsed)
 	}
@@ -202,7 +202,7 @@ func TestPostgresStatementTimeout(t *testing.T) {
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.RecordDevicePoll(ctx, g.DeviceCodeHash, t0.Add(time.Minute)); err != nil {
+	if _, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, g.ClientID, t0.Add(time.Minute)); err != nil {
 		t.Errorf("poll after the lock is gone: %v", err)
 	}
 }

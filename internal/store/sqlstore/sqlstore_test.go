@@ -69,10 +69,15 @@ func TestRestartKeepsDeviceGrants(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if g, _, err = s.RecordDevicePoll(ctx, g.DeviceCodeHash, t0.Add(2*time.Minute)); err != nil {
+		if _, err = s.PollDeviceGrant(ctx, g.DeviceCodeHash, g.ClientID, t0.Add(2*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		g.LastPolledAt = t0.Add(2 * time.Minute)
+		if g, err = s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash); err != nil {
+			t.Fatal(err)
+		}
+		if !g.LastPolledAt.Equal(t0.Add(2 * time.Minute)) {
+			t.Fatalf("last poll %v, want %v", g.LastPolledAt, t0.Add(2*time.Minute))
+		}
 		want[g.DeviceCodeHash] = g
 	}
 	if err := s.Close(); err != nil {

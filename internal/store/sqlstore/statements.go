@@ -20,9 +20,8 @@ type statements struct {
 	// recordPoll writes SQLite's poll bookkeeping back when the Store
 	// closes.
 	recordPoll *sql.Stmt
-	// PostgreSQL only: a poll of a device grant, returning the whole grant
-	// (RecordDevicePoll) or its poll columns (PollDeviceGrant).
-	recordPollInRow, pollInRow *sql.Stmt
+	// PostgreSQL only: a poll of a device grant (PollDeviceGrant).
+	pollInRow *sql.Stmt
 }
 
 // prepareStatements prepares the hot statements, reads on r and writes on
@@ -49,8 +48,7 @@ func prepareStatements(ctx context.Context, r, w *sql.DB, d *dialect) (*statemen
 		{&st.recordPoll, w, updateDevicePoll},
 	}
 	if d == postgresDialect {
-		list = append(list, prepared{&st.recordPollInRow, w, pollInRow(deviceColumns)},
-			prepared{&st.pollInRow, w, pollInRow(devicePollColumns)})
+		list = append(list, prepared{&st.pollInRow, w, pollInRow})
 	}
 	for _, p := range list {
 		s, err := p.db.PrepareContext(ctx, p.query)
@@ -68,7 +66,7 @@ func (st *statements) close() error {
 	var errs []error
 	for _, s := range []*sql.Stmt{st.deviceByHash, st.devicePoll, st.client, st.user, st.refreshByHash, st.accessTokenLive,
 		st.insertDevice, st.redeemDevice, st.insertGrant, st.insertRefresh, st.rotateRefresh, st.recordPoll,
-		st.recordPollInRow, st.pollInRow} {
+		st.pollInRow} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

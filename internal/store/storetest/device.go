@@ -69,10 +69,12 @@ func testDevicePoll(t *testing.T, s store.Store) {
 		{52 * time.Second, false, 20 * time.Second, 31 * time.Second},
 	}
 	for i, st := range steps {
-		before, slow, err := s.RecordDevicePoll(ctx, g.DeviceCodeHash, at(st.at))
+		before, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
+		mustOK(t, err, "grant before poll")
+		p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(st.at))
 		mustOK(t, err, "poll")
-		if slow != st.wantSlow {
-			t.Errorf("poll %d at +%v: slowDown = %t, want %t", i, st.at, slow, st.wantSlow)
+		if p.SlowDown != st.wantSlow {
+			t.Errorf("poll %d at +%v: slowDown = %t, want %t", i, st.at, p.SlowDown, st.wantSlow)
 		}
 		if before.Interval != st.wantInterval {
 			t.Errorf("poll %d at +%v: interval before = %v, want %v", i, st.at, before.Interval, st.wantInterval)
@@ -84,9 +86,8 @@ func testDevicePoll(t *testing.T, s store.Store) {
 		if !before.LastPolledAt.Equal(wantLast) {
 			t.Errorf("poll %d at +%v: last poll before = %v, want %v", i, st.at, before.LastPolledAt, wantLast)
 		}
-		if before.State != store.DevicePending || before.DeviceCodeHash != g.DeviceCodeHash {
-			t.Errorf("poll %d: returned grant %+v, want the pending grant", i, before)
-		}
+		want := store.PollResult{ClientID: tvClient, State: store.DevicePending, ExpiresAt: g.ExpiresAt, SlowDown: st.wantSlow}
+		wantEqual(t, fmt.Sprintf("poll %d", i), p, want)
 	}
 
 	want := g
@@ -98,19 +99,20 @@ func testDevicePoll(t *testing.T, s store.Store) {
 	// A poll reports the decision it finds and does not change it.
 	decided, err := s.DecideDeviceGrant(ctx, g.UserCode, store.Decision{Approve: true, UserID: "user-1", AuthTime: at(0)}, at(time.Minute))
 	mustOK(t, err, "approve")
-	before, _, err := s.RecordDevicePoll(ctx, g.DeviceCodeHash, at(2*time.Minute))
+	p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute))
 	mustOK(t, err, "poll after approval")
-	wantEqual(t, "poll after approval", before, decided)
-
-	_, _, err = s.RecordDevicePoll(ctx, "unknown", at(0))
-	wantErr(t, err, store.ErrNotFound, "poll unknown device code")
+	wantEqual(t, "poll after approval", p, store.PollResult{ClientID: tvClient, State: store.DeviceApproved, ExpiresAt: g.ExpiresAt})
+	got, err = s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
+	mustOK(t, err, "grant after a poll of the approved code")
+	decided.LastPolledAt = at(2 * time.Minute)
+	wantEqual(t, "grant after a poll of the approved code", got, decided)
 
 	t.Run("PollDeviceGrant", func(t *testing.T) { testPollDeviceGrant(t, s) })
 }
 
-// testPollDeviceGrant: PollDeviceGrant records the owner's polls as
-// RecordDevicePoll does, and not another client's (DEV-16); it reports the
-// grant's state as it stands, decisions included, and its expiry.
+// testPollDeviceGrant: PollDeviceGrant records the owner's polls, and not
+// another client's (DEV-16); it reports the grant's state as it stands,
+// decisions included, and its expiry.
 func testPollDeviceGrant(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	g := newGrant(10, at(0))
@@ -144,18 +146,6 @@ func testPollDeviceGrant(t *testing.T, s store.Store) {
 	got, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
 	mustOK(t, err, "grant after polls")
 	wantEqual(t, "grant after polls", got, want)
-	// Both verbs keep one record.
-	before, slow, err := s.RecordDevicePoll(ctx, g.DeviceCodeHash, at(28200*ms))
-	mustOK(t, err, "RecordDevicePoll after PollDeviceGrant")
-	if !slow || !before.LastPolledAt.Equal(at(28100*ms)) || before.Interval != 20*time.Second {
-		t.Errorf("RecordDevicePoll 100ms after PollDeviceGrant: slowDown %t, last poll %v, interval %v; want true, %v, 20s",
-			slow, before.LastPolledAt, before.Interval, at(28100*ms))
-	}
-	p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(28300*ms))
-	mustOK(t, err, "PollDeviceGrant after RecordDevicePoll")
-	if !p.SlowDown {
-		t.Error("PollDeviceGrant 100ms after RecordDevicePoll: not slowed down")
-	}
 
 	// Every poll sees a decision as soon as it is made, whether or not the
 	// grant was polled before, and at expiry the grant's lifetime is over.
@@ -202,7 +192,7 @@ func testPollDeviceGrant(t *testing.T, s store.Store) {
 	redeemed := approvedGrant(t, s, 30)
 	mustOK(t, s.RedeemDeviceGrant(ctx, redeemed.DeviceCodeHash, tvClient, at(2*time.Minute),
 		newGrantRecord("g-poll-redeemed", at(2*time.Minute)), nil), "redeem")
-	p, err = s.PollDeviceGrant(ctx, redeemed.DeviceCodeHash, tvClient, at(3*time.Minute))
+	p, err := s.PollDeviceGrant(ctx, redeemed.DeviceCodeHash, tvClient, at(3*time.Minute))
 	mustOK(t, err, "poll of a redeemed grant")
 	if p.State != store.DeviceIssued {
 		t.Errorf("poll of a redeemed grant: state %s, want issued", p.State)

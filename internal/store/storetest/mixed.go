@@ -27,8 +27,8 @@ func testConcurrentPollsOfManyCodes(t *testing.T, s store.Store) {
 	)
 	errs := race(codes*polls, func(i int) error {
 		c := i % codes
-		_, slow, err := s.RecordDevicePoll(ctx, newGrant(c, at(0)).DeviceCodeHash, now)
-		if err == nil && !slow {
+		p, err := s.PollDeviceGrant(ctx, newGrant(c, at(0)).DeviceCodeHash, tvClient, now)
+		if err == nil && !p.SlowDown {
 			mu.Lock()
 			onTime[c]++
 			mu.Unlock()
