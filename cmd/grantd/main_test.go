@@ -312,8 +312,19 @@ func TestKeysRotate(t *testing.T) {
 	if got := states(ks); got != "RS256:previous RS256:signing RS256:retired" {
 		t.Errorf("after an immediate rotation: %s, want previous, signing, retired", got)
 	}
-	if _, _, code := grantd(t, db, "", "keys", "rotate", "--alg", "HS256"); code == 0 {
-		t.Errorf("keys rotate --alg HS256 succeeded")
+	before := states(keyList(t, db, "keys", "list"))
+	for _, bad := range [][]string{
+		{"--alg", "HS256"},
+		{"--immediately", "--publish-ahead", "1m"},
+		{"--publish-ahead", "-1s"},
+		{"--publish-ahead", "soon"},
+	} {
+		if _, stderr, code := grantd(t, db, "", append([]string{"keys", "rotate"}, bad...)...); code == 0 || stderr == "" {
+			t.Errorf("keys rotate %v: exit %d, stderr %q; want an error", bad, code, stderr)
+		}
+	}
+	if after := states(keyList(t, db, "keys", "list")); after != before {
+		t.Errorf("refused rotations changed the keys: %s, then %s", before, after)
 	}
 	env := []string{"GRANTD_ACCESS_TOKEN_ALG=ES256"}
 	cmd := exec.Command(binary, "keys", "rotate")
