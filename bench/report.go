@@ -168,7 +168,7 @@ func markdown(rep *Report) string {
 	if st.QuietWait > 0 {
 		p("- before each scenario the harness waited up to %.0f s for other processes to use under %.0f%% of a core; \"others' CPU\" is what they used while it measured\n", st.QuietWait, 100*quietLoad)
 	}
-	p("- grantd: SQLite (WAL, synchronous=FULL), ES256 access tokens, POLLING_INTERVAL=%d s; "+
+	p("- grantd: SQLite (WAL, every write fsynced before its answer), ES256 access tokens, POLLING_INTERVAL=%d s; "+
 		"%s pending codes polled in 2a, %s in 2b; %s codes approved for 3\n",
 		st.PollingInterval, thousands(float64(st.Pending)), thousands(float64(st.Hammered)), thousands(float64(st.Approved)))
 	if slices.ContainsFunc(rep.Targets, func(t *TargetReport) bool { return t.Name == "grantd-postgres" }) {

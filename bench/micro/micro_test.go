@@ -30,7 +30,7 @@ import (
 	"github.com/grantd/grantd/internal/usercode"
 )
 
-// Store writes commit with synchronous=FULL: a write benchmarked alone pays
+// Store writes are answered after their fsync: a write benchmarked alone pays
 // a whole commit and fsync (concurrent writes share one, by group commit),
 // so these figures depend on the disk under the temporary directory. Poll
 // records are soft state and are not written durably.

@@ -23,7 +23,7 @@ func (e *env) serveForm(b *testing.B, path string, form url.Values, id, secret s
 }
 
 // BenchmarkDeviceAuthorization measures POST /device_authorization on SQLite
-// with synchronous=FULL: authentication, two codes drawn, one durable insert.
+// with its fsync: authentication, two codes drawn, one durable insert.
 func BenchmarkDeviceAuthorization(b *testing.B) {
 	// One client from one address: lift the DEV-20 budgets, as the load
 	// harness does, to measure the endpoint rather than the limiter.

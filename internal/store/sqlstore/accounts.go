@@ -30,7 +30,7 @@ func (s *Store) Client(ctx context.Context, id string) (store.Client, error) {
 		redirects, grants, scps string
 		created                 sql.NullInt64
 	)
-	err := s.st.client.QueryRowContext(ctx, id).
+	err := s.readRow(ctx, s.st.client, id).
 		Scan(&c.ID, &c.SecretHash, &c.Public, &c.Name, &redirects, &grants, &scps, &c.AuthMethod, &c.Audience,
 			&c.Introspect, &c.Disabled, &created)
 	if err != nil {
@@ -61,7 +61,7 @@ const userColumns = `id, username, password_hash, disabled, created_at`
 
 // User returns the user with the given id, or store.ErrNotFound.
 func (s *Store) User(ctx context.Context, id string) (store.User, error) {
-	u, err := scanUser(s.st.user.QueryRowContext(ctx, id))
+	u, err := scanUser(s.readRow(ctx, s.st.user, id))
 	if err != nil {
 		return store.User{}, fmt.Errorf("user %q: %w", id, err)
 	}
@@ -71,7 +71,7 @@ func (s *Store) User(ctx context.Context, id string) (store.User, error) {
 // UserByUsername returns the user with the given user name, or
 // store.ErrNotFound. User names are compared exactly.
 func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, username)
+	row := s.read(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, username)
 	u, err := scanUser(row)
 	if err != nil {
 		return store.User{}, fmt.Errorf("user by name: %w", err)

@@ -51,7 +51,7 @@ func (s *Store) TakeAttempt(ctx context.Context, key string, n int, window time.
 	}
 	// Refused. Read the bucket to say when the next attempt fits; a
 	// concurrent attempt or purge only makes this estimate early.
-	err = s.r.QueryRowContext(ctx, `SELECT tat FROM attempts WHERE bucket = $1`, key).Scan(&tat)
+	err = s.read(ctx, `SELECT tat FROM attempts WHERE bucket = $1`, key).Scan(&tat)
 	switch {
 	case errors.Is(err, sql.ErrNoRows): // purged since: the bucket is full again
 		return false, time.Nanosecond, nil

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -25,24 +27,34 @@ const (
 	maxBatchOps  = 128
 	maxBatchWork = 3 * time.Millisecond
 	writeQueue   = 256
+	// syncQueue bounds how many committed batches may wait for the fsync:
+	// past it the writer stops until the syncer catches up.
+	syncQueue = 64
 )
 
 // errClosed answers writes that arrive after Close.
 var errClosed = errors.New("store is closed")
 
-// committer is SQLite's group commit (see doc.go). One goroutine owns the
-// writer pool's single connection between batches: it takes the first
-// queued write, drains whatever else is queued, runs them one after another
-// in one BEGIN IMMEDIATE transaction, each inside its own SAVEPOINT, commits
-// once (one fsync under synchronous=FULL) and only then answers every
-// caller.
+// committer is SQLite's group commit, pipelined (see doc.go). The writer
+// goroutine owns the writer pool's single connection between batches: it
+// takes the first queued write, drains whatever else is queued, runs them
+// one after another in one BEGIN IMMEDIATE transaction, each inside its own
+// SAVEPOINT, and commits once, without waiting for the disk
+// (synchronous=NORMAL). The syncer goroutine then fsyncs the write-ahead
+// log, once for every batch committed meanwhile, and only then answers the
+// batches' callers, while the writer already runs the next batch. Reads
+// wait for the fsync of whatever they may have seen (settle).
 type committer struct {
 	db      *sql.DB
 	ops     chan *writeOp
+	syncs   chan syncJob // from the writer to the syncer, in commit order
 	stopped chan struct{}
 	// savepoint, release and rollbackTo frame each write of a batch of
 	// several; prepared once on db.
 	savepoint, release, rollbackTo *sql.Stmt
+	// sync makes every commit so far durable: it fsyncs the write-ahead
+	// log. Tests replace it.
+	sync func() error
 
 	// maxWork is maxBatchWork, but for tests.
 	maxWork time.Duration
@@ -51,6 +63,27 @@ type committer struct {
 	closed bool
 
 	commits atomic.Int64 // transactions committed
+
+	// seq numbers commits: the writer increments it before each COMMIT,
+	// so every commit a read can see has a number no greater than seq
+	// read after the read. durable is the newest number known durable;
+	// advanced is closed, and replaced, whenever durable grows or the
+	// store fails.
+	seq      atomic.Uint64
+	durable  atomic.Uint64
+	durMu    sync.Mutex
+	advanced chan struct{}
+	// failure is set, for good, when an fsync fails.
+	failure atomic.Pointer[error]
+}
+
+// syncJob is a batch that left the writer: its callers are answered once
+// every commit up to seq is durable.
+type syncJob struct {
+	seq       uint64 // the batch's commit number; 0 when it began no COMMIT
+	committed bool   // COMMIT succeeded: there is something to fsync
+	ops       []*writeOp
+	err       error // when not nil, the answer to every op instead of its own
 }
 
 // writeOp is one caller's write: fn runs inside the batch's transaction.
@@ -72,9 +105,14 @@ const (
 )
 
 // startCommitter prepares the savepoint statements on db (a pool of one
-// connection) and starts the writer goroutine.
-func startCommitter(ctx context.Context, db *sql.DB) (*committer, error) {
-	c := &committer{db: db, ops: make(chan *writeOp, writeQueue), stopped: make(chan struct{}), maxWork: maxBatchWork}
+// connection, synchronous=NORMAL), makes what db committed so far durable
+// with sync, and starts the writer and syncer goroutines.
+func startCommitter(ctx context.Context, db *sql.DB, sync func() error) (*committer, error) {
+	if err := sync(); err != nil {
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	c := &committer{db: db, ops: make(chan *writeOp, writeQueue), syncs: make(chan syncJob, syncQueue),
+		stopped: make(chan struct{}), sync: sync, maxWork: maxBatchWork, advanced: make(chan struct{})}
 	for _, p := range []struct {
 		dst   **sql.Stmt
 		query string
@@ -87,7 +125,33 @@ func startCommitter(ctx context.Context, db *sql.DB) (*committer, error) {
 		*p.dst = st
 	}
 	go c.run()
+	go c.syncLoop()
 	return c, nil
+}
+
+// syncFile returns a sync function for committer: it fsyncs the SQLite
+// database's write-ahead log, which holds every commit not yet
+// checkpointed (a checkpoint fsyncs the log before it copies pages, and the
+// database file after). The log is opened afresh each time, so that the
+// file synced is the one SQLite writes even if the log was removed and
+// created again meanwhile (when every connection to it closed); should it
+// be missing, its commits are in the database file, which is synced
+// instead.
+func syncFile(dbPath string) func() error {
+	return func() error {
+		f, err := os.Open(dbPath + "-wal")
+		if errors.Is(err, fs.ErrNotExist) {
+			f, err = os.Open(dbPath)
+		}
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
 }
 
 // do queues fn and waits for its answer, which comes only once the
@@ -101,6 +165,9 @@ func startCommitter(ctx context.Context, db *sql.DB) (*committer, error) {
 // started fn, its result stands and do waits for it, whatever ctx does.
 func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := c.failed(); err != nil {
 		return err
 	}
 	op := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
@@ -135,8 +202,52 @@ func (op *writeOp) answer(err error) error {
 	return err
 }
 
+// settle returns once every commit that a read which has just ended may
+// have seen is durable, so that no answer reveals a write that a crash
+// could still undo (see doc.go). It returns at once unless a batch is
+// between its COMMIT and the end of its fsync, and it fails once an fsync
+// has failed.
+func (c *committer) settle(ctx context.Context) error {
+	want := c.seq.Load()
+	for {
+		if err := c.failed(); err != nil {
+			return err
+		}
+		if c.durable.Load() >= want {
+			return nil
+		}
+		c.durMu.Lock()
+		ch := c.advanced
+		c.durMu.Unlock()
+		if c.durable.Load() >= want || c.failed() != nil {
+			continue
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// failed returns the error of the fsync that failed, or nil.
+func (c *committer) failed() error {
+	if p := c.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// wake tells waiting reads that durable grew or the store failed.
+func (c *committer) wake() {
+	c.durMu.Lock()
+	close(c.advanced)
+	c.advanced = make(chan struct{})
+	c.durMu.Unlock()
+}
+
 // close stops taking writes, lets the writer finish every queued one and
-// waits for it to stop. It is idempotent.
+// waits for it and the syncer to stop. It is idempotent.
 func (c *committer) close() error {
 	c.mu.Lock()
 	if !c.closed {
@@ -161,7 +272,7 @@ func (c *committer) closeStatements() error {
 // run is the writer goroutine: batch after batch until ops is closed and
 // empty.
 func (c *committer) run() {
-	defer close(c.stopped)
+	defer close(c.syncs)
 	var carried []*writeOp
 	for {
 		batch := carried
@@ -193,10 +304,14 @@ func (c *committer) run() {
 	}
 }
 
-// commit runs batch in one transaction and answers the callers of the
-// writes it ran. It returns the writes it did not run for lack of time, or
-// because the transaction broke before their turn.
+// commit runs batch in one transaction and hands the writes it ran to the
+// syncer, which answers their callers. It returns the writes it did not run
+// for lack of time, or because the transaction broke before their turn.
 func (c *committer) commit(batch []*writeOp) (carried []*writeOp) {
+	if err := c.failed(); err != nil {
+		answerAll(batch, err) // nothing more is committed once an fsync failed
+		return nil
+	}
 	ctx := context.Background() // callers' contexts must not end the transaction
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -234,28 +349,86 @@ func (c *committer) commit(batch []*writeOp) (carried []*writeOp) {
 			// The transaction is gone, and with it the writes that ran
 			// before this one. Writes not yet run go to the next batch.
 			_ = tx.Rollback()
-			err = fmt.Errorf("write transaction aborted: %w", err)
-			answerRan(append(ran, op), err)
+			c.syncs <- syncJob{ops: append(ran, op), err: fmt.Errorf("write transaction aborted: %w", err)}
 			return append(carried, batch[i+1:]...)
 		}
 		ran = append(ran, op)
 	}
 	if len(ran) == 0 || (sp == nil && ran[0].err != nil) {
-		_ = tx.Rollback() // nothing to keep; the answers are the writes' own errors
-		for _, op := range ran {
-			op.done <- op.err
-		}
+		// Nothing to keep; the answers are the writes' own errors, given
+		// after the batches before are durable: a write may have lost to
+		// one of theirs.
+		_ = tx.Rollback()
+		c.syncs <- syncJob{ops: ran}
 		return carried
 	}
+	// Numbered before COMMIT makes the batch visible: see settle.
+	seq := c.seq.Add(1)
 	if err := tx.Commit(); err != nil {
-		answerRan(ran, fmt.Errorf("commit: %w", err))
+		c.syncs <- syncJob{seq: seq, ops: ran, err: fmt.Errorf("commit: %w", err)}
 		return carried
 	}
 	c.commits.Add(1)
-	for _, op := range ran {
-		op.done <- op.err
-	}
+	c.syncs <- syncJob{seq: seq, committed: true, ops: ran}
 	return carried
+}
+
+// syncLoop is the syncer goroutine. It takes the batches the writer hands
+// over, in commit order, with every other batch already waiting; fsyncs
+// once if any of them committed; then answers their callers and lets reads
+// that waited for them go on. An fsync that fails leaves the store failed:
+// the kernel may have dropped the pages it could not write, so a later
+// fsync that succeeds proves nothing, and every write and read from then
+// on gets the error until grantd restarts and SQLite recovers the log.
+func (c *committer) syncLoop() {
+	defer close(c.stopped)
+	jobs := make([]syncJob, 0, syncQueue)
+	for job := range c.syncs {
+		jobs = append(jobs[:0], job)
+	drain:
+		for len(jobs) < cap(jobs) {
+			select {
+			case job, ok := <-c.syncs:
+				if !ok {
+					break drain
+				}
+				jobs = append(jobs, job)
+			default:
+				break drain
+			}
+		}
+		var newest uint64
+		committed := false
+		for _, j := range jobs {
+			newest = max(newest, j.seq)
+			committed = committed || j.committed
+		}
+		err := c.failed()
+		if err == nil && committed {
+			if err = c.sync(); err != nil {
+				err = fmt.Errorf("sync the write-ahead log: %w", err)
+				c.failure.CompareAndSwap(nil, &err)
+			}
+		}
+		for _, j := range jobs {
+			for _, op := range j.ops {
+				switch {
+				case err != nil:
+					op.done <- err
+				case j.err != nil:
+					op.done <- j.err
+				default:
+					op.done <- op.err
+				}
+			}
+		}
+		if err == nil && newest > 0 {
+			c.durable.Store(newest)
+		}
+		if err != nil || newest > 0 {
+			c.wake()
+		}
+	}
 }
 
 // txSavepoints are the savepoint statements bound to one batch's
@@ -301,13 +474,5 @@ func answerAll(batch []*writeOp, err error) {
 		if op.state.CompareAndSwap(opQueued, opRunning) {
 			op.done <- err
 		}
-	}
-}
-
-// answerRan answers writes that ran in a transaction that did not commit:
-// whatever each of them decided was not stored, so they all get err.
-func answerRan(ran []*writeOp, err error) {
-	for _, op := range ran {
-		op.done <- err
 	}
 }

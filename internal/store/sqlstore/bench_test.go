@@ -10,9 +10,9 @@ import (
 	"github.com/grantd/grantd/internal/store"
 )
 
-// BenchmarkSQLite times the store's hot verbs on SQLite. Every write commits
-// with synchronous=FULL, so these figures include an fsync per operation and
-// depend on the disk under the temporary directory.
+// BenchmarkSQLite times the store's hot verbs on SQLite. Every write is
+// answered after the committer's fsync, so these figures include an fsync
+// per operation and depend on the disk under the temporary directory.
 func BenchmarkSQLite(b *testing.B) {
 	runBenchmarks(b, func(b *testing.B) *Store { return openTemp(b, filepath.Join(b.TempDir(), "grantd.db")) })
 }

@@ -28,7 +28,7 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, c store.Authorizati
 // store.ErrNotFound. Redeemed and expired codes are returned until they are
 // purged.
 func (s *Store) AuthorizationCode(ctx context.Context, hash string) (store.AuthorizationCode, error) {
-	c, err := scanCode(s.r.QueryRowContext(ctx,
+	c, err := scanCode(s.read(ctx,
 		`SELECT `+codeColumns+` FROM authorization_codes WHERE hash = $1`, hash))
 	if err != nil {
 		return store.AuthorizationCode{}, fmt.Errorf("authorization code: %w", err)

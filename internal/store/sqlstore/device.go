@@ -67,7 +67,7 @@ func (s *Store) CreateDeviceGrant(ctx context.Context, g store.DeviceGrant) erro
 // DeviceGrantByDeviceCode returns the grant with the given device code hash,
 // or store.ErrNotFound. An expired grant is returned until it is purged.
 func (s *Store) DeviceGrantByDeviceCode(ctx context.Context, deviceCodeHash string) (store.DeviceGrant, error) {
-	g, err := scanDeviceGrant(s.st.deviceByHash.QueryRowContext(ctx, deviceCodeHash))
+	g, err := scanDeviceGrant(s.readRow(ctx, s.st.deviceByHash, deviceCodeHash))
 	if err != nil {
 		return store.DeviceGrant{}, fmt.Errorf("device grant by device code: %w", err)
 	}
@@ -79,7 +79,7 @@ func (s *Store) DeviceGrantByDeviceCode(ctx context.Context, deviceCodeHash stri
 // code, or store.ErrNotFound. An expired grant is returned until it is
 // purged.
 func (s *Store) DeviceGrantByUserCode(ctx context.Context, userCode string) (store.DeviceGrant, error) {
-	row := s.r.QueryRowContext(ctx,
+	row := s.read(ctx,
 		`SELECT `+deviceColumns+` FROM device_grants WHERE user_code = $1`, userCode)
 	g, err := scanDeviceGrant(row)
 	if err != nil {
@@ -130,7 +130,7 @@ func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash, clientID st
 			s.checkOtherWriters(ctx, now)
 		}
 		seen := s.polls.generation()
-		g, err = scanDevicePoll(s.st.devicePoll.QueryRowContext(ctx, deviceCodeHash))
+		g, err = scanDevicePoll(s.readRow(ctx, s.st.devicePoll, deviceCodeHash))
 		if err == nil && g.ClientID == clientID {
 			g.DeviceCodeHash = deviceCodeHash
 			slowDown = s.polls.recordRead(&g, now, seen)

@@ -20,9 +20,12 @@
 //
 //   - journal_mode=WAL (set by the writer; it persists in the file): readers
 //     never block the writer or each other.
-//   - synchronous=FULL: a commit is fsynced before it is reported, so a
-//     consumed device code or rotated refresh token cannot come back after
-//     power loss (SECURITY.md REL-07; WAL with NORMAL may lose recent commits).
+//   - synchronous=NORMAL on the writer, and the fsync done by the
+//     committer: a commit is fsynced before it is reported, so a consumed
+//     device code or rotated refresh token cannot come back after power
+//     loss (SECURITY.md REL-07). NORMAL alone would lose recent commits;
+//     the committer's own fsync of the log, after COMMIT and before any
+//     answer, is what makes them durable (see "pipelined group commit").
 //   - busy_timeout=5000: a connection waits up to five seconds for a lock held
 //     by another process instead of failing with "database is locked"
 //     (REL-08).
@@ -41,12 +44,12 @@
 // first queued write, yields once so that goroutines ready to run (on a
 // busy core, requests on their way to a write) queue theirs too, drains
 // whatever is queued (up to 128 writes, and no more once the batch's writes
-// have run for 500 µs; the rest go into the next batch), runs them one
+// have run for 3 ms; the rest go into the next batch), runs them one
 // after another in one BEGIN IMMEDIATE transaction, each inside a SAVEPOINT
 // of its own, and COMMITs once: one fsync for the batch instead of one per
-// write. Only then is any caller answered, so no caller hears of a write
-// before it is durable. Writes queue meanwhile, so the busier the writer,
-// the larger its batches.
+// write. Only once that fsync is done is any caller answered, so no caller
+// hears of a write before it is durable. Writes queue meanwhile, so the
+// busier the writer, the larger its batches.
 //
 //   - Writes of a batch run sequentially on one connection, each seeing the
 //     ones before it, so a conditional state change still succeeds for
@@ -69,8 +72,44 @@
 //     waits for the commit: its result stands, whatever its context did.
 //   - Close lets queued writes finish; a write after Close gets an error.
 //
-// PurgeExpired still runs its own short transactions on the writer pool,
-// between batches.
+// # SQLite: pipelined group commit
+//
+// The fsync does not hold up the next batch. The writer connection runs
+// with synchronous=NORMAL, so its COMMIT writes the batch's pages to the
+// write-ahead log without waiting for the disk, and hands the batch to a
+// second goroutine, the syncer, while it goes on with the next batch. The
+// syncer fsyncs the log — once for every batch committed meanwhile — and
+// only then answers the batches' callers, in commit order. A write that
+// lost to a batch still being synced (ErrConflict, say) is answered after
+// that batch is durable too. A crash between a COMMIT and its fsync loses
+// that batch, whose callers were not answered: SQLite's recovery drops a
+// log tail that did not reach the disk whole (frames are checksummed), and
+// no commit is reported that was not fsynced.
+//
+// Between its COMMIT and its fsync a batch is visible to other
+// connections, which is what the reads must not pass on: a device must
+// not get access_denied, nor an introspection a revocation, that a crash
+// could still undo. So every read on the reader pool (Store.read,
+// readRow, queryAll) settles before it returns: the writer numbers each
+// COMMIT before issuing it, a read takes the newest number once it has
+// read, and waits until the syncer reports that number durable. With no
+// fsync under way that is two atomic loads; under write load a read waits
+// for at most the fsync in flight, which costs it time, not CPU.
+//
+// If an fsync fails, the store fails for good: the writes of the batches
+// being synced get the error, and so does every write, read and Ping
+// after it, until grantd restarts and SQLite recovers the log. Retrying
+// would be wrong: Linux may drop pages it could not write and report the
+// next fsync as a success.
+//
+// What this does not cover: PurgeExpired's deletions (its own short
+// transactions on the writer connection, between batches) are not
+// fsynced before readers see them; a crash can bring back an expired row,
+// which every verb checks anyway. Two processes on one file (a rolling
+// restart) each settle their own commits only; a read in one can see the
+// other's last batch for the length of an fsync, and a write in the
+// reading process fsyncs the same log file and so makes that batch
+// durable before it answers.
 //
 // # Device polls: soft bookkeeping
 //

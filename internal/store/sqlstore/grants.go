@@ -29,7 +29,7 @@ func (s *Store) insertGrant(ctx context.Context, tx *sql.Tx, g store.Grant, rt *
 // Grant returns the grant with the given id, or store.ErrNotFound. Revoked
 // and expired grants are returned until they are purged.
 func (s *Store) Grant(ctx context.Context, id string) (store.Grant, error) {
-	g, err := scanGrant(s.r.QueryRowContext(ctx, `SELECT `+grantColumns+` FROM grants WHERE id = $1`, id))
+	g, err := scanGrant(s.read(ctx, `SELECT `+grantColumns+` FROM grants WHERE id = $1`, id))
 	if err != nil {
 		return store.Grant{}, fmt.Errorf("grant %q: %w", id, err)
 	}
@@ -39,7 +39,7 @@ func (s *Store) Grant(ctx context.Context, id string) (store.Grant, error) {
 // GrantsByUser returns the user's grants that are neither revoked nor
 // expired at now, newest first.
 func (s *Store) GrantsByUser(ctx context.Context, userID string, now time.Time) ([]store.Grant, error) {
-	gs, err := queryAll(ctx, s.r, scanGrant,
+	gs, err := queryAll(ctx, s, scanGrant,
 		`SELECT `+grantColumns+` FROM grants
 		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
 		ORDER BY created_at DESC, id DESC`, userID, nanos(now))

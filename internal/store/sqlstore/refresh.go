@@ -43,7 +43,7 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 // store.ErrNotFound. Rotated, revoked and expired generations are returned
 // too, so that the caller can detect reuse.
 func (s *Store) RefreshToken(ctx context.Context, hash string) (store.RefreshToken, error) {
-	t, err := scanRefreshToken(s.st.refreshByHash.QueryRowContext(ctx, hash))
+	t, err := scanRefreshToken(s.readRow(ctx, s.st.refreshByHash, hash))
 	if err != nil {
 		return store.RefreshToken{}, fmt.Errorf("refresh token: %w", err)
 	}
@@ -54,7 +54,7 @@ func (s *Store) RefreshToken(ctx context.Context, hash string) (store.RefreshTok
 // given hash, or store.ErrNotFound when that one was not rotated, is
 // unknown, or was rotated by a grantd older than schema version 2.
 func (s *Store) RefreshSuccessor(ctx context.Context, hash string) (store.RefreshToken, error) {
-	t, err := scanRefreshToken(s.r.QueryRowContext(ctx,
+	t, err := scanRefreshToken(s.read(ctx,
 		`SELECT `+refreshColumns+` FROM refresh_tokens
 		WHERE hash = (SELECT successor_hash FROM refresh_tokens WHERE hash = $1)`, hash))
 	if err != nil {

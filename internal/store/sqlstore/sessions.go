@@ -26,7 +26,7 @@ func (s *Store) Session(ctx context.Context, idHash string, now time.Time) (stor
 		sess                      store.Session
 		authTime, created, expiry sql.NullInt64
 	)
-	err := s.r.QueryRowContext(ctx,
+	err := s.read(ctx,
 		`SELECT id_hash, user_id, auth_time, created_at, expires_at FROM sessions
 		WHERE id_hash = $1 AND expires_at > $2`, idHash, nanos(now)).
 		Scan(&sess.IDHash, &sess.UserID, &authTime, &created, &expiry)
@@ -54,20 +54,8 @@ const (
 
 // SigningKeys returns every stored key in the order of store.Keys.
 func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM signing_keys `+keyOrder)
+	keys, err := queryAll(ctx, s, scanKey, `SELECT `+keyColumns+` FROM signing_keys `+keyOrder)
 	if err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
-	}
-	defer rows.Close()
-	var keys []store.SigningKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("signing keys: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	return keys, nil

@@ -53,7 +53,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	if s.st, err = prepareStatements(ctx, s.r, w, s.d); err == nil {
-		s.writer, err = startCommitter(ctx, w)
+		s.writer, err = startCommitter(ctx, w, syncFile(path))
 		if err != nil {
 			s.st.close()
 		}
@@ -93,15 +93,20 @@ func checkPath(path string) error {
 
 // sqliteDSN returns the modernc.org/sqlite data source name for path.
 // Pragmas are DSN parameters so that every connection a pool opens gets
-// them.
+// them. The writer commits with synchronous=NORMAL, which in WAL mode
+// fsyncs at checkpoints but not at COMMIT: the committer fsyncs the log
+// itself, after COMMIT and before it answers (see doc.go). The readers,
+// which never commit, keep FULL for the checkpoint the last connection to
+// close may run.
 func sqliteDSN(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	q.Add("_pragma", "foreign_keys(ON)")
-	q.Add("_pragma", "synchronous(FULL)")
 	if readOnly {
+		q.Add("_pragma", "synchronous(FULL)")
 		q.Add("_pragma", "query_only(ON)")
 	} else {
+		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")
 	}

@@ -64,6 +64,11 @@ func (s *Store) Path() string { return s.path }
 // Ping reports whether the database answers on every connection pool, for
 // readiness checks.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.writer != nil {
+		if err := s.writer.failed(); err != nil {
+			return fmt.Errorf("%s writer: %w", s.d.name, err)
+		}
+	}
 	if err := s.w.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping %s writer: %w", s.d.name, err)
 	}
@@ -247,8 +252,56 @@ type rowScanner interface {
 	Scan(dest ...any) error
 }
 
+// Reads on the reader pool go through read, readRow or queryAll, which
+// return only once every commit the read may have seen is durable: on
+// SQLite a batch is visible from its COMMIT, before the committer's fsync
+// (see doc.go), and no answer may reveal a write that a crash could still
+// undo. On PostgreSQL a commit is durable when it is visible.
+
+// settle waits until every commit a read that has just ended may have seen
+// is durable.
+func (s *Store) settle(ctx context.Context) error {
+	if s.writer == nil {
+		return nil
+	}
+	return s.writer.settle(ctx)
+}
+
+// settledRow is a row of the reader pool whose Scan settles.
+type settledRow struct {
+	ctx context.Context
+	s   *Store
+	row *sql.Row
+}
+
+func (r settledRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if serr := r.s.settle(r.ctx); serr != nil {
+		return serr
+	}
+	return err
+}
+
+// read runs a query that returns at most one row on the reader pool.
+func (s *Store) read(ctx context.Context, query string, args ...any) settledRow {
+	return settledRow{ctx, s, s.r.QueryRowContext(ctx, query, args...)}
+}
+
+// readRow runs st, a statement prepared on the reader pool, for one row.
+func (s *Store) readRow(ctx context.Context, st *sql.Stmt, args ...any) settledRow {
+	return settledRow{ctx, s, st.QueryRowContext(ctx, args...)}
+}
+
 // queryAll runs a query on the reader pool and scans every row with scan.
-func queryAll[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, s *Store, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	all, err := scanAll(ctx, s.r, scan, query, args...)
+	if serr := s.settle(ctx); serr != nil {
+		return nil, serr
+	}
+	return all, err
+}
+
+func scanAll[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

@@ -163,7 +163,8 @@ func TestDurabilitySettings(t *testing.T) {
 		want   string
 	}{
 		{"writer", "journal_mode", "wal"},
-		{"writer", "synchronous", "2"},
+		{"writer", "synchronous", "1"}, // NORMAL: the committer fsyncs (TestPipelinedCommit)
+		{"reader", "synchronous", "2"},
 		{"writer", "busy_timeout", "5000"},
 		{"writer", "foreign_keys", "1"},
 		{"writer", "query_only", "0"},

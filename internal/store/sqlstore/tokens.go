@@ -24,7 +24,7 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt tim
 // anyway.
 func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
 	var one int
-	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM revoked_access_tokens WHERE jti = $1`, jti).Scan(&one)
+	err := s.read(ctx, `SELECT 1 FROM revoked_access_tokens WHERE jti = $1`, jti).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
@@ -50,7 +50,7 @@ func (s *Store) AccessTokenLive(ctx context.Context, jti, grantID string, now ti
 		userDisabled, clientDisabled sql.NullBool
 		jtiRevoked                   bool
 	)
-	err := s.st.accessTokenLive.QueryRowContext(ctx, jti, grantID).
+	err := s.readRow(ctx, s.st.accessTokenLive, jti, grantID).
 		Scan(&revokedAt, &expiresAt, &userDisabled, &clientDisabled, &jtiRevoked)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -69,7 +69,7 @@ func (s *Store) Consent(ctx context.Context, userID, clientID string) (store.Con
 		scopes  string
 		granted sql.NullInt64
 	)
-	err := s.r.QueryRowContext(ctx,
+	err := s.read(ctx,
 		`SELECT scopes, granted_at FROM consents WHERE user_id = $1 AND client_id = $2`, userID, clientID).
 		Scan(&scopes, &granted)
 	if err != nil {

@@ -1,0 +1,171 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/internal/store"
+)
+
+// heldSync replaces the committer's fsync with one that waits, after
+// announcing itself on entered, until release is called (at the latest
+// when t ends), then syncs for real.
+func heldSync(t *testing.T, s *Store) (entered <-chan struct{}, release func()) {
+	in, out := make(chan struct{}, 64), make(chan struct{})
+	real := s.writer.sync
+	s.writer.sync = func() error {
+		in <- struct{}{}
+		<-out
+		return real()
+	}
+	release = sync.OnceFunc(func() { close(out) })
+	t.Cleanup(release)
+	return in, release
+}
+
+// TestPipelinedCommit is the pipelined group commit (REL-07): while a
+// batch's fsync is under way, its callers wait, the next batch commits,
+// a write that lost to the batch being synced waits too, and so does a
+// read that could see it: nothing is told of a write before it is
+// durable.
+func TestPipelinedCommit(t *testing.T) {
+	ctx := t.Context()
+	s := openTemp(t, filepath.Join(t.TempDir(), "grantd.db"))
+	approved := grant(0)
+	if err := s.CreateDeviceGrant(ctx, approved); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DecideDeviceGrant(ctx, approved.UserCode, store.Decision{Approve: true, UserID: "u1"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	entered, release := heldSync(t, s)
+	commits := s.writer.commits.Load()
+
+	redeemed := make(chan error, 1)
+	go func() { redeemed <- s.RedeemDeviceGrant(ctx, approved.DeviceCodeHash, "tv", t0, userGrant("g1"), nil) }()
+	<-entered // the redemption is committed, and being synced
+	select {
+	case err := <-redeemed:
+		t.Fatalf("redemption answered (%v) before its fsync", err)
+	default:
+	}
+
+	lost := make(chan error, 1)
+	go func() { lost <- s.RedeemDeviceGrant(ctx, approved.DeviceCodeHash, "tv", t0, userGrant("g2"), nil) }()
+	created := make(chan error, 1)
+	go func() { created <- s.CreateDeviceGrant(ctx, grant(1)) }()
+	// The writer goes on: the creation commits while the first fsync waits.
+	for deadline := time.Now().Add(10 * time.Second); s.writer.commits.Load() < commits+2; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatal("the next batch did not commit while an fsync was under way")
+		}
+	}
+	type result struct {
+		g   store.DeviceGrant
+		err error
+	}
+	read := make(chan result, 1)
+	go func() {
+		g, err := s.DeviceGrantByDeviceCode(ctx, approved.DeviceCodeHash)
+		read <- result{g, err}
+	}()
+	// None of them may be answered while the fsync waits; give a wrong
+	// answer time to show.
+	select {
+	case err := <-redeemed:
+		t.Fatalf("redemption answered (%v) before its fsync", err)
+	case err := <-lost:
+		t.Fatalf("a write that lost to an unsynced one was answered (%v) before the winner was durable", err)
+	case err := <-created:
+		t.Fatalf("creation answered (%v) before its fsync", err)
+	case r := <-read:
+		t.Fatalf("a read returned (state %q, %v) while a commit it sees is not yet durable", r.g.State, r.err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	release()
+	if err := <-redeemed; err != nil {
+		t.Errorf("redemption: %v", err)
+	}
+	if err := <-lost; !errors.Is(err, store.ErrConflict) {
+		t.Errorf("second redemption: %v, want ErrConflict", err)
+	}
+	if err := <-created; err != nil {
+		t.Errorf("creation: %v", err)
+	}
+	if r := <-read; r.err != nil || r.g.State != store.DeviceIssued {
+		t.Errorf("read after the fsync: state %q, %v; want %q", r.g.State, r.err, store.DeviceIssued)
+	}
+}
+
+// TestFailedSync: when the fsync fails, the batch's callers get its error,
+// and from then on the store refuses writes, reads and readiness, since
+// the kernel may have dropped pages a later fsync would not report.
+func TestFailedSync(t *testing.T) {
+	ctx := t.Context()
+	s := openTemp(t, filepath.Join(t.TempDir(), "grantd.db"))
+	if err := s.CreateDeviceGrant(ctx, grant(0)); err != nil {
+		t.Fatal(err)
+	}
+	errDisk := errors.New("EIO")
+	s.writer.sync = func() error { return errDisk }
+	if err := s.CreateDeviceGrant(ctx, grant(1)); !errors.Is(err, errDisk) {
+		t.Errorf("write whose fsync failed: %v, want %v", err, errDisk)
+	}
+	if err := s.CreateDeviceGrant(ctx, grant(2)); !errors.Is(err, errDisk) {
+		t.Errorf("write after a failed fsync: %v, want %v", err, errDisk)
+	}
+	if _, err := s.DeviceGrantByDeviceCode(ctx, grant(0).DeviceCodeHash); !errors.Is(err, errDisk) {
+		t.Errorf("read after a failed fsync: %v, want %v", err, errDisk)
+	}
+	if err := s.Ping(ctx); !errors.Is(err, errDisk) {
+		t.Errorf("Ping after a failed fsync: %v, want %v", err, errDisk)
+	}
+}
+
+// TestSyncFile: the committer's fsync opens the write-ahead log, or the
+// database file when the log is gone, and fails when neither exists.
+func TestSyncFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "grantd.db")
+	if err := syncFile(path)(); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("no files: %v, want ErrNotExist", err)
+	}
+	for _, name := range []string{path, path + "-wal"} {
+		if err := os.WriteFile(name, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := syncFile(path)(); err != nil {
+			t.Errorf("with %s: %v", filepath.Base(name), err)
+		}
+	}
+}
+
+// TestReadWithNothingInFlight: a read waits for nothing when every commit
+// is durable, and honours its context when it must wait.
+func TestReadWithNothingInFlight(t *testing.T) {
+	ctx := t.Context()
+	s := openTemp(t, filepath.Join(t.TempDir(), "grantd.db"))
+	if err := s.CreateDeviceGrant(ctx, grant(0)); err != nil {
+		t.Fatal(err)
+	}
+	if d, q := s.writer.durable.Load(), s.writer.seq.Load(); d != q {
+		t.Fatalf("after an answered write: durable %d, committed %d", d, q)
+	}
+	if _, err := s.DeviceGrantByDeviceCode(ctx, grant(0).DeviceCodeHash); err != nil {
+		t.Fatal(err)
+	}
+	entered, _ := heldSync(t, s)
+	go func() { _ = s.CreateDeviceGrant(context.Background(), grant(1)) }()
+	<-entered
+	rctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.DeviceGrantByDeviceCode(rctx, grant(0).DeviceCodeHash); !errors.Is(err, context.Canceled) {
+		t.Errorf("read with a cancelled context while a commit is unsynced: %v, want context.Canceled", err)
+	}
+}
