@@ -26,6 +26,9 @@
 //     loss (SECURITY.md REL-07). NORMAL alone would lose recent commits;
 //     the committer's own fsync of the log, after COMMIT and before any
 //     answer, is what makes them durable (see "pipelined group commit").
+//   - wal_autocheckpoint=10000 on the writer: the log grows to 40 MB
+//     before a COMMIT copies it into the database file, so that index
+//     leaves written many times are copied once (walCheckpointPages).
 //   - busy_timeout=5000: a connection waits up to five seconds for a lock held
 //     by another process instead of failing with "database is locked"
 //     (REL-08).

@@ -91,6 +91,17 @@ func checkPath(path string) error {
 	return nil
 }
 
+// walCheckpointPages is the writer's wal_autocheckpoint: a COMMIT that
+// leaves more pages than this in the write-ahead log copies them into the
+// database file. SQLite's default is 1,000 pages (4 MB). Every write here
+// lands on random leaves of the hash indexes, and the same leaves are
+// written again and again; the larger the log between checkpoints, the
+// more of those writes a checkpoint copies only once. At 10,000 (a log of
+// up to 40 MB) four A/B pairs of the load harness gave 27% more device
+// authorizations and 29% more redemptions than at 1,000 (2-core VM,
+// server on one core).
+const walCheckpointPages = 10000
+
 // sqliteDSN returns the modernc.org/sqlite data source name for path.
 // Pragmas are DSN parameters so that every connection a pool opens gets
 // them. The writer commits with synchronous=NORMAL, which in WAL mode
@@ -107,6 +118,7 @@ func sqliteDSN(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(ON)")
 	} else {
 		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")
 	}

@@ -166,6 +166,7 @@ func TestDurabilitySettings(t *testing.T) {
 		{"writer", "synchronous", "1"}, // NORMAL: the committer fsyncs (TestPipelinedCommit)
 		{"reader", "synchronous", "2"},
 		{"writer", "busy_timeout", "5000"},
+		{"writer", "wal_autocheckpoint", "10000"},
 		{"writer", "foreign_keys", "1"},
 		{"writer", "query_only", "0"},
 		{"reader", "journal_mode", "wal"},
