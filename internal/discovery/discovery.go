@@ -40,8 +40,16 @@ type Metadata struct {
 	ISSParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
 }
 
-// JWKSPath is where the JWKS is served.
-const JWKSPath = "/.well-known/jwks.json"
+// Where the documents are served: the metadata under both well-known
+// names (RFC 8414 §3, OpenID Connect Discovery 1.0 §4), and the JWKS.
+const (
+	MetadataPath     = "/.well-known/oauth-authorization-server"
+	OIDCMetadataPath = "/.well-known/openid-configuration"
+	JWKSPath         = "/.well-known/jwks.json"
+)
+
+// Paths are the paths Mount serves. Their answers come from memory.
+func Paths() []string { return []string{MetadataPath, OIDCMetadataPath, JWKSPath} }
 
 // JWKSMaxAge is how long verifiers may cache the JWKS. Short enough that a
 // new signing key, published this long (plus the instances' reload period)
@@ -66,8 +74,8 @@ func New(m Metadata, jwks func() []byte) (*Handler, error) {
 
 // Mount registers the well-known documents on mux (RFC 8414 §3).
 func (h *Handler) Mount(mux *http.ServeMux) {
-	mux.HandleFunc("GET /.well-known/oauth-authorization-server", h.serveMetadata)
-	mux.HandleFunc("GET /.well-known/openid-configuration", h.serveMetadata)
+	mux.HandleFunc("GET "+MetadataPath, h.serveMetadata)
+	mux.HandleFunc("GET "+OIDCMetadataPath, h.serveMetadata)
 	mux.HandleFunc("GET "+JWKSPath, h.serveJWKS)
 }
 

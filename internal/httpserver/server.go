@@ -120,11 +120,15 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		Now: o.Now, Logger: o.Logger}).Mount(mux)
 	(&userinfo.Handler{Store: o.Store, Checker: checker, Logger: o.Logger}).Mount(mux)
 	mountPages(mux, cfg, o, limiter)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET "+livenessPath, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.ready)
-	s.handler = withLogging(o.Logger, mux)
+	s.handler = withLogging(o.Logger, append(discovery.Paths(), livenessPath), mux)
 	return s, nil
 }
+
+// livenessPath answers 200 while the process serves HTTP; /readyz also
+// checks the store.
+const livenessPath = "/healthz"
 
 // KeyRotation is the schedule of a signing key rotation under cfg (REL-12).
 // A successor is published for the JWKS cache lifetime plus two reload
