@@ -410,6 +410,14 @@ func (c *committer) syncLoop() {
 				c.failure.CompareAndSwap(nil, &err)
 			}
 		}
+		// Durable before anyone is answered, so that a caller's next read
+		// does not wait for its own write.
+		if err == nil && newest > 0 {
+			c.durable.Store(newest)
+		}
+		if err != nil || newest > 0 {
+			c.wake()
+		}
 		for _, j := range jobs {
 			for _, op := range j.ops {
 				switch {
@@ -421,12 +429,6 @@ func (c *committer) syncLoop() {
 					op.done <- op.err
 				}
 			}
-		}
-		if err == nil && newest > 0 {
-			c.durable.Store(newest)
-		}
-		if err != nil || newest > 0 {
-			c.wake()
 		}
 	}
 }
