@@ -179,6 +179,33 @@ func TestRefreshRotation(t *testing.T) {
 	wantError(t, refresh(id, secret, r3, ""), 400, "invalid_grant")
 }
 
+// TestRefreshRechecksUser is RT-07: a disabled user's refresh
+// token gets invalid_grant and is not used up, so it works again once the
+// user is enabled.
+func TestRefreshRechecksUser(t *testing.T) {
+	e := newEnv(t, nil)
+	id, secret := demoClient(e)
+	rt := e.approvedTokens(id, secret, "lights:read", "gina").str("refresh_token")
+	gina, err := e.store.UserByUsername(t.Context(), "gina")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+	for _, disabled := range []bool{true, false} {
+		if err := e.store.SetUserDisabled(t.Context(), gina.ID, disabled); err != nil {
+			t.Fatal(err)
+		}
+		r := e.post("/token", form, basic(id, secret))
+		if disabled {
+			wantError(t, r, 400, "invalid_grant")
+			continue
+		}
+		if r.status != 200 || r.str("refresh_token") == "" {
+			t.Errorf("refresh after the user is enabled again: %d %s", r.status, r.raw)
+		}
+	}
+}
+
 // TestRefreshExpiry is RT-06: idle and absolute lifetimes.
 func TestRefreshExpiry(t *testing.T) {
 	e := newEnv(t, map[string]string{"GRANTD_REFRESH_TOKEN_TTL": "48h", "GRANTD_REFRESH_TOKEN_IDLE_TTL": "24h"})

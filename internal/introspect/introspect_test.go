@@ -12,6 +12,7 @@ import (
 	"github.com/grantd/grantd/internal/introspect"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/secret"
+	"github.com/grantd/grantd/internal/store/storetest"
 )
 
 const inactiveBody = `{"active":false}`
@@ -145,7 +146,7 @@ func stateCases() []inactiveCase {
 			must(f, err)
 			next := rt
 			next.Hash, next.CreatedAt = secret.Hash("successor of "+g.RT), f.Clock.Now()
-			must(f, f.Store.RotateRefreshToken(ctx, rt.Hash, next, f.Clock.Now()))
+			must(f, storetest.Rotate(ctx, f.Store, rt.Hash, next, f.Clock.Now()))
 			return g.RT
 		}},
 		{"RT-07", "access token of a disabled user", "", func(f *fixture) string {

@@ -237,20 +237,30 @@ func (t RefreshToken) Active(now time.Time) bool {
 		now.Before(t.ExpiresAt) && now.Before(t.FamilyExpiresAt)
 }
 
+// RotateFunc decides a refresh token rotation (RefreshTokens.
+// RotateRefreshToken): given the generation presented and its user, it
+// returns the successor, or an error that stops the rotation.
+type RotateFunc func(old RefreshToken, user User, userErr error) (RefreshToken, error)
+
 // RefreshTokens stores refresh token generations.
 type RefreshTokens interface {
 	// CreateRefreshToken stores the first generation of a family.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	// RefreshToken returns the generation with the given hash, or ErrNotFound.
 	RefreshToken(ctx context.Context, hash string) (RefreshToken, error)
-	// RotateRefreshToken marks the generation oldHash as rotated at now and
-	// stores next, in one transaction. next must carry the old generation's
-	// GrantID and FamilyExpiresAt; a backend refuses it otherwise (an error,
-	// not a sentinel). It returns ErrNotFound for an unknown hash and
-	// ErrConflict when oldHash is already rotated, revoked or expired, or its
-	// grant is revoked; exactly one of concurrent rotations of one generation
-	// succeeds.
-	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) error
+	// RotateRefreshToken rotates the generation oldHash at now, in one
+	// transaction: it reads the generation and the user it was issued to
+	// (userErr is ErrNotFound when there is none), asks next for the
+	// successor, marks the generation rotated and stores the successor. An
+	// error from next ends the transaction with nothing stored and is
+	// returned as is (wrapped). The generation read is returned with every
+	// outcome but ErrNotFound, which an unknown hash gives. The successor
+	// must carry the generation's GrantID and FamilyExpiresAt; a backend
+	// refuses it otherwise (an error, not a sentinel). ErrConflict means
+	// the generation is already rotated, revoked or expired, or its grant is
+	// revoked; exactly one of concurrent rotations of one generation
+	// succeeds. next may run more than once and must only compute.
+	RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, next RotateFunc) (RefreshToken, error)
 	// RefreshSuccessor returns the generation that replaced the one with the
 	// given hash, or ErrNotFound (it was not rotated, or is unknown). It lets
 	// a retried refresh inside the grace window get the same successor.

@@ -96,6 +96,11 @@ func (h *Handler) redeemDevice(r *http.Request, client store.Client, g store.Dev
 // checkUser refuses a grant whose user is gone or disabled.
 func (h *Handler) checkUser(r *http.Request, userID string) error {
 	u, err := h.Store.User(r.Context(), userID)
+	return userError(userID, u, err)
+}
+
+// userError is checkUser's verdict on the user userID as read: u, or err.
+func userError(userID string, u store.User, err error) error {
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
 		return oauth.NewError(oauth.InvalidGrant, "The authorization is no longer valid.")
 	}

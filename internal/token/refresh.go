@@ -19,6 +19,11 @@ import (
 // §4.14.2, RT-02, RT-03) — except within a short grace window, where a
 // retried refresh gets the same successor again (RT-04), because platforms
 // retry when a response is lost.
+//
+// The checks run inside the store's rotation, on the generation and user
+// it reads in the rotation's transaction: one store call per refresh. The
+// tokens are minted once the rotation is stored; should that fail, the
+// client's retry gets the same successor within the grace window.
 func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*Response, error) {
 	ctx := r.Context()
 	raw := f.Get("refresh_token")
@@ -29,55 +34,69 @@ func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*
 	if perr != nil {
 		return nil, perr
 	}
-	old, err := h.Store.RefreshToken(ctx, secret.Hash(raw))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, invalidRefresh()
-	}
-	if err != nil {
-		return nil, oauth.Unavailable(fmt.Errorf("load refresh token: %w", err))
-	}
-	// Another client's token fails without touching the owner's (RT-01).
-	if old.ClientID != client.ID {
-		return nil, invalidRefresh()
-	}
 	now := h.Now()
-	if !old.RotatedAt.IsZero() && old.RevokedAt.IsZero() {
-		return h.reuse(r, client, old, raw, requested, now)
-	}
-	if !old.Active(now) {
+	rawNext := h.successor(raw)
+	var (
+		info         grantInfo
+		accessScopes []string
+	)
+	old, err := h.Store.RotateRefreshToken(ctx, secret.Hash(raw), now,
+		func(old store.RefreshToken, u store.User, userErr error) (store.RefreshToken, error) {
+			// Another client's token fails without touching the owner's (RT-01).
+			if old.ClientID != client.ID {
+				return store.RefreshToken{}, invalidRefresh()
+			}
+			if !old.RotatedAt.IsZero() && old.RevokedAt.IsZero() {
+				return store.RefreshToken{}, errRotated
+			}
+			if !old.Active(now) {
+				return store.RefreshToken{}, invalidRefresh()
+			}
+			var err error
+			info, accessScopes, err = h.refreshGrant(client, old, requested, userError(old.UserID, u, userErr))
+			if err != nil {
+				return store.RefreshToken{}, err
+			}
+			return h.refreshRecord(info, rawNext, now), nil
+		})
+	var oerr *oauth.Error
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return nil, invalidRefresh()
-	}
-	info, accessScopes, err := h.refreshGrant(r, client, old, requested)
-	if err != nil {
-		return nil, err
+	case errors.Is(err, errRotated):
+		return h.reuse(r, client, old, raw, requested, now)
+	case errors.Is(err, store.ErrConflict):
+		// Another request rotated this generation first (REL-03), or its
+		// grant was revoked.
+		if old, err = h.Store.RefreshToken(ctx, old.Hash); err != nil {
+			return nil, oauth.Unavailable(fmt.Errorf("reload refresh token: %w", err))
+		}
+		return h.reuse(r, client, old, raw, requested, now)
+	case errors.As(err, &oerr):
+		return nil, oerr
+	case err != nil:
+		return nil, oauth.Unavailable(fmt.Errorf("rotate refresh token: %w", err))
 	}
 	resp, err := h.mint(info, accessScopes, true, now)
 	if err != nil {
 		return nil, oauth.Unavailable(err)
 	}
-	rawNext := h.successor(raw)
-	err = h.Store.RotateRefreshToken(ctx, old.Hash, h.refreshRecord(info, rawNext, now), now)
-	if errors.Is(err, store.ErrConflict) {
-		// Another request rotated this generation first (REL-03).
-		if old, err = h.Store.RefreshToken(ctx, old.Hash); err != nil {
-			return nil, oauth.Unavailable(fmt.Errorf("reload refresh token: %w", err))
-		}
-		return h.reuse(r, client, old, raw, requested, now)
-	}
-	if err != nil {
-		return nil, oauth.Unavailable(fmt.Errorf("rotate refresh token: %w", err))
-	}
 	resp.RefreshToken = rawNext
 	return resp, nil
 }
+
+// errRotated stops the rotation of a generation that was rotated before:
+// the refresh goes on as a reuse.
+var errRotated = errors.New("refresh token already rotated")
 
 // refreshGrant re-checks the user and narrows the scope of a refresh: scope
 // can only narrow, and the next refresh token keeps the original scope and
 // resource (RFC 6749 §6, RT-05). client is the authenticated client, whose
 // token t is (the caller checked); its audience shapes the access token.
-func (h *Handler) refreshGrant(r *http.Request, client store.Client, t store.RefreshToken, requested []string) (grantInfo, []string, error) {
-	if err := h.checkUser(r, t.UserID); err != nil {
-		return grantInfo{}, nil, err
+// userErr is checkUser's verdict on t's user.
+func (h *Handler) refreshGrant(client store.Client, t store.RefreshToken, requested []string, userErr error) (grantInfo, []string, error) {
+	if userErr != nil {
+		return grantInfo{}, nil, userErr
 	}
 	accessScopes := t.Scopes
 	if len(requested) > 0 {
@@ -104,7 +123,7 @@ func (h *Handler) reuse(r *http.Request, client store.Client, old store.RefreshT
 		}
 		rawNext := h.successor(raw)
 		if err == nil && next.Hash == secret.Hash(rawNext) && next.Active(now) {
-			info, accessScopes, err := h.refreshGrant(r, client, next, requested)
+			info, accessScopes, err := h.refreshGrant(client, next, requested, h.checkUser(r, next.UserID))
 			if err != nil {
 				return nil, err
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/storetest"
 )
 
 // BenchmarkSQLite times the store's hot verbs on SQLite. Every write is
@@ -214,7 +215,7 @@ func benchRotateRefreshToken(b *testing.B, s *Store) {
 		now := t0.Add(time.Duration(i) * time.Millisecond)
 		next := benchRefresh(fmt.Sprintf("gen-%d", i), prev.GrantID, now)
 		next.FamilyExpiresAt = prev.FamilyExpiresAt
-		if err := s.RotateRefreshToken(ctx, prev.Hash, next, now); err != nil {
+		if err := storetest.Rotate(ctx, s, prev.Hash, next, now); err != nil {
 			b.Fatal(err)
 		}
 		prev = next
@@ -239,7 +240,7 @@ func benchRotateRefreshTokenParallel(b *testing.B, s *Store) {
 			now := t0.Add(time.Duration(i) * time.Millisecond)
 			next := benchRefresh(fmt.Sprintf("f%d-gen-%d", f, i), prev.GrantID, now)
 			next.FamilyExpiresAt = prev.FamilyExpiresAt
-			if err := s.RotateRefreshToken(ctx, prev.Hash, next, now); err != nil {
+			if err := storetest.Rotate(ctx, s, prev.Hash, next, now); err != nil {
 				b.Error(err)
 				return
 			}

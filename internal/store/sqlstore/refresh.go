@@ -86,62 +86,85 @@ func scanRefreshToken(row rowScanner) (store.RefreshToken, error) {
 	return t, nil
 }
 
-// RotateRefreshToken marks the generation oldHash as rotated at now, records
-// next as its successor and stores next, in one transaction. The mark is one
-// conditional UPDATE, so exactly one of concurrent rotations succeeds; the
-// others get store.ErrConflict, as does a rotated, revoked or expired
-// generation or one whose grant is revoked. An unknown oldHash gives
-// store.ErrNotFound; a next whose GrantID or FamilyExpiresAt differ from the
-// old generation's is refused with a plain error.
+// RotateRefreshToken reads the generation oldHash and its user, asks next
+// for the successor, marks the generation rotated at now, records the
+// successor and stores it, in one transaction. Reading inside the
+// transaction costs a refresh no read of its own: on SQLite the writer's
+// connection has the pages cached, where a reader's cache is dropped at
+// every commit. The mark is one conditional UPDATE, so exactly one of
+// concurrent rotations succeeds; the others get store.ErrConflict, as does
+// a rotated, revoked or expired generation or one whose grant is revoked.
+// An unknown oldHash gives store.ErrNotFound; a successor whose GrantID or
+// FamilyExpiresAt differ from the old generation's is refused with a plain
+// error.
 //
 // On PostgreSQL the grant's row is locked (FOR SHARE) first, so that a
 // concurrent RevokeGrant either finishes before the UPDATE reads the grant or
-// starts after this commits and then revokes next too: a revoked grant never
-// keeps a live successor.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next store.RefreshToken, now time.Time) error {
-	op := fmt.Sprintf("rotate refresh token of grant %q", next.GrantID)
-	return s.inTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
-		if s.d.forShare != "" {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM grants WHERE id = $1`+s.d.forShare, next.GrantID).Scan(&one)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) { // no row: a family older than grants
-				return err
-			}
+// starts after this commits and then revokes the successor too: a revoked
+// grant never keeps a live successor.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, next store.RotateFunc) (store.RefreshToken, error) {
+	var (
+		old   store.RefreshToken
+		found bool
+	)
+	err := s.inTx(ctx, "rotate refresh token", func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		old, err = scanRefreshToken(tx.StmtContext(ctx, s.st.refreshInTx).QueryRowContext(ctx, oldHash))
+		if found = err == nil; !found {
+			return err
 		}
-		res, err := tx.StmtContext(ctx, s.st.rotateRefresh).ExecContext(ctx,
-			oldHash, nanos(now), next.GrantID, dbTime(next.FamilyExpiresAt), next.Hash)
+		user, userErr := scanUser(tx.StmtContext(ctx, s.st.userInTx).QueryRowContext(ctx, old.UserID))
+		if userErr != nil && !errors.Is(userErr, store.ErrNotFound) {
+			return fmt.Errorf("load user %q: %w", old.UserID, userErr)
+		}
+		succ, err := next(old, user, userErr)
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
+		if err := continuesFamily(old, succ); err != nil {
 			return err
 		}
-		if n == 0 {
-			return whyNotRotated(ctx, tx, oldHash, next)
-		}
-		_, err = tx.StmtContext(ctx, s.st.insertRefresh).ExecContext(ctx, refreshTokenArgs(next)...)
-		return err
+		return s.rotate(ctx, tx, old, succ, now)
 	})
+	if !found {
+		return store.RefreshToken{}, err
+	}
+	return old, err
 }
 
-// whyNotRotated explains a rotation that matched no row: an unknown hash, a
-// successor that does not continue the family, or a conflict.
-func whyNotRotated(ctx context.Context, tx *sql.Tx, oldHash string, next store.RefreshToken) error {
-	var (
-		grantID    string
-		famExpires sql.NullInt64
-	)
-	err := tx.QueryRowContext(ctx, `SELECT family_id, family_expires_at FROM refresh_tokens WHERE hash = $1`,
-		oldHash).Scan(&grantID, &famExpires)
+// continuesFamily refuses a successor that does not continue old's family.
+func continuesFamily(old, next store.RefreshToken) error {
 	switch {
-	case err != nil:
-		return notFound(err)
-	case grantID != next.GrantID:
-		return fmt.Errorf("successor names grant %q, the generation it replaces grant %q", next.GrantID, grantID)
-	case famExpires.Int64 != nanos(next.FamilyExpiresAt):
+	case next.GrantID != old.GrantID:
+		return fmt.Errorf("successor names grant %q, the generation it replaces grant %q", next.GrantID, old.GrantID)
+	case !next.FamilyExpiresAt.Equal(old.FamilyExpiresAt):
 		return fmt.Errorf("successor's family expiry %v differs from the family's %v",
-			next.FamilyExpiresAt, goTime(famExpires))
+			next.FamilyExpiresAt, old.FamilyExpiresAt)
 	}
-	return store.ErrConflict
+	return nil
+}
+
+// rotate marks old rotated at now in favour of next and stores next.
+func (s *Store) rotate(ctx context.Context, tx *sql.Tx, old, next store.RefreshToken, now time.Time) error {
+	if s.d.forShare != "" {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM grants WHERE id = $1`+s.d.forShare, next.GrantID).Scan(&one)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) { // no row: a family older than grants
+			return err
+		}
+	}
+	res, err := tx.StmtContext(ctx, s.st.rotateRefresh).ExecContext(ctx,
+		old.Hash, nanos(now), next.GrantID, dbTime(next.FamilyExpiresAt), next.Hash)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrConflict
+	}
+	_, err = tx.StmtContext(ctx, s.st.insertRefresh).ExecContext(ctx, refreshTokenArgs(next)...)
+	return err
 }

@@ -17,6 +17,8 @@ type statements struct {
 	deviceByHash, devicePoll, client, user, refreshByHash, accessTokenLive *sql.Stmt
 	// Writes, on the writer pool.
 	insertDevice, redeemDevice, insertGrant, insertRefresh, rotateRefresh *sql.Stmt
+	// Reads inside a write transaction, on the writer pool.
+	refreshInTx, userInTx *sql.Stmt
 	// recordPoll writes SQLite's poll bookkeeping back when the Store
 	// closes.
 	recordPoll *sql.Stmt
@@ -45,6 +47,8 @@ func prepareStatements(ctx context.Context, r, w *sql.DB, d *dialect) (*statemen
 		{&st.insertGrant, w, insertGrantQuery},
 		{&st.insertRefresh, w, insertRefreshToken},
 		{&st.rotateRefresh, w, rotateRefreshToken},
+		{&st.refreshInTx, w, `SELECT ` + refreshColumns + ` FROM refresh_tokens WHERE hash = $1`},
+		{&st.userInTx, w, `SELECT ` + userColumns + ` FROM users WHERE id = $1`},
 		{&st.recordPoll, w, updateDevicePoll},
 	}
 	if d == postgresDialect {
@@ -66,7 +70,7 @@ func (st *statements) close() error {
 	var errs []error
 	for _, s := range []*sql.Stmt{st.deviceByHash, st.devicePoll, st.client, st.user, st.refreshByHash, st.accessTokenLive,
 		st.insertDevice, st.redeemDevice, st.insertGrant, st.insertRefresh, st.rotateRefresh, st.recordPoll,
-		st.pollInRow} {
+		st.refreshInTx, st.userInTx, st.pollInRow} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

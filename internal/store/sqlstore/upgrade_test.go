@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/storetest"
 )
 
 // v1Rows are rows as grantd with schema version 1 wrote them.
@@ -63,7 +64,7 @@ func testUpgradeFromV1(t *testing.T, db *sql.DB, d *dialect, reopen func() *Stor
 	now := t0.Add(time.Hour)
 	next := store.RefreshToken{Hash: "new-rt", GrantID: old.GrantID, ClientID: "tv", UserID: "u1", CreatedAt: now,
 		ExpiresAt: now.Add(time.Hour), FamilyExpiresAt: old.FamilyExpiresAt}
-	if err := s.RotateRefreshToken(ctx, old.Hash, next, now); err != nil {
+	if err := storetest.Rotate(ctx, s, old.Hash, next, now); err != nil {
 		t.Errorf("rotate a family older than grants: %v", err)
 	}
 	if got, err := s.RefreshSuccessor(ctx, old.Hash); err != nil || got.Hash != next.Hash {

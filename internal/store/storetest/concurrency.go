@@ -62,7 +62,7 @@ func testConcurrentRotate(t *testing.T, s store.Store) {
 		next[i] = nextGen(gen1, fmt.Sprintf("gen-2-%d", i), now)
 	}
 	errs := race(racers, func(i int) error {
-		return s.RotateRefreshToken(ctx, gen1.Hash, next[i], now)
+		return Rotate(ctx, s, gen1.Hash, next[i], now)
 	})
 	wins, losses := tally(t, errs, store.ErrConflict)
 	if wins != 1 || losses != racers-1 {

@@ -70,7 +70,7 @@ func testRevokeGrant(t *testing.T, s store.Store) {
 	family := []store.RefreshToken{prev}
 	for i := 2; i <= 3; i++ {
 		next := nextGen(prev, fmt.Sprintf("gen-%d", i), at(time.Duration(i)*time.Minute))
-		mustOK(t, s.RotateRefreshToken(ctx, prev.Hash, next, next.CreatedAt), "rotate")
+		mustOK(t, Rotate(ctx, s, prev.Hash, next, next.CreatedAt), "rotate")
 		family = append(family, next)
 		prev = next
 	}
@@ -106,7 +106,7 @@ func testRevokeGrant(t *testing.T, s store.Store) {
 	wantEqual(t, "other grant's token", gotRT, bystander)
 
 	next := nextGen(prev, "gen-4", at(2*time.Hour))
-	wantErr(t, s.RotateRefreshToken(ctx, prev.Hash, next, at(2*time.Hour)), store.ErrConflict,
+	wantErr(t, Rotate(ctx, s, prev.Hash, next, at(2*time.Hour)), store.ErrConflict,
 		"rotate the newest generation of a revoked grant")
 	left, err := s.GrantsByUser(ctx, gr.UserID, at(2*time.Hour))
 	mustOK(t, err, "grants by user")

@@ -87,7 +87,7 @@ func testConcurrentMixedWrites(t *testing.T, s store.Store) {
 				store.Decision{Approve: true, UserID: fmt.Sprintf("user-%d", n), AuthTime: now}, now)
 			return err
 		default:
-			return s.RotateRefreshToken(ctx, gen1.Hash, nextGen(gen1, fmt.Sprintf("gen-2-%d", n), now), now)
+			return Rotate(ctx, s, gen1.Hash, nextGen(gen1, fmt.Sprintf("gen-2-%d", n), now), now)
 		}
 	})
 	wins := make([]int, kinds)

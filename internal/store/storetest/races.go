@@ -103,7 +103,7 @@ func testConcurrentRevokeRotate(t *testing.T, s store.Store) {
 			prev := gen1
 			for k := 2; k <= chain; k++ {
 				next := nextGen(prev, fmt.Sprintf("t%d-gen-%d", trial, k), now)
-				err := s.RotateRefreshToken(ctx, prev.Hash, next, now)
+				err := Rotate(ctx, s, prev.Hash, next, now)
 				if errors.Is(err, store.ErrConflict) {
 					return nil // the revocation came first
 				} else if err != nil {

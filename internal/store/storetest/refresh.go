@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -8,6 +9,82 @@ import (
 
 	"github.com/grantd/grantd/internal/store"
 )
+
+// Rotate rotates the generation oldHash to next at now, whatever the
+// generation and its user, for tests that store families by hand.
+func Rotate(ctx context.Context, s store.RefreshTokens, oldHash string, next store.RefreshToken, now time.Time) error {
+	_, err := s.RotateRefreshToken(ctx, oldHash, now, func(store.RefreshToken, store.User, error) (store.RefreshToken, error) {
+		return next, nil
+	})
+	return err
+}
+
+// testRefreshRotateDecides: the rotation hands its decision the generation
+// and the user as stored, returns the generation with the outcome, and a
+// refusal leaves everything as it was.
+func testRefreshRotateDecides(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	user := store.User{ID: "user-1", Username: "dana", PasswordHash: "$argon2id$v=19$...", CreatedAt: at(0)}
+	mustOK(t, s.CreateUser(ctx, user), "create user")
+	gen1 := newRefresh("gen-1", "grant-a", at(0))
+	orphan := newRefresh("orphan-1", "grant-o", at(0))
+	orphan.UserID = "nobody"
+	mustOK(t, s.CreateRefreshToken(ctx, gen1), "create")
+	mustOK(t, s.CreateRefreshToken(ctx, orphan), "create a generation of an unknown user")
+	now := at(time.Hour)
+
+	errNo := errors.New("refused by the caller")
+	var seen store.RefreshToken
+	var seenUser store.User
+	got, err := s.RotateRefreshToken(ctx, gen1.Hash, now, func(old store.RefreshToken, u store.User, uerr error) (store.RefreshToken, error) {
+		seen, seenUser = old, u
+		mustOK(t, uerr, "user of the generation")
+		return store.RefreshToken{}, errNo
+	})
+	wantErr(t, err, errNo, "a refused rotation")
+	wantEqual(t, "generation handed to the decision", seen, gen1)
+	wantEqual(t, "user handed to the decision", seenUser, user)
+	wantEqual(t, "generation returned with a refusal", got, gen1)
+	after, err := s.RefreshToken(ctx, gen1.Hash)
+	mustOK(t, err, "lookup after a refusal")
+	wantEqual(t, "generation after a refusal", after, gen1)
+
+	_, err = s.RotateRefreshToken(ctx, orphan.Hash, now, func(_ store.RefreshToken, _ store.User, uerr error) (store.RefreshToken, error) {
+		wantErr(t, uerr, store.ErrNotFound, "user of a generation whose user is gone")
+		return store.RefreshToken{}, errNo
+	})
+	wantErr(t, err, errNo, "a refused rotation of an unknown user's generation")
+
+	called := false
+	got, err = s.RotateRefreshToken(ctx, "unknown", now, func(store.RefreshToken, store.User, error) (store.RefreshToken, error) {
+		called = true
+		return nextGen(gen1, "x", now), nil
+	})
+	wantErr(t, err, store.ErrNotFound, "rotate an unknown hash")
+	if called || got.Hash != "" {
+		t.Errorf("unknown hash: decision called %v, generation %+v; want neither", called, got)
+	}
+
+	next := nextGen(gen1, "gen-2", now)
+	got, err = s.RotateRefreshToken(ctx, gen1.Hash, now, func(store.RefreshToken, store.User, error) (store.RefreshToken, error) {
+		return next, nil
+	})
+	mustOK(t, err, "rotate")
+	wantEqual(t, "generation returned by the rotation", got, gen1)
+	// A second rotation sees the generation rotated, as reuse detection
+	// needs, and returns it with the conflict when the decision lets it
+	// through.
+	got, err = s.RotateRefreshToken(ctx, gen1.Hash, now.Add(time.Second), func(old store.RefreshToken, _ store.User, _ error) (store.RefreshToken, error) {
+		if !old.RotatedAt.Equal(now) {
+			t.Errorf("decision on a rotated generation: rotated at %v, want %v", old.RotatedAt, now)
+		}
+		return nextGen(gen1, "fork", now), nil
+	})
+	wantErr(t, err, store.ErrConflict, "rotate a rotated generation")
+	if !got.RotatedAt.Equal(now) {
+		t.Errorf("generation returned with the conflict: rotated at %v, want %v", got.RotatedAt, now)
+	}
+}
 
 func testRefreshRotate(t *testing.T, s store.Store) {
 	ctx := t.Context()
@@ -32,7 +109,7 @@ func testRefreshRotate(t *testing.T, s store.Store) {
 	for i := 2; i <= 4; i++ {
 		now := at(time.Duration(i) * time.Hour)
 		next := nextGen(gen1, fmt.Sprintf("gen-%d", i), now)
-		mustOK(t, s.RotateRefreshToken(ctx, prev.Hash, next, now), fmt.Sprintf("rotate to gen %d", i))
+		mustOK(t, Rotate(ctx, s, prev.Hash, next, now), fmt.Sprintf("rotate to gen %d", i))
 
 		prev.RotatedAt = now
 		got, err := s.RefreshToken(ctx, prev.Hash)
@@ -54,7 +131,7 @@ func testRefreshRotate(t *testing.T, s store.Store) {
 		// Rotating the old generation again is reuse: it loses and stores
 		// nothing.
 		fork := nextGen(gen1, fmt.Sprintf("fork-%d", i), now)
-		wantErr(t, s.RotateRefreshToken(ctx, prev.Hash, fork, now.Add(time.Second)), store.ErrConflict,
+		wantErr(t, Rotate(ctx, s, prev.Hash, fork, now.Add(time.Second)), store.ErrConflict,
 			"rotate a rotated generation")
 		_, err = s.RefreshToken(ctx, fork.Hash)
 		wantErr(t, err, store.ErrNotFound, "successor of a refused rotation")
@@ -64,7 +141,7 @@ func testRefreshRotate(t *testing.T, s store.Store) {
 		prev = next
 	}
 
-	wantErr(t, s.RotateRefreshToken(ctx, "unknown", newRefresh("orphan", "f", at(0)), at(0)),
+	wantErr(t, Rotate(ctx, s, "unknown", newRefresh("orphan", "f", at(0)), at(0)),
 		store.ErrNotFound, "rotate unknown")
 	_, err = s.RefreshToken(ctx, "orphan")
 	wantErr(t, err, store.ErrNotFound, "successor of an unknown generation")
@@ -73,7 +150,7 @@ func testRefreshRotate(t *testing.T, s store.Store) {
 
 	// A successor whose hash is taken leaves the predecessor unrotated.
 	clash := nextGen(gen1, gen1.Hash, at(5*time.Hour))
-	wantErr(t, s.RotateRefreshToken(ctx, prev.Hash, clash, at(5*time.Hour)), store.ErrAlreadyExists,
+	wantErr(t, Rotate(ctx, s, prev.Hash, clash, at(5*time.Hour)), store.ErrAlreadyExists,
 		"rotate to a hash in use")
 	got, err = s.RefreshToken(ctx, prev.Hash)
 	mustOK(t, err, "generation after failed rotation")
@@ -95,7 +172,7 @@ func testRefreshRefusesForeignSuccessor(t *testing.T, s store.Store) {
 	longer := nextGen(gen1, "longer", now)
 	longer.FamilyExpiresAt = gen1.FamilyExpiresAt.Add(time.Hour)
 	for name, next := range map[string]store.RefreshToken{"another grant": otherGrant, "a later family expiry": longer} {
-		err := s.RotateRefreshToken(ctx, gen1.Hash, next, now)
+		err := Rotate(ctx, s, gen1.Hash, next, now)
 		if err == nil || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) ||
 			errors.Is(err, store.ErrAlreadyExists) {
 			t.Errorf("rotate to a successor with %s: got %v, want a non-sentinel error", name, err)
@@ -106,7 +183,7 @@ func testRefreshRefusesForeignSuccessor(t *testing.T, s store.Store) {
 	got, err := s.RefreshToken(ctx, gen1.Hash)
 	mustOK(t, err, "lookup")
 	wantEqual(t, "generation after refused rotations", got, gen1)
-	mustOK(t, s.RotateRefreshToken(ctx, gen1.Hash, nextGen(gen1, "gen-2", now), now), "rotate properly")
+	mustOK(t, Rotate(ctx, s, gen1.Hash, nextGen(gen1, "gen-2", now), now), "rotate properly")
 }
 
 func testRefreshRefusesInactive(t *testing.T, s store.Store) {
@@ -129,14 +206,14 @@ func testRefreshRefusesInactive(t *testing.T, s store.Store) {
 			mustOK(t, s.RevokeGrant(ctx, rt.GrantID, at(time.Minute)), tc.name+": revoke")
 		}
 		next := nextGen(rt, rt.Hash+"-next", at(tc.at))
-		wantErr(t, s.RotateRefreshToken(ctx, rt.Hash, next, at(tc.at)), tc.wantErr, tc.name)
+		wantErr(t, Rotate(ctx, s, rt.Hash, next, at(tc.at)), tc.wantErr, tc.name)
 	}
 
 	// A token of a revoked grant is refused even if it was stored, unrevoked,
 	// after the grant was revoked.
 	late := newRefresh("late", "grant-3", at(2*time.Minute))
 	mustOK(t, s.CreateRefreshToken(ctx, late), "create after revocation")
-	wantErr(t, s.RotateRefreshToken(ctx, late.Hash, nextGen(late, "late-next", at(time.Hour)), at(time.Hour)),
+	wantErr(t, Rotate(ctx, s, late.Hash, nextGen(late, "late-next", at(time.Hour)), at(time.Hour)),
 		store.ErrConflict, "rotate a token of a revoked grant")
 
 	// The family's absolute lifetime ends every generation, however young.
@@ -144,9 +221,9 @@ func testRefreshRefusesInactive(t *testing.T, s store.Store) {
 	old.ExpiresAt = old.FamilyExpiresAt
 	mustOK(t, s.CreateRefreshToken(ctx, old), "create")
 	young := nextGen(old, "young", at(familyLifetime-time.Hour))
-	mustOK(t, s.RotateRefreshToken(ctx, old.Hash, young, young.CreatedAt), "rotate near family end")
+	mustOK(t, Rotate(ctx, s, old.Hash, young, young.CreatedAt), "rotate near family end")
 	next := nextGen(old, "too-late", at(familyLifetime))
-	wantErr(t, s.RotateRefreshToken(ctx, young.Hash, next, at(familyLifetime)), store.ErrConflict,
+	wantErr(t, Rotate(ctx, s, young.Hash, next, at(familyLifetime)), store.ErrConflict,
 		"rotate at family expiry")
 	_, err := s.RefreshToken(ctx, next.Hash)
 	wantErr(t, err, store.ErrNotFound, "successor refused at family expiry")

@@ -187,9 +187,9 @@ func seedPurge(t *testing.T, s store.Store) purgeRows {
 	mustOK(t, s.CreateSession(ctx, r.oldSession), "create session")
 	mustOK(t, s.CreateSession(ctx, r.liveSession), "create session")
 	mustOK(t, s.CreateRefreshToken(ctx, r.ended1), "create refresh token")
-	mustOK(t, s.RotateRefreshToken(ctx, r.ended1.Hash, r.ended2, r.ended2.CreatedAt), "rotate")
+	mustOK(t, Rotate(ctx, s, r.ended1.Hash, r.ended2, r.ended2.CreatedAt), "rotate")
 	mustOK(t, s.CreateRefreshToken(ctx, r.live1), "create refresh token")
-	mustOK(t, s.RotateRefreshToken(ctx, r.live1.Hash, r.live2, r.live2.CreatedAt), "rotate")
+	mustOK(t, Rotate(ctx, s, r.live1.Hash, r.live2, r.live2.CreatedAt), "rotate")
 	key := store.SigningKey{ID: "k", Algorithm: "EdDSA", PrivateKey: []byte{1}, CreatedAt: at(-48 * time.Hour)}
 	_, err := s.EnsureSigningKey(ctx, key)
 	mustOK(t, err, "ensure key")
@@ -211,7 +211,7 @@ func testPurge(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrConflict, "decide expired grant before purge")
 	wantErr(t, s.RedeemDeviceGrant(ctx, r.approvedLate.DeviceCodeHash, tvClient, now, newGrantRecord("late", now), nil),
 		store.ErrConflict, "redeem expired grant before purge")
-	wantErr(t, s.RotateRefreshToken(ctx, r.ended2.Hash, nextGen(r.ended2, "x", now), now),
+	wantErr(t, Rotate(ctx, s, r.ended2.Hash, nextGen(r.ended2, "x", now), now),
 		store.ErrConflict, "rotate in expired family before purge")
 	_, err = s.Session(ctx, r.oldSession.IDHash, now)
 	wantErr(t, err, store.ErrNotFound, "expired session before purge")

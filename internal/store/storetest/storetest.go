@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Grants/Revoke", testRevokeGrant},
 		{"Grants/RevokeClient", testRevokeClientGrants},
 		{"RefreshTokens/CreateRotate", testRefreshRotate},
+		{"RefreshTokens/RotateDecides", testRefreshRotateDecides},
 		{"RefreshTokens/RefusesForeignSuccessor", testRefreshRefusesForeignSuccessor},
 		{"RefreshTokens/RefusesInactive", testRefreshRefusesInactive},
 		{"AccessTokens", testAccessTokens},
