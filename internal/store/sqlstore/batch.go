@@ -288,20 +288,25 @@ func (c *committer) run() {
 			// own. With nothing else ready this returns at once.
 			runtime.Gosched()
 		}
-	drain:
-		for len(batch) < maxBatchOps {
-			select {
-			case op, ok := <-c.ops:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, op)
-			default:
-				break drain
-			}
-		}
-		carried = c.commit(batch)
+		carried = c.commit(drain(batch, c.ops, maxBatchOps))
 	}
+}
+
+// drain appends to buf what ch holds now, without waiting, until buf has
+// limit elements.
+func drain[T any](buf []T, ch <-chan T, limit int) []T {
+	for len(buf) < limit {
+		select {
+		case v, ok := <-ch:
+			if !ok {
+				return buf
+			}
+			buf = append(buf, v)
+		default:
+			return buf
+		}
+	}
+	return buf
 }
 
 // commit runs batch in one transaction and hands the writes it ran to the
@@ -384,19 +389,7 @@ func (c *committer) syncLoop() {
 	defer close(c.stopped)
 	jobs := make([]syncJob, 0, syncQueue)
 	for job := range c.syncs {
-		jobs = append(jobs[:0], job)
-	drain:
-		for len(jobs) < cap(jobs) {
-			select {
-			case job, ok := <-c.syncs:
-				if !ok {
-					break drain
-				}
-				jobs = append(jobs, job)
-			default:
-				break drain
-			}
-		}
+		jobs = drain(append(jobs[:0], job), c.syncs, cap(jobs))
 		var newest uint64
 		committed := false
 		for _, j := range jobs {
