@@ -154,13 +154,17 @@ type Decision struct {
 }
 
 // PollResult is what one poll of a device code finds (RFC 8628 §3.5): enough
-// to answer a poll of a pending, denied, expired or used code. An approved
-// grant's token set needs the whole grant (DeviceGrantByDeviceCode).
+// to answer any poll, and to mint the token set of an approved grant.
 type PollResult struct {
 	// ClientID, State and ExpiresAt are the grant's, State as of the poll.
 	ClientID  string
 	State     DeviceState
 	ExpiresAt time.Time
+	// UserID, Scopes and AuthTime are the approved grant's (its decision
+	// and request); zero unless State is DeviceApproved.
+	UserID   string
+	Scopes   []string
+	AuthTime time.Time
 	// SlowDown reports that the poll came sooner than the grant's interval
 	// after the one before; the interval has grown by 5 seconds.
 	SlowDown bool

@@ -11,9 +11,9 @@ import (
 )
 
 // deviceCode is the device access token request (RFC 8628 §3.4) and its
-// answers (§3.5). Most polls find their code pending, so a poll costs one
-// store call (PollDeviceGrant); only an approved code's redemption reads the
-// whole grant.
+// answers (§3.5). A poll costs one store call (PollDeviceGrant), which also
+// tells an approved code's user, scope and authentication time; its
+// redemption then re-checks the user and claims the grant.
 func (h *Handler) deviceCode(r *http.Request, client store.Client, f oauth.Form) (*Response, error) {
 	ctx := r.Context()
 	code := f.Get("device_code")
@@ -49,14 +49,8 @@ func (h *Handler) deviceCode(r *http.Request, client store.Client, f oauth.Form)
 	case store.DeviceDenied:
 		return nil, oauth.NewError(oauth.AccessDenied, "The user denied the request.")
 	case store.DeviceApproved:
-		g, err := h.Store.DeviceGrantByDeviceCode(ctx, hash)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, oauth.NewError(oauth.InvalidGrant, "The device code is invalid.")
-		}
-		if err != nil {
-			return nil, oauth.Unavailable(fmt.Errorf("load device grant: %w", err))
-		}
-		return h.redeemDevice(r, client, g)
+		return h.redeemDevice(r, client, store.DeviceGrant{DeviceCodeHash: hash, UserID: p.UserID,
+			Scopes: p.Scopes, AuthTime: p.AuthTime})
 	default: // issued: one token set per code (DEV-14)
 		return nil, oauth.NewError(oauth.InvalidGrant, "The device code has been used.")
 	}

@@ -17,8 +17,9 @@ const slowDownStep = 5 * time.Second
 const deviceColumns = `device_code_hash, user_code, client_id, scopes, state, user_id, auth_time,
 	poll_interval_ns, last_polled_at, created_at, expires_at, decided_at`
 
-// devicePollColumns are the columns a poll needs (scanDevicePoll).
-const devicePollColumns = `client_id, state, poll_interval_ns, last_polled_at, expires_at`
+// devicePollColumns are the columns a poll needs (scanDevicePoll), those of
+// an approved grant's token set included.
+const devicePollColumns = `client_id, state, poll_interval_ns, last_polled_at, expires_at, user_id, scopes, auth_time`
 
 const (
 	selectDeviceByHash = `SELECT ` + deviceColumns + ` FROM device_grants WHERE device_code_hash = $1`
@@ -139,7 +140,11 @@ func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash, clientID st
 	if err != nil {
 		return store.PollResult{}, fmt.Errorf("poll device grant: %w", err)
 	}
-	return store.PollResult{ClientID: g.ClientID, State: g.State, ExpiresAt: g.ExpiresAt, SlowDown: slowDown}, nil
+	p := store.PollResult{ClientID: g.ClientID, State: g.State, ExpiresAt: g.ExpiresAt, SlowDown: slowDown}
+	if g.State == store.DeviceApproved {
+		p.UserID, p.Scopes, p.AuthTime = g.UserID, g.Scopes, g.AuthTime
+	}
+	return p, nil
 }
 
 // checkOtherWriters lets the poll book know whether a process other than
@@ -280,14 +285,19 @@ func (s *Store) RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID 
 // fields.
 func scanDevicePoll(row rowScanner) (store.DeviceGrant, error) {
 	var (
-		g               store.DeviceGrant
-		state           string
-		interval        int64
-		polled, expires sql.NullInt64
+		g                         store.DeviceGrant
+		state, scopes             string
+		interval                  int64
+		polled, expires, authTime sql.NullInt64
 	)
-	if err := row.Scan(&g.ClientID, &state, &interval, &polled, &expires); err != nil {
+	err := row.Scan(&g.ClientID, &state, &interval, &polled, &expires, &g.UserID, &scopes, &authTime)
+	if err != nil {
 		return store.DeviceGrant{}, notFound(err)
 	}
+	if g.Scopes, err = goList(scopes); err != nil {
+		return store.DeviceGrant{}, err
+	}
+	g.AuthTime = goTime(authTime)
 	g.State = store.DeviceState(state)
 	g.Interval = time.Duration(interval)
 	g.LastPolledAt = goTime(polled)

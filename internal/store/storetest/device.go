@@ -101,7 +101,8 @@ func testDevicePoll(t *testing.T, s store.Store) {
 	mustOK(t, err, "approve")
 	p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute))
 	mustOK(t, err, "poll after approval")
-	wantEqual(t, "poll after approval", p, store.PollResult{ClientID: tvClient, State: store.DeviceApproved, ExpiresAt: g.ExpiresAt})
+	wantEqual(t, "poll after approval", p, store.PollResult{ClientID: tvClient, State: store.DeviceApproved,
+		ExpiresAt: g.ExpiresAt, UserID: "user-1", Scopes: g.Scopes, AuthTime: at(0)})
 	got, err = s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
 	mustOK(t, err, "grant after a poll of the approved code")
 	decided.LastPolledAt = at(2 * time.Minute)
@@ -180,6 +181,9 @@ func testPollDeviceGrant(t *testing.T, s store.Store) {
 			// 200ms after the poll before, if any: too soon.
 			want := store.PollResult{ClientID: tvClient, State: tc.want, ExpiresAt: g.ExpiresAt,
 				SlowDown: tc.pollBefore && client == tvClient}
+			if tc.d.Approve { // what the token set needs, without a read of its own
+				want.UserID, want.Scopes, want.AuthTime = tc.d.UserID, g.Scopes, tc.d.AuthTime
+			}
 			wantEqual(t, tc.name+": poll by "+client, p, want)
 		}
 		p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, tvClient, g.ExpiresAt)
