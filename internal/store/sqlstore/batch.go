@@ -80,11 +80,14 @@ type committer struct {
 // syncJob is a batch that left the writer: its callers are answered once
 // every commit up to seq is durable.
 type syncJob struct {
-	seq       uint64 // the batch's commit number; 0 when it began no COMMIT
-	committed bool   // COMMIT succeeded: there is something to fsync
-	ops       []*writeOp
-	err       error // when not nil, the answer to every op instead of its own
+	seq uint64 // the batch's commit number; 0 when it began no COMMIT
+	ops []*writeOp
+	err error // when not nil, the answer to every op instead of its own
 }
+
+// committed reports whether the batch's COMMIT succeeded, leaving pages
+// in the log to fsync.
+func (j syncJob) committed() bool { return j.seq != 0 && j.err == nil }
 
 // writeOp is one caller's write: fn runs inside the batch's transaction.
 type writeOp struct {
@@ -374,7 +377,7 @@ func (c *committer) commit(batch []*writeOp) (carried []*writeOp) {
 		return carried
 	}
 	c.commits.Add(1)
-	c.syncs <- syncJob{seq: seq, committed: true, ops: ran}
+	c.syncs <- syncJob{seq: seq, ops: ran}
 	return carried
 }
 
@@ -394,7 +397,7 @@ func (c *committer) syncLoop() {
 		committed := false
 		for _, j := range jobs {
 			newest = max(newest, j.seq)
-			committed = committed || j.committed
+			committed = committed || j.committed()
 		}
 		err := c.failed()
 		if err == nil && committed {
