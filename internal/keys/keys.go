@@ -67,7 +67,7 @@ type Set struct {
 // ring is one immutable snapshot of a Set.
 type ring struct {
 	fingerprint string // the published kids and which of them sign
-	signers     map[signerKey]jose.Signer
+	signers     map[signerKey]*signer
 	kids        map[string]string // the signing kid by algorithm
 	jwks        []byte
 	public      map[string]jose.JSONWebKey // by kid
@@ -80,7 +80,7 @@ type signerKey struct{ alg, typ string }
 // parsedKey is a stored key decoded once, with its signers.
 type parsedKey struct {
 	public  jose.JSONWebKey
-	signers map[string]jose.Signer // by token type
+	signers map[string]*signer // by token type
 }
 
 // Load makes sure a key exists for each algorithm in algs, generating it from
@@ -169,7 +169,7 @@ func fingerprint(keys []store.SigningKey, now time.Time) string {
 
 // build makes the snapshot of keys at now, reusing prev's decoded keys.
 func build(keys []store.SigningKey, now time.Time, prev *ring) (*ring, error) {
-	r := &ring{signers: make(map[signerKey]jose.Signer), kids: make(map[string]string),
+	r := &ring{signers: make(map[signerKey]*signer), kids: make(map[string]string),
 		public: make(map[string]jose.JSONWebKey), parsed: make(map[string]parsedKey)}
 	signers := signing(keys, now)
 	pub := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
@@ -209,19 +209,22 @@ func build(keys []store.SigningKey, now time.Time, prev *ring) (*ring, error) {
 
 // parse decodes a stored key and makes its signers.
 func parse(k store.SigningKey) (parsedKey, error) {
-	priv, err := x509.ParsePKCS8PrivateKey(k.PrivateKey)
+	der, err := x509.ParsePKCS8PrivateKey(k.PrivateKey)
 	if err != nil {
 		return parsedKey{}, fmt.Errorf("parse signing key %q: %w", k.ID, err)
 	}
+	priv, ok := der.(crypto.Signer)
+	if !ok {
+		return parsedKey{}, fmt.Errorf("signing key %q: %T cannot sign", k.ID, der)
+	}
 	jwk := jose.JSONWebKey{Key: priv, KeyID: k.ID, Algorithm: k.Algorithm, Use: "sig"}
-	p := parsedKey{public: jwk.Public(), signers: make(map[string]jose.Signer)}
+	p := parsedKey{public: jwk.Public(), signers: make(map[string]*signer)}
 	for _, typ := range []string{TypeAccessToken, TypeIDToken} {
-		opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ))
-		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: jwk}, opts)
+		sg, err := newSigner(k.Algorithm, k.ID, typ, priv)
 		if err != nil {
-			return parsedKey{}, fmt.Errorf("signer for key %q: %w", k.ID, err)
+			return parsedKey{}, err
 		}
-		p.signers[typ] = signer
+		p.signers[typ] = sg
 	}
 	return p, nil
 }
@@ -291,19 +294,20 @@ func (s *Set) JWKS() []byte { return s.cur.Load().jwks }
 func (s *Set) KeyID(alg string) string { return s.cur.Load().kids[alg] }
 
 // Sign returns a compact JWS of claims, signed with alg's key, with header
-// typ TypeAccessToken or TypeIDToken.
-func (s *Set) Sign(alg, typ string, claims any) (string, error) {
-	signer, ok := s.cur.Load().signers[signerKey{alg, typ}]
+// typ TypeAccessToken or TypeIDToken. claims encode themselves, so that
+// minting a token takes no reflection.
+func (s *Set) Sign(alg, typ string, claims json.Marshaler) (string, error) {
+	sg, ok := s.cur.Load().signers[signerKey{alg, typ}]
 	if !ok {
 		return "", fmt.Errorf("no %s signing key for %s tokens", alg, typ)
 	}
-	payload, err := json.Marshal(claims)
+	payload, err := claims.MarshalJSON()
 	if err != nil {
 		return "", fmt.Errorf("encode claims: %w", err)
 	}
-	obj, err := signer.Sign(payload)
+	tok, err := sg.sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("sign %s token: %w", typ, err)
 	}
-	return obj.CompactSerialize()
+	return tok, nil
 }

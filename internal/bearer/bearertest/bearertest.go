@@ -10,6 +10,7 @@ package bearertest
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -169,7 +170,11 @@ func (f *Fixture) Issue(clientID, userID, scope, aud string) Issued {
 // ID token offered as an access token or one with wrong claims.
 func (f *Fixture) Sign(typ string, claims any) string {
 	f.T.Helper()
-	tok, err := f.Keys.Sign(keys.RS256, typ, claims)
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		f.T.Fatalf("encode claims: %v", err)
+	}
+	tok, err := f.Keys.Sign(keys.RS256, typ, json.RawMessage(payload))
 	if err != nil {
 		f.T.Fatalf("sign: %v", err)
 	}

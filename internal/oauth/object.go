@@ -1,0 +1,58 @@
+package oauth
+
+import "strconv"
+
+// object writes a JSON object of string and integer members in the bytes
+// json.Marshal writes for a struct of those fields, as long as every string
+// is plainJSON. Once one is not, ok turns false and the caller falls back to
+// json.Marshal, which knows every escape.
+type object struct {
+	b  []byte
+	ok bool
+}
+
+func newObject(size int) *object {
+	return &object{b: append(make([]byte, 0, size), '{'), ok: true}
+}
+
+func (o *object) name(n string) {
+	if len(o.b) > 1 {
+		o.b = append(o.b, ',')
+	}
+	o.b = append(append(append(o.b, '"'), n...), '"', ':')
+}
+
+// str writes a string member.
+func (o *object) str(n, v string) {
+	if !plainJSON(v) {
+		o.ok = false
+		return
+	}
+	o.name(n)
+	o.b = append(append(append(o.b, '"'), v...), '"')
+}
+
+// strOmitEmpty writes a string member unless it is empty (omitempty).
+func (o *object) strOmitEmpty(n, v string) {
+	if v != "" {
+		o.str(n, v)
+	}
+}
+
+// num writes an integer member.
+func (o *object) num(n string, v int64) {
+	o.name(n)
+	o.b = strconv.AppendInt(o.b, v, 10)
+}
+
+// numOmitEmpty writes an integer member unless it is zero (omitempty).
+func (o *object) numOmitEmpty(n string, v int64) {
+	if v != 0 {
+		o.num(n, v)
+	}
+}
+
+// end closes the object; ok is false when the caller must fall back.
+func (o *object) end() ([]byte, bool) {
+	return append(o.b, '}'), o.ok
+}
