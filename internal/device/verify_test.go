@@ -235,7 +235,7 @@ func TestVerifyInvalidCodesAlike(t *testing.T) {
 	f.decide("DDDDDDDD", false)
 	hash := f.grant("tv", "FFFFFFFF", nil, 10*time.Minute)
 	f.decide("FFFFFFFF", true)
-	g := store.Grant{ID: "grant-ffff", ClientID: "tv", UserID: "u", Kind: device.GrantType,
+	g := store.Grant{ID: "grant-ffff", ClientID: "tv", UserID: "u-bob", Kind: device.GrantType,
 		CreatedAt: f.clock.Now(), ExpiresAt: f.clock.Now().Add(time.Hour)}
 	if err := f.store.RedeemDeviceGrant(t.Context(), hash, "tv", f.clock.Now(), g, nil); err != nil {
 		t.Fatalf("redeem: %v", err)

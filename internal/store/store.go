@@ -18,6 +18,9 @@ var (
 	// exists but is not in the state the verb requires (already redeemed,
 	// already decided, expired, rotated, revoked).
 	ErrConflict = errors.New("store: conflict")
+	// ErrUserInactive reports that the user a grant would issue tokens to
+	// is gone or disabled (DEV-18).
+	ErrUserInactive = errors.New("store: user inactive")
 )
 
 // Store is the whole of grantd's persistent state.
@@ -209,7 +212,10 @@ type DeviceGrants interface {
 	// issued and, in the same transaction, stores the Grant g and rt when it
 	// is not nil. It succeeds for exactly one caller; every other gets
 	// ErrConflict and nothing is stored (RFC 8628 §3.5, SECURITY.md C.1
-	// invariants 2 and 3).
+	// invariants 2 and 3). The user who approved is re-checked in the same
+	// transaction: when that user is gone or disabled it returns
+	// ErrUserInactive and nothing changes, the grant staying approved
+	// (DEV-18). g must be for that user.
 	RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, g Grant, rt *RefreshToken) error
 }
 

@@ -59,14 +59,12 @@ func (h *Handler) deviceCode(r *http.Request, client store.Client, f oauth.Form)
 // redeemDevice mints the token set of an approved grant, then claims the
 // grant and stores the refresh token in one atomic step, so exactly one poll
 // of an approved code gets tokens (RFC 8628 §3.5, REL-04). Minting first means
-// a signing failure leaves the grant approved and redeemable.
+// a signing failure leaves the grant approved and redeemable. The claim also
+// re-checks the approving user (DEV-18): tokens minted for a user disabled
+// since the approval are never sent.
 func (h *Handler) redeemDevice(r *http.Request, client store.Client, g store.DeviceGrant) (*Response, error) {
 	ctx := r.Context()
 	now := h.Now()
-	// The approving user is re-checked at redemption (DEV-18).
-	if err := h.checkUser(r, g.UserID); err != nil {
-		return nil, err
-	}
 	withRefresh := h.TokenSet.Refresh && client.AllowsGrant(GrantRefreshToken)
 	info, grant, err := h.newGrant(GrantDeviceCode, client, g.UserID, g.Scopes, "", g.AuthTime, withRefresh, now)
 	if err != nil {
@@ -77,8 +75,11 @@ func (h *Handler) redeemDevice(r *http.Request, client store.Client, g store.Dev
 		return nil, err
 	}
 	err = h.Store.RedeemDeviceGrant(ctx, g.DeviceCodeHash, client.ID, now, grant, rt)
-	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
 		return nil, oauth.NewError(oauth.InvalidGrant, "The device code has been used.")
+	case errors.Is(err, store.ErrUserInactive):
+		return nil, inactiveUser()
 	}
 	if err != nil {
 		return nil, oauth.Unavailable(fmt.Errorf("redeem device grant: %w", err))
@@ -96,10 +97,15 @@ func (h *Handler) checkUser(r *http.Request, userID string) error {
 // userError is checkUser's verdict on the user userID as read: u, or err.
 func userError(userID string, u store.User, err error) error {
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
-		return oauth.NewError(oauth.InvalidGrant, "The authorization is no longer valid.")
+		return inactiveUser()
 	}
 	if err != nil {
 		return oauth.Unavailable(fmt.Errorf("load user %q: %w", userID, err))
 	}
 	return nil
+}
+
+// inactiveUser answers a grant whose user is gone or disabled.
+func inactiveUser() error {
+	return oauth.NewError(oauth.InvalidGrant, "The authorization is no longer valid.")
 }

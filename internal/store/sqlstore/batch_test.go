@@ -50,6 +50,7 @@ func TestGroupCommitBatch(t *testing.T) {
 	ctx := t.Context()
 	s := openTemp(t, filepath.Join(t.TempDir(), "grantd.db"))
 	s.writer.maxWork = time.Hour
+	createU1(t, s)
 	pending, approved, other := grant(0), grant(1), grant(2)
 	for _, g := range []store.DeviceGrant{pending, approved, other} {
 		if err := s.CreateDeviceGrant(ctx, g); err != nil {

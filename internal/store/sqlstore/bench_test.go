@@ -160,6 +160,7 @@ func benchClientLookup(b *testing.B, s *Store) {
 func benchRedeemDeviceGrant(b *testing.B, s *Store) {
 	ctx := b.Context()
 	now := t0.Add(2 * time.Minute)
+	createU1(b, s)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()

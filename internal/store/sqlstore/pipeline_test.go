@@ -37,6 +37,7 @@ func heldSync(t *testing.T, s *Store) (entered <-chan struct{}, release func()) 
 func TestPipelinedCommit(t *testing.T) {
 	ctx := t.Context()
 	s := openTemp(t, filepath.Join(t.TempDir(), "grantd.db"))
+	createU1(t, s)
 	approved := grant(0)
 	if err := s.CreateDeviceGrant(ctx, approved); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,16 @@ func grant(n int) store.DeviceGrant {
 }
 
 // userGrant is a grant of u1 to the tv client, created at t0.
+// createU1 stores user u1, whom userGrant names and redemptions re-check,
+// unless it exists.
+func createU1(tb testing.TB, s *Store) {
+	tb.Helper()
+	err := s.CreateUser(tb.Context(), store.User{ID: "u1", Username: "alice", PasswordHash: "x", CreatedAt: t0})
+	if err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		tb.Fatalf("create user u1: %v", err)
+	}
+}
+
 func userGrant(id string) store.Grant {
 	return store.Grant{ID: id, ClientID: "tv", UserID: "u1", Kind: "urn:ietf:params:oauth:grant-type:device_code",
 		CreatedAt: t0, ExpiresAt: t0.Add(720 * time.Hour)}
@@ -58,6 +69,7 @@ func TestRestartKeepsDeviceGrants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	createU1(t, s)
 	want := make(map[string]store.DeviceGrant)
 	for n, d := range []*store.Decision{nil, {Approve: true, UserID: "u1", AuthTime: t0}, {UserID: "u2"}} {
 		g := grant(n)

@@ -24,6 +24,7 @@ var v1Rows = []string{
 		poll_interval_ns, last_polled_at, created_at, expires_at, decided_at)
 	VALUES ('dc-old', 'OLDCODE1', 'tv', '[]', 'approved', 'u1', $1, 5000000000, NULL, $1, $1 + 600000000000, $1)`,
 	`INSERT INTO signing_keys (id, algorithm, private_key, created_at) VALUES ('kid-old', 'ES256', '\x01', $1)`,
+	`INSERT INTO users (id, username, password_hash, disabled, created_at) VALUES ('u1', 'alice', 'x', FALSE, $1)`,
 }
 
 // testUpgradeFromV1 is SECURITY.md REL-19: db holds a schema at version 1

@@ -258,6 +258,7 @@ func testDeviceDecide(t *testing.T, s store.Store) {
 // later.
 func approvedGrant(t *testing.T, s store.Store, n int) store.DeviceGrant {
 	t.Helper()
+	ensureUser(t, s, "user-1")
 	g := newGrant(n, at(0))
 	mustOK(t, s.CreateDeviceGrant(t.Context(), g), "create")
 	g, err := s.DecideDeviceGrant(t.Context(), g.UserCode,
@@ -340,6 +341,43 @@ func testDeviceRedeem(t *testing.T, s store.Store) {
 	}
 	wantErr(t, s.RedeemDeviceGrant(ctx, "unknown", tvClient, at(0), newGrantRecord("g-unknown", at(0)), nil),
 		store.ErrNotFound, "redeem unknown")
+}
+
+// testDeviceRedeemRechecksUser is DEV-18 at the store: a grant approved by
+// a user since disabled, or gone, is not redeemed; it stays approved,
+// nothing is stored, and it is redeemed once the user is enabled again.
+func testDeviceRedeemRechecksUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := at(2 * time.Minute)
+	g := approvedGrant(t, s, 1)
+	mustOK(t, s.SetUserDisabled(ctx, "user-1", true), "disable user")
+	rt := newRefresh("rt-disabled", "grant-disabled", now)
+	wantErr(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, newGrantRecord(rt.GrantID, now), &rt),
+		store.ErrUserInactive, "redeem for a disabled user")
+	stored, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
+	mustOK(t, err, "lookup")
+	wantEqual(t, "device grant after a refused redemption", stored, g)
+	_, err = s.Grant(ctx, rt.GrantID)
+	wantErr(t, err, store.ErrNotFound, "grant of a refused redemption")
+	_, err = s.RefreshToken(ctx, rt.Hash)
+	wantErr(t, err, store.ErrNotFound, "refresh token of a refused redemption")
+
+	mustOK(t, s.SetUserDisabled(ctx, "user-1", false), "enable user")
+	mustOK(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, newGrantRecord(rt.GrantID, now), &rt),
+		"redeem once the user is enabled again")
+
+	ghost := newGrant(2, at(0))
+	mustOK(t, s.CreateDeviceGrant(ctx, ghost), "create")
+	_, err = s.DecideDeviceGrant(ctx, ghost.UserCode, store.Decision{Approve: true, UserID: "ghost", AuthTime: at(0)}, at(time.Minute))
+	mustOK(t, err, "approve as a user the store does not hold")
+	gr := newGrantRecord("grant-ghost", now)
+	gr.UserID = "ghost"
+	wantErr(t, s.RedeemDeviceGrant(ctx, ghost.DeviceCodeHash, tvClient, now, gr, nil),
+		store.ErrUserInactive, "redeem for an unknown user")
+	gr.UserID = "user-1"
+	if err := s.RedeemDeviceGrant(ctx, ghost.DeviceCodeHash, tvClient, now, gr, nil); err == nil {
+		t.Error("redeemed with a grant record naming another user than the approver")
+	}
 }
 
 // testDeviceRedeemWrongClient: a wrong client's attempt does not burn the

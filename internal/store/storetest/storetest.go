@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeviceGrants/Decide", testDeviceDecide},
 		{"DeviceGrants/Redeem", testDeviceRedeem},
 		{"DeviceGrants/RedeemByWrongClient", testDeviceRedeemWrongClient},
+		{"DEV-18/RedeemRechecksUser", testDeviceRedeemRechecksUser},
 		{"DeviceGrants/RedeemIsAllOrNothing", testDeviceRedeemAtomic},
 		{"AuthorizationCodes/Create", testCodeCreate},
 		{"AuthorizationCodes/Redeem", testCodeRedeem},
@@ -116,6 +117,16 @@ func newRefresh(hash, grantID string, created time.Time) store.RefreshToken {
 		CreatedAt:       created,
 		ExpiresAt:       created.Add(idleLifetime),
 		FamilyExpiresAt: created.Add(familyLifetime),
+	}
+}
+
+// ensureUser stores an enabled user id unless it exists: the user a
+// redemption re-checks (DEV-18).
+func ensureUser(t *testing.T, s store.Store, id string) {
+	t.Helper()
+	err := s.CreateUser(t.Context(), store.User{ID: id, Username: "name-of-" + id, PasswordHash: "x", CreatedAt: at(0)})
+	if err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("create user %q: %v", id, err)
 	}
 }
 
