@@ -58,6 +58,10 @@ type committer struct {
 
 	// maxWork is maxBatchWork, but for tests.
 	maxWork time.Duration
+	// committed, when set, is called by the writer after each COMMIT, once
+	// the batch is with the syncer: it tells the checkpointer how much the
+	// log grew.
+	committed func()
 
 	mu     sync.RWMutex // held for reading while sending on ops
 	closed bool
@@ -109,13 +113,15 @@ const (
 
 // startCommitter prepares the savepoint statements on db (a pool of one
 // connection, synchronous=NORMAL), makes what db committed so far durable
-// with sync, and starts the writer and syncer goroutines.
-func startCommitter(ctx context.Context, db *sql.DB, sync func() error) (*committer, error) {
+// with sync, and starts the writer and syncer goroutines. committed, when
+// not nil, is called after each COMMIT.
+func startCommitter(ctx context.Context, db *sql.DB, sync func() error, committed func()) (*committer, error) {
 	if err := sync(); err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
 	c := &committer{db: db, ops: make(chan *writeOp, writeQueue), syncs: make(chan syncJob, syncQueue),
-		stopped: make(chan struct{}), sync: sync, maxWork: maxBatchWork, advanced: make(chan struct{})}
+		stopped: make(chan struct{}), sync: sync, maxWork: maxBatchWork, advanced: make(chan struct{}),
+		committed: committed}
 	for _, p := range []struct {
 		dst   **sql.Stmt
 		query string
@@ -239,6 +245,14 @@ func (c *committer) failed() error {
 		return *p
 	}
 	return nil
+}
+
+// fail fails the store for good with err (see doc.go), unless it has
+// failed already, and lets waiting reads see it.
+func (c *committer) fail(err error) {
+	if c.failure.CompareAndSwap(nil, &err) {
+		c.wake()
+	}
 }
 
 // wake tells waiting reads that durable grew or the store failed.
@@ -378,6 +392,9 @@ func (c *committer) commit(batch []*writeOp) (carried []*writeOp) {
 	}
 	c.commits.Add(1)
 	c.syncs <- syncJob{seq: seq, ops: ran}
+	if c.committed != nil {
+		c.committed()
+	}
 	return carried
 }
 

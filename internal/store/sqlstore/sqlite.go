@@ -53,8 +53,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	if s.st, err = prepareStatements(ctx, s.r, w, s.d); err == nil {
-		s.writer, err = startCommitter(ctx, w, syncFile(path))
-		if err != nil {
+		if err = s.startWriter(ctx, w, logger); err != nil {
 			s.st.close()
 		}
 	}
@@ -65,6 +64,24 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	}
 	s.polls = newPollBook()
 	return s, nil
+}
+
+// startWriter starts the group commit on w and, on a connection of its own,
+// the checkpointer that copies what the writer logs into the database file.
+func (s *Store) startWriter(ctx context.Context, w *sql.DB, logger *slog.Logger) error {
+	ck, err := openSQLitePool(ctx, sqliteDSN(s.path, false), 1)
+	if err != nil {
+		return fmt.Errorf("open the checkpointer's connection: %w", err)
+	}
+	var writer *committer
+	s.ckpt = startCheckpointer(s.path, ck, w, logger, checkpointPages, func(err error) { writer.fail(err) })
+	writer, err = startCommitter(ctx, w, syncFile(s.path), s.ckpt.committed)
+	if err != nil {
+		s.ckpt.close()
+		return err
+	}
+	s.writer = writer
+	return nil
 }
 
 // MigrateSQLite applies pending schema migrations to the SQLite database at
@@ -91,17 +108,6 @@ func checkPath(path string) error {
 	return nil
 }
 
-// walCheckpointPages is the writer's wal_autocheckpoint: a COMMIT that
-// leaves more pages than this in the write-ahead log copies them into the
-// database file. SQLite's default is 1,000 pages (4 MB). Every write here
-// lands on random leaves of the hash indexes, and the same leaves are
-// written again and again; the larger the log between checkpoints, the
-// more of those writes a checkpoint copies only once. At 10,000 (a log of
-// up to 40 MB) four A/B pairs of the load harness gave 27% more device
-// authorizations and 29% more redemptions than at 1,000 (2-core VM,
-// server on one core).
-const walCheckpointPages = 10000
-
 // sqliteDSN returns the modernc.org/sqlite data source name for path.
 // Pragmas are DSN parameters so that every connection a pool opens gets
 // them. The writer commits with synchronous=NORMAL, which in WAL mode
@@ -118,7 +124,7 @@ func sqliteDSN(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(ON)")
 	} else {
 		q.Add("_pragma", "synchronous(NORMAL)")
-		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages))
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")
 	}

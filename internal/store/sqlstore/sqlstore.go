@@ -23,8 +23,10 @@ type Store struct {
 	r      *sql.DB // reads; SQLite: query_only connections; PostgreSQL: w itself
 	st     *statements
 	// SQLite only: writer runs every write transaction, in batches (group
-	// commit); polls keeps device polls in memory. Both nil on PostgreSQL.
+	// commit); ckpt copies the log it writes into the database file; polls
+	// keeps device polls in memory. All nil on PostgreSQL.
 	writer *committer
+	ckpt   *checkpointer
 	polls  *pollBook
 }
 
@@ -93,6 +95,9 @@ func (s *Store) Close() error {
 	}
 	if s.writer != nil {
 		errs = append(errs, s.writer.close())
+	}
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.close())
 	}
 	errs = append(errs, s.st.close())
 	if s.r != s.w {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -178,17 +179,15 @@ func TestDurabilitySettings(t *testing.T) {
 		{"writer", "synchronous", "1"}, // NORMAL: the committer fsyncs (TestPipelinedCommit)
 		{"reader", "synchronous", "2"},
 		{"writer", "busy_timeout", "5000"},
-		{"writer", "wal_autocheckpoint", "10000"},
+		{"writer", "wal_autocheckpoint", "100000"}, // a backstop: the checkpointer copies the log
+		{"checkpointer", "synchronous", "1"},       // NORMAL: it fsyncs the log before copying it
 		{"writer", "foreign_keys", "1"},
 		{"writer", "query_only", "0"},
 		{"reader", "journal_mode", "wal"},
 		{"reader", "busy_timeout", "5000"},
 		{"reader", "query_only", "1"},
 	} {
-		db := s.w
-		if tc.pool == "reader" {
-			db = s.r
-		}
+		db := map[string]*sql.DB{"writer": s.w, "reader": s.r, "checkpointer": s.ckpt.own}[tc.pool]
 		var got string
 		if err := db.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
 			t.Fatalf("%s: PRAGMA %s: %v", tc.pool, tc.pragma, err)
