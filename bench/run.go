@@ -135,12 +135,14 @@ func measureTarget(ctx context.Context, t *Target, s settings) (*TargetReport, e
 	r.measure(ctx, scMetadata, getStep(t.Endpoints.Metadata), s.Warmup, nil)
 	r.measure(ctx, scJWKS, getStep(t.Endpoints.JWKS), s.Warmup, nil)
 
-	sink := &codeSink{}
-	r.measure(ctx, scDeviceAuthorization, authorizeStep(t, sink, 0), s.Warmup, nil)
-	pending, err := r.seed(ctx, sink)
+	// The pending codes come first, so that the memory they cost is read
+	// with exactly s.Pending of them, however fast scenario 1 then adds
+	// its own.
+	pending, err := r.seed(ctx)
 	if err != nil {
 		return r.rep, err
 	}
+	r.measure(ctx, scDeviceAuthorization, authorizeStep(t, &codeSink{}, 0), s.Warmup, nil)
 	ring := newPollRing(pending)
 	r.measure(ctx, scPollPaced, pacedPollStep(t, ring), s.Warmup, nil)
 	hammered := pending[:min(s.Hammered, len(pending))]
@@ -169,12 +171,13 @@ func measureTarget(ctx context.Context, t *Target, s settings) (*TargetReport, e
 	return r.rep, nil
 }
 
-// seed tops the codes from scenario 1 up to s.Pending with unmeasured
-// device authorizations, then reads the server's memory and database size.
-func (r *runner) seed(ctx context.Context, sink *codeSink) ([]deviceCode, error) {
+// seed makes s.Pending pending codes with unmeasured device
+// authorizations, then reads the server's memory and database size.
+func (r *runner) seed(ctx context.Context) ([]deviceCode, error) {
 	start := time.Now()
-	if need := int64(r.s.Pending) - sink.n.Load(); need > 0 {
-		r.logf("seeding %d more pending codes", need)
+	sink := &codeSink{}
+	if need := int64(r.s.Pending); need > 0 {
+		r.logf("seeding %d pending codes", need)
 		res := load.Run(ctx, load.Options{Addr: r.t.Addr, Host: r.t.Host, Conns: r.s.Conns, Duration: 30 * time.Minute,
 			NewStep: authorizeStep(r.t, sink, int64(r.s.Pending))})
 		if bad := unexpected(res.Outcomes, load.OutcomeOK); bad > 0 {
