@@ -217,7 +217,12 @@ func (op *writeOp) answer(err error) error {
 // between its COMMIT and the end of its fsync, and it fails once an fsync
 // has failed.
 func (c *committer) settle(ctx context.Context) error {
-	want := c.seq.Load()
+	return c.settleTo(ctx, c.seq.Load())
+}
+
+// settleTo is settle for a read that ended when seq was want: it returns
+// once every commit numbered up to want is durable.
+func (c *committer) settleTo(ctx context.Context, want uint64) error {
 	for {
 		if err := c.failed(); err != nil {
 			return err

@@ -132,7 +132,7 @@ func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash, clientID st
 			s.checkOtherWriters(ctx, now)
 		}
 		seen := s.polls.generation()
-		g, err = scanDevicePoll(s.readRow(ctx, s.st.devicePoll, deviceCodeHash))
+		g, err = s.readPoll(ctx, deviceCodeHash)
 		if err == nil && g.ClientID == clientID {
 			g.DeviceCodeHash = deviceCodeHash
 			slowDown = s.polls.recordRead(&g, now, seen)
@@ -146,6 +146,28 @@ func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash, clientID st
 		p.UserID, p.Scopes, p.AuthTime = g.UserID, g.Scopes, g.AuthTime
 	}
 	return p, nil
+}
+
+// readPoll reads a grant's poll columns on SQLite's reader pool. Like every
+// read there it settles, unless the grant is pending or approved: a pending
+// grant tells the device nothing a crash could undo, and an approved one is
+// answered only by a redemption, a write, which is answered after its own
+// fsync, and the log is fsynced in commit order, so that fsync makes the
+// approval durable first. Sparing the wait spares a redemption the fsync
+// in flight on top of its own.
+func (s *Store) readPoll(ctx context.Context, deviceCodeHash string) (store.DeviceGrant, error) {
+	g, err := scanDevicePoll(s.st.devicePoll.QueryRowContext(ctx, deviceCodeHash))
+	seen := s.writer.seq.Load()
+	if err := s.writer.failed(); err != nil {
+		return store.DeviceGrant{}, err
+	}
+	if err == nil && (g.State == store.DevicePending || g.State == store.DeviceApproved) {
+		return g, nil
+	}
+	if serr := s.writer.settleTo(ctx, seen); serr != nil {
+		return store.DeviceGrant{}, serr
+	}
+	return g, err
 }
 
 // checkOtherWriters lets the poll book know whether a process other than

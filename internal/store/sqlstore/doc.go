@@ -98,7 +98,12 @@
 // COMMIT before issuing it, a read takes the newest number once it has
 // read, and waits until the syncer reports that number durable. With no
 // fsync under way that is two atomic loads; under write load a read waits
-// for at most the fsync in flight, which costs it time, not CPU.
+// for at most the fsync in flight, which costs it time, not CPU. One read
+// is spared the wait: a device poll that finds its grant pending or
+// approved (readPoll). Pending tells the device nothing a crash could
+// undo, and an approval reaches it only through the redemption that
+// follows, a write answered after its own fsync, which makes the approval
+// durable first: the log is fsynced in commit order.
 //
 // If an fsync fails, the store fails for good: the writes of the batches
 // being synced get the error, and so does every write, read and Ping

@@ -170,3 +170,73 @@ func TestReadWithNothingInFlight(t *testing.T) {
 		t.Errorf("read with a cancelled context while a commit is unsynced: %v, want context.Canceled", err)
 	}
 }
+
+// TestPollSettlesFinalAnswers: a poll that reads a decision not yet durable
+// waits for it when the decision is a denial, which the device would act
+// on at once; it does not when it is an approval, which reaches the device
+// only through a redemption, answered after its own fsync and so after the
+// approval's.
+func TestPollSettlesFinalAnswers(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "grantd.db")
+	s := openTemp(t, path)
+	// Made by another process's Store, so that s's poll book does not know
+	// the grants pending and its polls read their rows.
+	other := openTemp(t, path)
+	approved, denied, warm := grant(0), grant(1), grant(2)
+	for _, g := range []store.DeviceGrant{approved, denied, warm} {
+		if err := other.CreateDeviceGrant(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A first poll runs the check for other writers (a write) now, not
+	// while the fsync is held.
+	if _, err := s.PollDeviceGrant(ctx, warm.DeviceCodeHash, "tv", t0); err != nil {
+		t.Fatal(err)
+	}
+	_, release := heldSync(t, s)
+	commits := s.writer.commits.Load()
+	decided := make(chan error, 2)
+	// Both decisions commit, one after the other; the first fsync is held,
+	// so neither is durable.
+	for i, d := range []struct {
+		g       store.DeviceGrant
+		approve bool
+	}{{approved, true}, {denied, false}} {
+		go func() {
+			_, err := s.DecideDeviceGrant(ctx, d.g.UserCode, store.Decision{Approve: d.approve, UserID: "u1"}, t0)
+			decided <- err
+		}()
+		for deadline := time.Now().Add(10 * time.Second); s.writer.commits.Load() < commits+int64(i)+1; runtime.Gosched() {
+			if time.Now().After(deadline) {
+				t.Fatalf("decision %d did not commit", i)
+			}
+		}
+	}
+
+	soon, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	p, err := s.PollDeviceGrant(soon, approved.DeviceCodeHash, "tv", t0)
+	if err != nil || p.State != store.DeviceApproved {
+		t.Fatalf("poll of the approved grant: %+v, %v (it must not wait for the approval's fsync)", p, err)
+	}
+	polled := make(chan store.PollResult, 1)
+	go func() {
+		p, _ := s.PollDeviceGrant(ctx, denied.DeviceCodeHash, "tv", t0)
+		polled <- p
+	}()
+	select {
+	case p := <-polled:
+		t.Fatalf("a poll answered %q before the denial was durable", p.State)
+	case <-time.After(100 * time.Millisecond):
+	}
+	release()
+	if p := <-polled; p.State != store.DeviceDenied {
+		t.Errorf("poll after the fsync: %q, want denied", p.State)
+	}
+	for range 2 {
+		if err := <-decided; err != nil {
+			t.Errorf("decision: %v", err)
+		}
+	}
+}
