@@ -28,8 +28,8 @@
 //     answer, is what makes them durable (see "pipelined group commit").
 //   - wal_autocheckpoint=100000 on the writer, a backstop only: the
 //     checkpointer copies the log into the database file every 10,000
-//     pages, off the writer's path (see "checkpoints off the writer's
-//     path"), so that no COMMIT does.
+//     pages and restarts it every 30,000, off the writer's path (see
+//     "checkpoints off the writer's path"), so that no COMMIT does.
 //   - busy_timeout=5000: a connection waits up to five seconds for a lock held
 //     by another process instead of failing with "database is locked"
 //     (REL-08).
@@ -134,11 +134,12 @@
 // after each commit it reads how many pages the commit logged (SQLite's
 // SQLITE_DBSTATUS_CACHE_WRITE) and, every 10,000 pages or 10 seconds with
 // any, the checkpointer copies the log on a connection of its own and
-// fsyncs the database file, beside the writer, and then finishes on the
-// writer's connection between two batches: it copies the few hundred pages
-// committed meanwhile and fsyncs them, so that the whole log is copied when
-// the writer's next transaction begins, which is when SQLite restarts the
-// log. The writer waits only for that last step. The copies are PASSIVE
+// fsyncs the database file, beside the writer. Every third time, and when
+// the writer is quiet, it then finishes on the writer's connection between
+// two batches: it copies the few hundred pages committed meanwhile and
+// fsyncs them, so that the whole log is copied when the writer's next
+// transaction begins, which is when SQLite restarts the log (at about 30,000
+// pages, 120 MB). The writer waits only for that last step. The copies are PASSIVE
 // checkpoints: they take no lock a write or read waits for, and they fsync
 // the log before copying from it, so they never put in the database file a
 // commit the log could still lose. An I/O error fails the store, as a
