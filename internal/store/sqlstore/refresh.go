@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/grantd/grantd/internal/store"
@@ -22,6 +23,20 @@ func refreshTokenArgs(t store.RefreshToken) []any {
 	return []any{t.Hash, t.GrantID, t.ClientID, t.UserID, dbList(t.Scopes), t.Resource, dbTime(t.AuthTime),
 		dbTime(t.CreatedAt), dbTime(t.ExpiresAt), dbTime(t.FamilyExpiresAt), dbTime(t.RotatedAt),
 		dbTime(t.RevokedAt)}
+}
+
+// selectRefreshAndUser reads a generation and, in the same statement, its
+// user's columns, NULL when the user is gone.
+var selectRefreshAndUser = `SELECT ` + qualified("r", refreshColumns) + `, ` + qualified("u", userColumns) + `
+	FROM refresh_tokens r LEFT JOIN users u ON u.id = r.user_id WHERE r.hash = $1`
+
+// qualified prefixes each of the comma-separated columns with table.
+func qualified(table, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = table + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 // rotateRefreshToken marks a generation rotated; see RotateRefreshToken.
@@ -63,14 +78,39 @@ func (s *Store) RefreshSuccessor(ctx context.Context, hash string) (store.Refres
 	return t, nil
 }
 
+// scanRefreshAndUser scans selectRefreshAndUser: the generation, and its
+// user or, when the user is gone, store.ErrNotFound as userErr.
+func scanRefreshAndUser(row rowScanner) (t store.RefreshToken, u store.User, userErr, err error) {
+	var (
+		id, username, passwordHash sql.NullString
+		disabled                   sql.NullBool
+		created                    sql.NullInt64
+	)
+	t, err = scanRefreshTokenAlso(row, &id, &username, &passwordHash, &disabled, &created)
+	if err != nil {
+		return store.RefreshToken{}, store.User{}, nil, err
+	}
+	if !id.Valid {
+		return t, store.User{}, store.ErrNotFound, nil
+	}
+	u = store.User{ID: id.String, Username: username.String, PasswordHash: passwordHash.String,
+		Disabled: disabled.Bool, CreatedAt: goTime(created)}
+	return t, u, nil, nil
+}
+
 func scanRefreshToken(row rowScanner) (store.RefreshToken, error) {
+	return scanRefreshTokenAlso(row)
+}
+
+// scanRefreshTokenAlso scans refreshColumns, then extra columns into extra.
+func scanRefreshTokenAlso(row rowScanner, extra ...any) (store.RefreshToken, error) {
 	var (
 		t                                                  store.RefreshToken
 		scopes                                             string
 		authTime, created, expires, famExpires, rot, revok sql.NullInt64
 	)
-	err := row.Scan(&t.Hash, &t.GrantID, &t.ClientID, &t.UserID, &scopes, &t.Resource, &authTime, &created,
-		&expires, &famExpires, &rot, &revok)
+	err := row.Scan(append([]any{&t.Hash, &t.GrantID, &t.ClientID, &t.UserID, &scopes, &t.Resource, &authTime, &created,
+		&expires, &famExpires, &rot, &revok}, extra...)...)
 	if err != nil {
 		return store.RefreshToken{}, notFound(err)
 	}
@@ -108,14 +148,14 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time
 		found bool
 	)
 	err := s.inTx(ctx, "rotate refresh token", func(ctx context.Context, tx *sql.Tx) error {
-		var err error
-		old, err = scanRefreshToken(tx.StmtContext(ctx, s.st.refreshInTx).QueryRowContext(ctx, oldHash))
+		var (
+			user    store.User
+			userErr error
+			err     error
+		)
+		old, user, userErr, err = scanRefreshAndUser(tx.StmtContext(ctx, s.st.refreshInTx).QueryRowContext(ctx, oldHash))
 		if found = err == nil; !found {
 			return err
-		}
-		user, userErr := scanUser(tx.StmtContext(ctx, s.st.userInTx).QueryRowContext(ctx, old.UserID))
-		if userErr != nil && !errors.Is(userErr, store.ErrNotFound) {
-			return fmt.Errorf("load user %q: %w", old.UserID, userErr)
 		}
 		succ, err := next(old, user, userErr)
 		if err != nil {

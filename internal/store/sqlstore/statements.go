@@ -47,7 +47,7 @@ func prepareStatements(ctx context.Context, r, w *sql.DB, d *dialect) (*statemen
 		{&st.insertGrant, w, insertGrantQuery},
 		{&st.insertRefresh, w, insertRefreshToken},
 		{&st.rotateRefresh, w, rotateRefreshToken},
-		{&st.refreshInTx, w, `SELECT ` + refreshColumns + ` FROM refresh_tokens WHERE hash = $1`},
+		{&st.refreshInTx, w, selectRefreshAndUser},
 		{&st.userInTx, w, `SELECT ` + userColumns + ` FROM users WHERE id = $1`},
 		{&st.recordPoll, w, updateDevicePoll},
 	}
