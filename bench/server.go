@@ -49,9 +49,13 @@ func buildGrantd(ctx context.Context, o grantdOptions) (string, error) {
 	return bin, nil
 }
 
+// goBuild builds pkg as grantd ships: a static binary, without cgo. With a
+// C compiler at hand Go would otherwise link the C library (for its DNS
+// resolver), which costs the idle server some 1.3 MB of resident memory.
 func goBuild(ctx context.Context, src, out, pkg string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
 	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s in %s: %v\n%s", pkg, src, err, b)
 	}
