@@ -32,6 +32,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -128,6 +129,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.ProfileDir, "profile", "", "serve grantd with GRANTD_PPROF_ADDR and write a CPU profile per scenario here")
 	fs.BoolVar(&o.AllowRemote, "allow-remote", false, "allow targets that are not on loopback")
 	fs.BoolVar(&o.Trivial, "trivial", d.Trivial, "measure the trivial net/http handler too (the generator check)")
+	only := fs.String("scenarios", "", "measure only these scenarios, by id, comma-separated (1,2a,2b,3,4,5,6a,6b); the report's mode is then \"partial\"")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -144,6 +146,19 @@ func parseFlags(args []string) (options, error) {
 		o = s
 	} else {
 		o.Mode, o.ApproveSessions, o.IdleWait = d.Mode, d.ApproveSessions, d.IdleWait
+	}
+	if *only != "" {
+		o.Only = make(map[string]bool)
+		for _, id := range strings.Split(*only, ",") {
+			id = strings.TrimSpace(id)
+			if !slices.Contains(scenarioIDs, id) {
+				return options{}, fmt.Errorf("-scenarios: unknown scenario %q (want some of %s)", id, strings.Join(scenarioIDs, ","))
+			}
+			o.Only[id] = true
+		}
+		if o.Mode == "full" {
+			o.Mode = "partial"
+		}
 	}
 	o.Targets = targets
 	o.Postgres = os.Getenv("GRANTD_TEST_POSTGRES")

@@ -69,3 +69,41 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// TestScenariosFlag: -scenarios measures the chosen scenarios only, runs
+// what they need unmeasured (scenario 4 needs approved and redeemed
+// codes), marks the report partial, and refuses an unknown id.
+func TestScenariosFlag(t *testing.T) {
+	if _, err := parseFlags([]string{"-scenarios", "4,7"}); err == nil || !strings.Contains(err.Error(), `"7"`) {
+		t.Errorf("-scenarios 4,7: %v, want an error naming 7", err)
+	}
+	if testing.Short() {
+		t.Skip("builds and runs grantd; skipped with -short")
+	}
+	o, err := parseFlags([]string{"-smoke", "-scenarios", "4, 6b", "-trivial=false", "-pin=false", "-src", "..",
+		"-out", t.TempDir(), "-commit", "smoke-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Mode != "smoke" || len(o.Only) != 2 {
+		t.Fatalf("mode %q, only %v", o.Mode, o.Only)
+	}
+	o.Progress = testWriter{t}
+	rep, _, err := run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ran []string
+	for _, r := range rep.Targets[0].Rows {
+		ran = append(ran, r.Scenario)
+		if r.Requests == 0 || r.Unexpected > 0 {
+			t.Errorf("%s: %d requests, %d unexpected", r.Scenario, r.Requests, r.Unexpected)
+		}
+	}
+	if want := []string{scJWKS, scRefresh}; strings.Join(ran, "|") != strings.Join(want, "|") {
+		t.Errorf("measured %q, want %q", ran, want)
+	}
+	if full, _ := parseFlags([]string{"-scenarios", "1"}); full.Mode != "partial" {
+		t.Errorf("a full run with -scenarios has mode %q, want partial", full.Mode)
+	}
+}
