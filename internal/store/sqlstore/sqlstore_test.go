@@ -44,7 +44,6 @@ func grant(n int) store.DeviceGrant {
 	}
 }
 
-// userGrant is a grant of u1 to the tv client, created at t0.
 // createU1 stores user u1, whom userGrant names and redemptions re-check,
 // unless it exists.
 func createU1(tb testing.TB, s *Store) {
@@ -55,6 +54,7 @@ func createU1(tb testing.TB, s *Store) {
 	}
 }
 
+// userGrant is a grant of u1 to the tv client, created at t0.
 func userGrant(id string) store.Grant {
 	return store.Grant{ID: id, ClientID: "tv", UserID: "u1", Kind: "urn:ietf:params:oauth:grant-type:device_code",
 		CreatedAt: t0, ExpiresAt: t0.Add(720 * time.Hour)}
