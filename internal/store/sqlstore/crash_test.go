@@ -88,18 +88,26 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		ids := make(chan []int, 1)
+		ids, started := make(chan []int, 1), make(chan struct{})
 		go func() {
 			var got []int
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
 				if n, err := strconv.Atoi(sc.Text()); err == nil {
-					got = append(got, n)
+					if got = append(got, n); len(got) == 1 {
+						close(started)
+					}
 				}
 			}
 			ids <- got
 		}()
-		time.Sleep(time.Duration(50+rand.IntN(250)) * time.Millisecond)
+		// Killed at a random point once it writes (a race-detector build
+		// takes a while to start).
+		select {
+		case <-started:
+		case <-time.After(30 * time.Second):
+		}
+		time.Sleep(time.Duration(20+rand.IntN(200)) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
