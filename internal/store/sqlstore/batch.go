@@ -155,12 +155,17 @@ func syncFile(dbPath string) func() error {
 		if err != nil {
 			return err
 		}
-		err = f.Sync()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
+		return syncAndClose(f)
 	}
+}
+
+// syncAndClose fsyncs f and closes it, returning the first error.
+func syncAndClose(f *os.File) error {
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // do queues fn and waits for its answer, which comes only once the

@@ -223,15 +223,11 @@ func (e *ioFailure) Unwrap() error { return e.err }
 // syncPath returns a function that fsyncs the file at path.
 func syncPath(path string) func() error {
 	return func() error {
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		f, err := os.Open(path)
 		if err != nil {
 			return err
 		}
-		err = f.Sync()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
+		return syncAndClose(f)
 	}
 }
 
