@@ -167,10 +167,10 @@ func (k *checkpointer) run() {
 }
 
 // checkpoint runs one checkpoint and deals with its outcome. It finishes
-// on the writer's connection (step 3) only when the log is restartPages
-// long, or when quiet (no checkpointPages came within checkpointIdle):
-// finishing holds the writer, and the log need not restart after every
-// copy.
+// on the writer's connection (step 3) only once the log is restartLogs
+// times the pages per checkpoint long, or when quiet (fewer came within
+// checkpointIdle): finishing holds the writer, and the log need not
+// restart after every copy.
 func (k *checkpointer) checkpoint(quiet bool) {
 	began := time.Now()
 	logPages, copied, err := k.copy()
