@@ -21,7 +21,6 @@ var b64 = base64.RawURLEncoding
 // itself. go-jose verifies what it makes (Set.Verify), and the tests check
 // that every algorithm's tokens verify there.
 type signer struct {
-	alg    string
 	header string // BASE64URL(UTF8(JWS Protected Header))
 	key    crypto.Signer
 	sigLen int // the signature's length in bytes
@@ -63,7 +62,7 @@ func newSigner(alg, kid, typ string, key crypto.Signer) (*signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode header of key %q: %w", kid, err)
 	}
-	return &signer{alg: alg, header: b64.EncodeToString(h), key: key, sigLen: sigLen}, nil
+	return &signer{header: b64.EncodeToString(h), key: key, sigLen: sigLen}, nil
 }
 
 // sign returns the compact serialization of a JWS of payload:
@@ -84,7 +83,7 @@ func (s *signer) sign(payload []byte) (string, error) {
 }
 
 // signature signs the JWS signing input with the algorithm of RFC 7518 or
-// RFC 8037 that s.alg names.
+// RFC 8037 that s.key's type takes (newSigner checked it against alg).
 func (s *signer) signature(input []byte) ([]byte, error) {
 	switch k := s.key.(type) {
 	case *ecdsa.PrivateKey:
