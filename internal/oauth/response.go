@@ -66,19 +66,17 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 // json.Marshal would, built directly when neither string needs escaping:
 // always, for the codes and descriptions grantd sends.
 func errorJSON(code ErrorCode, description string) []byte {
-	if !plainJSON(string(code)) || !plainJSON(description) {
-		body, err := json.Marshal(errorBody{Error: code, Description: description})
-		if err != nil { // strings always encode; failing is a bug
-			return []byte(`{"error":"server_error"}`)
-		}
-		return body
+	o := newObject(len(`{"error":"","error_description":""}`) + len(code) + len(description))
+	o.str("error", string(code))
+	o.strOmitEmpty("error_description", description)
+	if b, ok := o.end(); ok {
+		return b
 	}
-	b := make([]byte, 0, len(`{"error":"","error_description":""}`)+len(code)+len(description))
-	b = append(append(append(b, `{"error":"`...), code...), '"')
-	if description != "" {
-		b = append(append(append(b, `,"error_description":"`...), description...), '"')
+	body, err := json.Marshal(errorBody{Error: code, Description: description})
+	if err != nil { // strings always encode; failing is a bug
+		return []byte(`{"error":"server_error"}`)
 	}
-	return append(b, '}')
+	return body
 }
 
 // plainJSON reports whether json.Marshal writes s as it is, between quotes:
