@@ -2,9 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,5 +156,30 @@ func TestCheckpointSyncFailureFailsStore(t *testing.T) {
 	}
 	if _, err := s.DeviceGrantByDeviceCode(ctx, grant(0).DeviceCodeHash); err == nil {
 		t.Error("a read succeeded after the database file could not be synced")
+	}
+}
+
+// TestCheckpointWithoutPageCounts: should the driver not report how many
+// pages a commit logged, each commit counts as one page, so that the
+// checkpoints still come (by checkpointIdle at the latest), and the warning
+// is logged once, not at every commit.
+func TestCheckpointWithoutPageCounts(t *testing.T) {
+	// A pool whose connections cannot be made: the page count cannot be read.
+	unreachable, err := sql.Open("pgx", "postgres://127.0.0.1:1/none?connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unreachable.Close()
+	var logs strings.Builder
+	k := &checkpointer{writer: unreachable, logger: slog.New(slog.NewTextHandler(&logs, nil)), kick: make(chan struct{}, 1)}
+	k.due.Store(1 << 40)
+	for range 3 {
+		k.committed()
+	}
+	if got := k.total.Load(); got != 3 {
+		t.Errorf("3 commits counted as %d pages, want 3", got)
+	}
+	if n := strings.Count(logs.String(), "checkpointing by time alone"); n != 1 {
+		t.Errorf("warned %d times, want once:\n%s", n, logs.String())
 	}
 }
