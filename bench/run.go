@@ -142,7 +142,7 @@ func measureTarget(ctx context.Context, t *Target, s settings) (*TargetReport, e
 	r := &runner{t: t, s: s, rep: &TargetReport{Name: t.Name, Pinned: t.Pinned}}
 	if t.PID != 0 {
 		load.Sleep(ctx, s.IdleWait)
-		if m, err := proc.ReadMemory(t.PID); err == nil {
+		if m, err := proc.FamilyMemory(t.PID); err == nil {
 			r.rep.IdleRSS = m.RSS
 		}
 	}
@@ -211,7 +211,7 @@ func (r *runner) seed(ctx context.Context) ([]deviceCode, error) {
 	r.rep.PendingCodes = int64(len(codes))
 	r.rep.DBBytes = r.t.dbSize()
 	if r.t.PID != 0 {
-		if m, err := proc.ReadMemory(r.t.PID); err == nil {
+		if m, err := proc.FamilyMemory(r.t.PID); err == nil {
 			r.rep.PendingRSS, r.rep.PendingPeakRSS = m.RSS, m.Peak
 		}
 	}
@@ -320,19 +320,19 @@ func (r *runner) measure(ctx context.Context, scenario string, step func(int) lo
 				return
 			}
 			if begin {
-				proc.ResetPeak(r.t.PID)
-				cpu0, _ = proc.CPU(r.t.PID)
+				proc.ResetFamilyPeak(r.t.PID)
+				cpu0, _ = proc.FamilyCPU(r.t.PID)
 				profile = r.startProfile(ctx, scenario)
 				return
 			}
-			cpu1, _ := proc.CPU(r.t.PID)
+			cpu1, _ := proc.FamilyCPU(r.t.PID)
 			cpu0 = cpu1 - cpu0
 		},
 	})
 	row := newRow(r.t.Name, scenario, r.s.Conns, res)
 	if r.t.PID != 0 {
 		row.ServerCPU = cpu0.Seconds() / res.Elapsed.Seconds()
-		if m, err := proc.ReadMemory(r.t.PID); err == nil {
+		if m, err := proc.FamilyMemory(r.t.PID); err == nil {
 			row.ServerPeakRSS = m.Peak
 		}
 	}
@@ -410,7 +410,7 @@ func (r *runner) othersCPU(ctx context.Context, d time.Duration) float64 {
 	ours := func() time.Duration {
 		c := load.ProcessCPU()
 		if r.t.PID != 0 {
-			s, _ := proc.CPU(r.t.PID)
+			s, _ := proc.FamilyCPU(r.t.PID)
 			c += s
 		}
 		if r.t.DBProcess != "" {

@@ -30,6 +30,76 @@ func CPU(pid int) (time.Duration, error) {
 	return cpu, nil
 }
 
+// Family returns pid followed by its live children: grantd and its
+// checkpoint copier, say.
+func Family(pid int) []int {
+	family := []int{pid}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		child, err := strconv.Atoi(d.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		if st, err := parseStatFields(b); err == nil && st.ppid == pid {
+			family = append(family, child)
+		}
+	}
+	return family
+}
+
+// FamilyCPU returns the user plus system CPU time process pid, its live
+// children, and the children it has reaped have used.
+func FamilyCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	st, err := parseStatFields(b)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	sum := st.cpu + st.reapedCPU
+	for _, child := range Family(pid)[1:] {
+		if c, err := CPU(child); err == nil {
+			sum += c
+		}
+	}
+	return sum, nil
+}
+
+// FamilyMemory sums ReadMemory over Family(pid); its Peak is the sum of
+// the members' peaks, an upper bound of their peak together.
+func FamilyMemory(pid int) (Memory, error) {
+	var sum Memory
+	for i, p := range Family(pid) {
+		m, err := ReadMemory(p)
+		if err != nil {
+			if i == 0 {
+				return Memory{}, err
+			}
+			continue // a child that just exited
+		}
+		sum.RSS += m.RSS
+		sum.Peak += m.Peak
+	}
+	return sum, nil
+}
+
+// ResetFamilyPeak is ResetPeak for each of Family(pid).
+func ResetFamilyPeak(pid int) error {
+	var first error
+	for i, p := range Family(pid) {
+		if err := ResetPeak(p); err != nil && i == 0 {
+			first = err
+		}
+	}
+	return first
+}
+
 // CPUOf returns the CPU time used so far by every running process whose
 // command name is name (as in /proc/PID/comm): e.g. all of PostgreSQL's
 // server processes. Processes that ended meanwhile are not counted, so
@@ -55,22 +125,40 @@ func CPUOf(name string) time.Duration {
 // parseStat reads the command name and user plus system CPU time of a
 // /proc/PID/stat line.
 func parseStat(b []byte) (string, time.Duration, error) {
+	st, err := parseStatFields(b)
+	return st.comm, st.cpu, err
+}
+
+// stat is what the harness reads of a /proc/PID/stat line.
+type stat struct {
+	comm      string
+	ppid      int
+	cpu       time.Duration // utime + stime
+	reapedCPU time.Duration // cutime + cstime: children waited for
+}
+
+func parseStatFields(b []byte) (stat, error) {
 	// The command name, field 2, is in parentheses and may hold spaces.
 	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
 	if i < 0 || j < i {
-		return "", 0, fmt.Errorf("malformed")
+		return stat{}, fmt.Errorf("malformed")
 	}
 	f := strings.Fields(string(b[j+1:]))
-	// After the name: state is field 3, utime 14 and stime 15.
-	if len(f) < 13 {
-		return "", 0, fmt.Errorf("too few fields")
+	// After the name, from f[0]: state (field 3), ppid (4), …, utime (14),
+	// stime (15), cutime (16), cstime (17).
+	if len(f) < 15 {
+		return stat{}, fmt.Errorf("too few fields")
 	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return "", 0, fmt.Errorf("bad times")
+	var n [5]int64
+	for k, field := range []int{1, 11, 12, 13, 14} {
+		v, err := strconv.ParseInt(f[field], 10, 64)
+		if err != nil {
+			return stat{}, fmt.Errorf("bad field %d: %q", field+3, f[field])
+		}
+		n[k] = v
 	}
-	return string(b[i+1 : j]), time.Duration(ut+st) * clockTick, nil
+	return stat{comm: string(b[i+1 : j]), ppid: int(n[0]), cpu: time.Duration(n[1]+n[2]) * clockTick,
+		reapedCPU: time.Duration(n[3]+n[4]) * clockTick}, nil
 }
 
 // Memory is a process's resident set, in bytes.
