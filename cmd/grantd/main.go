@@ -20,6 +20,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/grantd/grantd/internal/store/sqlstore"
 )
 
 const usage = `usage:
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return env.rotateKeys(ctx, rest[1:])
 	case cmd == "migrate":
 		return env.migrate(ctx, rest)
+	case cmd == copierSubcommand && len(rest) == 1:
+		return sqlstore.ServeCopies(ctx, rest[0], stdin, stdout)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

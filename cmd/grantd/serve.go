@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -46,7 +48,7 @@ func (e *environment) serve(ctx context.Context, args []string) error {
 	logw := logbuf.New(e.stderr, logBuffer, logFlushInterval)
 	defer logw.Close()
 	logger := slog.New(logbuf.Handler(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}), logw))
-	st, err := openStore(ctx, cfg.Database, logger)
+	st, err := openStore(ctx, cfg.Database, logger, sqlstore.Options{Copier: copierCommand})
 	if err != nil {
 		return err
 	}
@@ -116,7 +118,7 @@ func (e *environment) openStore(ctx context.Context, flagValue string) (*sqlstor
 		return nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return openStore(ctx, cfg.Database, logger)
+	return openStore(ctx, cfg.Database, logger, sqlstore.Options{})
 }
 
 // isPostgres reports whether database is a PostgreSQL URL rather than a
@@ -125,17 +127,33 @@ func isPostgres(database string) bool {
 	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
 }
 
-// openStore opens SQLite or PostgreSQL, migrating the schema as needed.
-func openStore(ctx context.Context, database string, logger *slog.Logger) (*sqlstore.Store, error) {
+// openStore opens SQLite, with the options o, or PostgreSQL, migrating the
+// schema as needed.
+func openStore(ctx context.Context, database string, logger *slog.Logger, o sqlstore.Options) (*sqlstore.Store, error) {
 	var st *sqlstore.Store
 	var err error
 	if isPostgres(database) {
 		st, err = sqlstore.OpenPostgres(ctx, database, logger)
 	} else {
-		st, err = sqlstore.Open(ctx, database, logger)
+		st, err = sqlstore.OpenWith(ctx, database, logger, o)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	return st, nil
+}
+
+// copierSubcommand is the sub-command, left out of the usage, that serve
+// starts to copy a SQLite store's write-ahead log at a lower CPU priority
+// (sqlstore.ServeCopies).
+const copierSubcommand = "sqlite-copier"
+
+// copierCommand is serve's sqlstore.Options.Copier: this executable, run as
+// the copier of the SQLite file at path.
+func copierCommand(path string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find grantd's executable: %w", err)
+	}
+	return exec.Command(exe, copierSubcommand, path), nil
 }

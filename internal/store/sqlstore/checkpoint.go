@@ -47,11 +47,12 @@ const (
 // pages each commit logged (logged); once checkpointPages have been, or
 // checkpointIdle has passed with any, it checkpoints in three steps:
 //
-//  1. copy: a PASSIVE checkpoint on a connection of its own, beside the
-//     writer, which takes no lock a writer or reader waits for. It fsyncs
-//     the log, then copies it up to the last commit it saw as it began.
-//     SQLite fsyncs the database file after only if no commit came
-//     meanwhile, which under load one always does.
+//  1. copy: a PASSIVE checkpoint beside the writer, which takes no lock a
+//     writer or reader waits for, made under load by the copier process
+//     (copyStep), else on a connection of its own. It fsyncs the log, then
+//     copies it up to the last commit it saw as it began. SQLite fsyncs
+//     the database file after only if no commit came meanwhile, which
+//     under load one always does.
 //  2. syncDB: an fsync of the database file, flushing what the copy wrote,
 //     still beside the writer. This is the slow part (10 ms and more on
 //     the load harness's machine), and why the writer's own checkpoints
@@ -69,35 +70,45 @@ const (
 // that begins after a checkpoint copied all of it, and the writer is nearly
 // always inside a transaction that began before the copy ended.
 type checkpointer struct {
-	own    *sql.DB // a connection of its own
-	writer *sql.DB // the writer's pool of one connection
-	syncDB func() error
-	logger *slog.Logger
-	fail   func(err error) // fails the store: an I/O error lost what it wrote
-	// copy is step 1; tests replace it.
-	copy func() (logPages, copiedPages int64, err error)
+	own *sql.DB // a connection of its own
+	// newCopier starts a copier process (see copyStep); nil when there is
+	// none to start, or once one failed. copier is the one running, if any.
+	newCopier func() (*copier, error)
+	copier    *copier
+	writer    *sql.DB // the writer's pool of one connection
+	syncDB    func() error
+	logger    *slog.Logger
+	fail      func(err error) // fails the store: an I/O error lost what it wrote
+	// copy is step 1 (copyStep); tests replace it.
+	copy func(quiet bool) (logPages, copiedPages int64, err error)
 
 	pages   atomic.Int64 // checkpointPages, but for tests
+	idle    atomic.Int64 // checkpointIdle, but for tests
 	total   atomic.Int64 // pages the writer has logged
 	due     atomic.Int64 // total at which the next checkpoint is due
 	kick    chan struct{}
 	stop    chan struct{}
 	stopped chan struct{}
 	runs    atomic.Int64 // checkpoints run, for tests
-	blind   atomic.Bool  // the driver did not report the pages logged
+	// copierCopies counts the copies a copier process made, and copierPID
+	// is the running copier's process id or 0, for tests.
+	copierCopies, copierPID atomic.Int64
+	blind                   atomic.Bool // the driver did not report the pages logged
 
 	closeOnce sync.Once
 }
 
 // startCheckpointer starts the checkpointer of the SQLite database at path
-// with own (a pool of one connection of its own), writer (the writer's
+// with own (a pool of one connection of its own), newCopier (which starts
+// a copier process, or nil to copy on own always), writer (the writer's
 // pool) and the given pages per checkpoint. fail is called with an I/O
 // error of a checkpoint.
-func startCheckpointer(path string, own, writer *sql.DB, logger *slog.Logger, pages int64, fail func(error)) *checkpointer {
-	k := &checkpointer{own: own, writer: writer, syncDB: syncPath(path), logger: logger, fail: fail,
+func startCheckpointer(path string, own *sql.DB, newCopier func() (*copier, error), writer *sql.DB, logger *slog.Logger, pages int64, fail func(error)) *checkpointer {
+	k := &checkpointer{own: own, newCopier: newCopier, writer: writer, syncDB: syncPath(path), logger: logger, fail: fail,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
-	k.copy = func() (int64, int64, error) { return passive(k.own) }
+	k.copy = k.copyStep
 	k.pages.Store(pages)
+	k.idle.Store(int64(checkpointIdle))
 	k.due.Store(pages)
 	go k.run()
 	return k
@@ -132,10 +143,57 @@ func (k *checkpointer) logged(pages int64) {
 	}
 }
 
-// close stops the checkpointer, waiting for a checkpoint under way, and
-// closes its connection. It is idempotent.
+// copyStep is step 1. Under load it runs in the copier process, started
+// when first needed, so that the copy takes the core only when the server
+// leaves it idle (see doc.go, "the copy in a process of its own"). When
+// quiet, or with no copier to start, it runs here, on the checkpointer's
+// connection, and a quiet checkpointer stops its copier: an idle server is
+// one process. A copier that cannot start or stops answering is not
+// started again; the copies are then made here, as they are correct
+// either way.
+func (k *checkpointer) copyStep(quiet bool) (logPages, copiedPages int64, err error) {
+	if quiet || k.newCopier == nil {
+		k.stopCopier()
+		return passive(k.own)
+	}
+	if k.copier == nil {
+		if k.copier, err = k.newCopier(); err != nil {
+			k.logger.Warn("cannot start the checkpoint copier; copying in grantd's process", "err", err)
+			k.newCopier = nil
+			return passive(k.own)
+		}
+		k.copierPID.Store(int64(k.copier.cmd.Process.Pid))
+	}
+	logPages, copiedPages, err = k.copier.copy()
+	if errors.Is(err, errCopierGone) {
+		k.logger.Warn("the checkpoint copier is gone; copying in grantd's process from now on", "err", err)
+		k.stopCopier()
+		k.newCopier = nil
+		return passive(k.own)
+	}
+	if err == nil {
+		k.copierCopies.Add(1)
+	}
+	return logPages, copiedPages, err
+}
+
+// stopCopier ends the copier, if one runs.
+func (k *checkpointer) stopCopier() {
+	if k.copier != nil {
+		k.copier.close()
+		k.copier = nil
+		k.copierPID.Store(0)
+	}
+}
+
+// close stops the checkpointer, waiting for a checkpoint under way, ends
+// the copier and closes its connection. It is idempotent.
 func (k *checkpointer) close() error {
-	k.closeOnce.Do(func() { close(k.stop) })
+	k.closeOnce.Do(func() {
+		close(k.stop)
+		<-k.stopped
+		k.stopCopier()
+	})
 	<-k.stopped
 	return k.own.Close()
 }
@@ -162,7 +220,10 @@ func (k *checkpointer) run() {
 			copied = total
 			k.checkpoint(quiet)
 		}
-		idle.Reset(checkpointIdle)
+		if quiet {
+			k.stopCopier() // even with nothing to copy: an idle server is one process
+		}
+		idle.Reset(time.Duration(k.idle.Load()))
 	}
 }
 
@@ -173,7 +234,7 @@ func (k *checkpointer) run() {
 // restart after every copy.
 func (k *checkpointer) checkpoint(quiet bool) {
 	began := time.Now()
-	logPages, copied, err := k.copy()
+	logPages, copied, err := k.copy(quiet)
 	copiedBeside := copied
 	if err == nil {
 		if err = k.syncDB(); err != nil {

@@ -39,10 +39,10 @@ func TestCheckpointOffTheWriter(t *testing.T) {
 	releaseOnce := sync.OnceFunc(func() { close(release) })
 	t.Cleanup(releaseOnce)
 	real := s.ckpt.copy
-	s.ckpt.copy = func() (int64, int64, error) {
+	s.ckpt.copy = func(quiet bool) (int64, int64, error) {
 		entered <- struct{}{}
 		<-release
-		return real()
+		return real(quiet)
 	}
 	smallCheckpoints(s, 8)
 	n := 0
@@ -105,14 +105,14 @@ func TestCheckpointFailureRetried(t *testing.T) {
 	var mu sync.Mutex
 	failures := 0
 	real := s.ckpt.copy
-	s.ckpt.copy = func() (int64, int64, error) {
+	s.ckpt.copy = func(quiet bool) (int64, int64, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if failures < 2 {
 			failures++
 			return 0, 0, errors.New("injected failure")
 		}
-		return real()
+		return real(quiet)
 	}
 	smallCheckpoints(s, 8)
 	for i := 0; s.ckpt.runs.Load() < 3; i++ {

@@ -36,7 +36,11 @@ func crashWriter(path, from string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	s, err := Open(context.Background(), path, nil)
+	var o Options
+	if os.Getenv(crashChild+"_COPIER") != "" {
+		o.Copier = testCopier("")
+	}
+	s, err := OpenWith(context.Background(), path, nil, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -64,8 +68,9 @@ func crashWriter(path, from string) int {
 // TestCrashKeepsAcknowledgedWrites is REL-07 for the store: a process that
 // writes with checkpoints running all the time (every 16 pages, so that
 // the copy, the fsync of the database file and the log's restart are
-// under way at any moment) is killed with SIGKILL at random points, twenty
-// times; after each kill the file opens, passes SQLite's integrity check,
+// under way at any moment), every other time with the copies made in a
+// copier process, is killed with SIGKILL at random points, twenty times;
+// after each kill the file opens, passes SQLite's integrity check,
 // and holds every write that was acknowledged. A kill is not a power cut
 // (the kernel keeps what was written), so this tests SQLite's recovery of
 // the log and the checkpointer's part in it, not the disk.
@@ -79,6 +84,9 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		from := round * 1_000_000
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashChild+"="+path, crashChild+"_FROM="+strconv.Itoa(from))
+		if round%2 == 1 {
+			cmd.Env = append(cmd.Env, crashChild+"_COPIER=1")
+		}
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os/exec"
 	"runtime"
 	"strings"
 
@@ -32,6 +33,22 @@ var sqliteDialect = &dialect{
 // Open opens the SQLite database at path, creating the file if it is missing,
 // and applies pending schema migrations. A nil logger discards logs.
 func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
+	return OpenWith(ctx, path, logger, Options{})
+}
+
+// Options are OpenWith's optional settings.
+type Options struct {
+	// Copier, when set, returns the command of a process that copies the
+	// write-ahead log into the database file for the checkpointer: one
+	// that calls ServeCopies on path with its standard input and output,
+	// which the store connects. Unset, or should the command not start or
+	// later exit, the store copies in its own process (see doc.go, "the
+	// copy in a process of its own").
+	Copier func(path string) (*exec.Cmd, error)
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, logger *slog.Logger, o Options) (*Store, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
@@ -53,7 +70,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	if s.st, err = prepareStatements(ctx, s.r, w, s.d); err == nil {
-		if err = s.startWriter(ctx, w, logger); err != nil {
+		if err = s.startWriter(ctx, w, logger, o.Copier); err != nil {
 			s.st.close()
 		}
 	}
@@ -67,14 +84,25 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 }
 
 // startWriter starts the group commit on w and, on a connection of its own,
-// the checkpointer that copies what the writer logs into the database file.
-func (s *Store) startWriter(ctx context.Context, w *sql.DB, logger *slog.Logger) error {
+// the checkpointer that copies what the writer logs into the database file,
+// in a copier process of newCopier's when it is set (see Options.Copier).
+func (s *Store) startWriter(ctx context.Context, w *sql.DB, logger *slog.Logger, newCopier func(string) (*exec.Cmd, error)) error {
 	ck, err := openSQLitePool(ctx, sqliteDSN(s.path, false), 1)
 	if err != nil {
 		return fmt.Errorf("open the checkpointer's connection: %w", err)
 	}
+	var startCp func() (*copier, error)
+	if newCopier != nil {
+		startCp = func() (*copier, error) {
+			cmd, err := newCopier(s.path)
+			if err != nil {
+				return nil, err
+			}
+			return startCopier(cmd)
+		}
+	}
 	var writer *committer
-	s.ckpt = startCheckpointer(s.path, ck, w, logger, checkpointPages, func(err error) { writer.fail(err) })
+	s.ckpt = startCheckpointer(s.path, ck, startCp, w, logger, checkpointPages, func(err error) { writer.fail(err) })
 	writer, err = startCommitter(ctx, w, syncFile(s.path), s.ckpt.committed)
 	if err != nil {
 		s.ckpt.close()

@@ -1,0 +1,150 @@
+package sqlstore
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// copierNice is how much nicer than grantd the copier runs: its copy then
+// takes the core when the server leaves it idle, and about a tenth of it
+// when the server is busy (Linux weighs two tasks 10 nice values apart as
+// about 1 to 9). A checkpoint's copy needs about 5% of a core at the load
+// harness's write rates, so it keeps up under any load, and the log stays
+// bounded.
+const copierNice = 10
+
+// copierStop bounds how long close waits for the copier to exit once its
+// input is closed, before it is killed.
+const copierStop = 5 * time.Second
+
+// The copier's protocol: one request line, "copy", answered by one line:
+// "ok LOG COPIED" (the log's length and how much of it is now copied, in
+// pages), "ioerr MESSAGE" for an I/O error, or "err MESSAGE".
+const copyRequest = "copy"
+
+// copier is the process that runs a checkpoint's copy (step 1) for the
+// checkpointer, at a lower CPU priority than grantd's (see doc.go, "the
+// copy in a process of its own"). It serves one request at a time; the
+// checkpointer asks it from a single goroutine.
+type copier struct {
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Reader
+	exited chan struct{}
+}
+
+// startCopier starts cmd, a command that runs ServeCopies on the store's
+// file, with its standard input and output as the protocol's pipes. Its
+// standard error is grantd's unless cmd sets one.
+func startCopier(cmd *exec.Cmd) (*copier, error) {
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	c := &copier{cmd: cmd, in: in, out: bufio.NewReader(out), exited: make(chan struct{})}
+	go func() { cmd.Wait(); close(c.exited) }()
+	return c, nil
+}
+
+// errCopierGone reports that the copier cannot be asked: it exited, or its
+// pipes broke. The checkpointer then copies in its own process.
+var errCopierGone = errors.New("checkpoint copier is gone")
+
+// copy asks the copier for one copy and returns its answer.
+func (c *copier) copy() (logPages, copiedPages int64, err error) {
+	if _, err := io.WriteString(c.in, copyRequest+"\n"); err != nil {
+		return 0, 0, fmt.Errorf("%w: %v", errCopierGone, err)
+	}
+	line, err := c.out.ReadString('\n')
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %v", errCopierGone, err)
+	}
+	kind, rest, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+	switch kind {
+	case "ok":
+		if _, err := fmt.Sscanf(rest, "%d %d", &logPages, &copiedPages); err != nil {
+			return 0, 0, fmt.Errorf("%w: answered %q", errCopierGone, line)
+		}
+		return logPages, copiedPages, nil
+	case "ioerr":
+		return 0, 0, &ioFailure{errors.New(rest)}
+	case "err":
+		return 0, 0, errors.New(rest)
+	}
+	return 0, 0, fmt.Errorf("%w: answered %q", errCopierGone, line)
+}
+
+// close ends the copier: it closes its input, on which the copier exits
+// once the copy under way, if any, is done, and kills it if it has not
+// exited within copierStop.
+func (c *copier) close() {
+	c.in.Close()
+	select {
+	case <-c.exited:
+	case <-time.After(copierStop):
+		c.cmd.Process.Kill()
+		<-c.exited
+	}
+}
+
+// ServeCopies is the checkpoint copier's main loop (see Options.Copier):
+// it lowers its own CPU priority, opens the SQLite database at path, and
+// answers each "copy" request read from in with a PASSIVE checkpoint on its
+// connection, until in ends. grantd runs it in a process of its own.
+func ServeCopies(ctx context.Context, path string, in io.Reader, out io.Writer) error {
+	if err := checkPath(path); err != nil {
+		return err
+	}
+	if err := lowerPriority(copierNice); err != nil {
+		fmt.Fprintf(os.Stderr, "grantd checkpoint copier: cannot lower its priority: %v\n", err)
+	}
+	db, err := openSQLitePool(ctx, sqliteDSN(path, false), 1)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer db.Close()
+	requests := bufio.NewScanner(in)
+	for requests.Scan() {
+		var answer string
+		switch req := requests.Text(); req {
+		case copyRequest:
+			logPages, copied, err := passive(db)
+			switch {
+			case err == nil:
+				answer = fmt.Sprintf("ok %d %d", logPages, copied)
+			case ioError(err):
+				answer = "ioerr " + oneLine(err.Error())
+			default:
+				answer = "err " + oneLine(err.Error())
+			}
+		default:
+			answer = fmt.Sprintf("err unknown request %q", req)
+		}
+		if _, err := io.WriteString(out, answer+"\n"); err != nil {
+			return err
+		}
+	}
+	return requests.Err()
+}
+
+// oneLine keeps a message on one line of the protocol.
+func oneLine(s string) string {
+	return strings.ReplaceAll(s, "\n", " ")
+}

@@ -1,0 +1,308 @@
+package sqlstore
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// copierChild, when set in the environment, makes the test binary a
+// checkpoint copier of the SQLite file it names (ServeCopies), as grantd's
+// sqlite-copier sub-command is; copierFake makes it answer every request
+// with the line the variable holds instead.
+const (
+	copierChild = "GRANTD_SQLSTORE_COPIER_CHILD"
+	copierFake  = "GRANTD_SQLSTORE_COPIER_FAKE"
+)
+
+func init() {
+	path := os.Getenv(copierChild)
+	if path == "" {
+		return
+	}
+	if answer := os.Getenv(copierFake); answer != "" {
+		for sc := bufio.NewScanner(os.Stdin); sc.Scan(); {
+			fmt.Println(answer)
+		}
+		os.Exit(0)
+	}
+	if err := ServeCopies(context.Background(), path, os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// testCopier is Options.Copier for tests: the test binary as the copier,
+// answering fake to every request when fake is not empty.
+func testCopier(fake string) func(path string) (*exec.Cmd, error) {
+	return func(path string) (*exec.Cmd, error) {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), copierChild+"="+path, copierFake+"="+fake)
+		return cmd, nil
+	}
+}
+
+// openWithCopier opens a store in a temporary directory with testCopier
+// and checkpoints every 50 pages, logging to log.
+func openWithCopier(t *testing.T, fake string, log io.Writer) *Store {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := OpenWith(t.Context(), filepath.Join(t.TempDir(), "grantd.db"), logger, Options{Copier: testCopier(fake)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	smallCheckpoints(s, 50)
+	return s
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// writeUntil creates device grants from first on until cond holds, and
+// fails after limit of them.
+func writeUntil(t *testing.T, s *Store, first, limit int, what string, cond func() bool) int {
+	t.Helper()
+	i := first
+	for ; !cond(); i++ {
+		if err := s.CreateDeviceGrant(t.Context(), grant(i)); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		if i-first > limit {
+			t.Fatalf("%s: not after %d writes", what, limit)
+		}
+	}
+	return i
+}
+
+// niceOf returns the nice value of process pid, from /proc/PID/stat.
+func niceOf(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name, from state (field 3): nice is 19.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	n, err := strconv.Atoi(f[16])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestCopierCopies: with a copier, the checkpoints' copies are made in its
+// process, which runs 10 nice values below this one (on Linux), and the
+// log stays short as it does with the copies made here
+// (TestCheckpointKeepsLogShort); every write is still there, and Close
+// ends the copier.
+func TestCopierCopies(t *testing.T) {
+	var log syncBuffer
+	s := openWithCopier(t, "", &log)
+	n := writeUntil(t, s, 0, 5000, "three copies by the copier", func() bool { return s.ckpt.copierCopies.Load() >= 3 })
+	for ; n < 2000; n++ {
+		if err := s.CreateDeviceGrant(t.Context(), grant(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(s.path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const frame = 4096 + 24
+	if frames := fi.Size() / frame; frames > 1000 {
+		t.Errorf("write-ahead log of %d pages after %d writes and %d checkpoints; want at most 1,000",
+			frames, n, s.ckpt.runs.Load())
+	}
+	pid := int(s.ckpt.copierPID.Load())
+	if pid == 0 {
+		t.Fatal("no copier running under load")
+	}
+	if runtime.GOOS == "linux" {
+		if got, want := niceOf(t, pid), min(niceOf(t, os.Getpid())+copierNice, 19); got != want {
+			t.Errorf("copier runs at nice %d, want %d", got, want)
+		}
+	}
+	for i := range n {
+		if _, err := s.DeviceGrantByDeviceCode(t.Context(), grant(i).DeviceCodeHash); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("copier %d still there after Close: %v", pid, err)
+	}
+	if log.String() != "" {
+		t.Errorf("warnings: %s", log.String())
+	}
+}
+
+// TestCopierGone: should the copier die, the checkpointer says so once and
+// copies in its own process from then on; no write fails, and the log
+// stays short.
+func TestCopierGone(t *testing.T) {
+	var log syncBuffer
+	s := openWithCopier(t, "", &log)
+	n := writeUntil(t, s, 0, 5000, "a copy by the copier", func() bool { return s.ckpt.copierCopies.Load() >= 1 })
+	pid := int(s.ckpt.copierPID.Load())
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	runs := s.ckpt.runs.Load()
+	writeUntil(t, s, n, 5000, "three checkpoints after the kill", func() bool { return s.ckpt.runs.Load() >= runs+3 })
+	if got := strings.Count(log.String(), "the checkpoint copier is gone"); got != 1 {
+		t.Errorf("%d warnings that the copier is gone, want 1; log:\n%s", got, log.String())
+	}
+	if s.ckpt.copierPID.Load() != 0 {
+		t.Error("a copier was started again")
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("store after the copier died: %v", err)
+	}
+}
+
+// TestCopierAnswers is the copier's side of the protocol: a PASSIVE
+// checkpoint for each "copy", an error line for anything else, and a
+// clean end when its input ends.
+func TestCopierAnswers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "grantd.db")
+	s := openTemp(t, path)
+	for i := range 20 {
+		if err := s.CreateDeviceGrant(t.Context(), grant(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	if err := ServeCopies(t.Context(), path, strings.NewReader("copy\nsteal\ncopy\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("answers %q, want 3 lines", lines)
+	}
+	for _, i := range []int{0, 2} {
+		var logPages, copied int64
+		if _, err := fmt.Sscanf(lines[i], "ok %d %d", &logPages, &copied); err != nil || logPages == 0 || copied != logPages {
+			t.Errorf("answer %d %q: want \"ok N N\" with N > 0 (%v)", i, lines[i], err)
+		}
+	}
+	if want := `err unknown request "steal"`; lines[1] != want {
+		t.Errorf("answer to a bad request %q, want %q", lines[1], want)
+	}
+	if err := ServeCopies(t.Context(), "file:x?mode=memory", strings.NewReader(""), io.Discard); err == nil {
+		t.Error("ServeCopies took a URI for a path")
+	}
+}
+
+// TestCopierIOErrorFailsStore: an I/O error the copier reports fails the
+// store, as one in this process does (TestCheckpointSyncFailureFailsStore);
+// any other error it reports is retried.
+func TestCopierIOErrorFailsStore(t *testing.T) {
+	t.Run("ioerr", func(t *testing.T) {
+		s := openWithCopier(t, "ioerr disk I/O error", io.Discard)
+		for i := 0; s.Ping(t.Context()) == nil; i++ {
+			if err := s.CreateDeviceGrant(t.Context(), grant(i)); err != nil {
+				break
+			}
+			if i > 5000 {
+				t.Fatal("the store still works after 5,000 writes and a copier's I/O error")
+			}
+		}
+		waitFor(t, "the store to fail", func() bool { return s.Ping(t.Context()) != nil })
+		if err := s.CreateDeviceGrant(t.Context(), grant(9999)); err == nil || !strings.Contains(err.Error(), "disk I/O error") {
+			t.Errorf("write after the copier's I/O error: %v, want that error", err)
+		}
+	})
+	t.Run("err", func(t *testing.T) {
+		var log syncBuffer
+		s := openWithCopier(t, "err database is locked", &log)
+		writeUntil(t, s, 0, 5000, "three failed checkpoints", func() bool { return s.ckpt.runs.Load() >= 3 })
+		if err := s.Ping(t.Context()); err != nil {
+			t.Errorf("store after failed copies: %v", err)
+		}
+		if !strings.Contains(log.String(), "database is locked") {
+			t.Errorf("the copier's error is not logged; log:\n%s", log.String())
+		}
+	})
+	t.Run("garbage", func(t *testing.T) {
+		var log syncBuffer
+		s := openWithCopier(t, "whatever", &log)
+		n := writeUntil(t, s, 0, 5000, "a checkpoint", func() bool { return s.ckpt.runs.Load() >= 1 })
+		if !strings.Contains(log.String(), "the checkpoint copier is gone") {
+			t.Errorf("a copier answering garbage is kept; log:\n%s", log.String())
+		}
+		writeUntil(t, s, n, 5000, "two more checkpoints", func() bool { return s.ckpt.runs.Load() >= 3 })
+	})
+}
+
+// TestCopierCannotStart: a copier command that does not start leaves the
+// copies here, with one warning.
+func TestCopierCannotStart(t *testing.T) {
+	var log syncBuffer
+	logger := slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	missing := func(string) (*exec.Cmd, error) {
+		return exec.Command(filepath.Join(t.TempDir(), "no-such-grantd")), nil
+	}
+	s, err := OpenWith(t.Context(), filepath.Join(t.TempDir(), "grantd.db"), logger, Options{Copier: missing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	smallCheckpoints(s, 50)
+	writeUntil(t, s, 0, 5000, "three checkpoints", func() bool { return s.ckpt.runs.Load() >= 3 })
+	if got := strings.Count(log.String(), "cannot start the checkpoint copier"); got != 1 {
+		t.Errorf("%d warnings that the copier cannot start, want 1; log:\n%s", got, log.String())
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	if err := s.Ping(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestCopierStopsWhenQuiet: once the writer is quiet for the idle time
+// (10 s in grantd, 300 ms here), the checkpointer stops its copier, and
+// starts one again when writes come back.
+func TestCopierStopsWhenQuiet(t *testing.T) {
+	s := openWithCopier(t, "", io.Discard)
+	s.ckpt.idle.Store(int64(300 * time.Millisecond))
+	n := writeUntil(t, s, 0, 5000, "a copy by the copier", func() bool { return s.ckpt.copierCopies.Load() >= 1 })
+	pid := int(s.ckpt.copierPID.Load())
+	waitFor(t, "the copier to stop", func() bool { return s.ckpt.copierPID.Load() == 0 })
+	waitFor(t, "the copier's process to end", func() bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) })
+	// The stopped copier is gone, so a copy now is a new copier's.
+	copies := s.ckpt.copierCopies.Load()
+	writeUntil(t, s, n, 5000, "a copy by a new copier", func() bool { return s.ckpt.copierCopies.Load() > copies })
+}
