@@ -84,6 +84,7 @@ type checkpointer struct {
 
 	pages   atomic.Int64 // checkpointPages, but for tests
 	idle    atomic.Int64 // checkpointIdle, but for tests
+	reply   atomic.Int64 // copierReply, but for tests
 	total   atomic.Int64 // pages the writer has logged
 	due     atomic.Int64 // total at which the next checkpoint is due
 	kick    chan struct{}
@@ -109,6 +110,7 @@ func startCheckpointer(path string, own *sql.DB, newCopier func() (*copier, erro
 	k.copy = k.copyStep
 	k.pages.Store(pages)
 	k.idle.Store(int64(checkpointIdle))
+	k.reply.Store(int64(copierReply))
 	k.due.Store(pages)
 	go k.run()
 	return k
@@ -148,8 +150,8 @@ func (k *checkpointer) logged(pages int64) {
 // leaves it idle (see doc.go, "the copy in a process of its own"). When
 // quiet, or with no copier to start, it runs here, on the checkpointer's
 // connection, and a quiet checkpointer stops its copier: an idle server is
-// one process. A copier that cannot start or stops answering is not
-// started again; the copies are then made here, as they are correct
+// one process. A copier that cannot start, exits, or does not answer
+// within copierReply is not started again; the copies are then made here, as they are correct
 // either way.
 func (k *checkpointer) copyStep(quiet bool) (logPages, copiedPages int64, err error) {
 	if quiet || k.newCopier == nil {
@@ -164,7 +166,7 @@ func (k *checkpointer) copyStep(quiet bool) (logPages, copiedPages int64, err er
 		}
 		k.copierPID.Store(int64(k.copier.cmd.Process.Pid))
 	}
-	logPages, copiedPages, err = k.copier.copy()
+	logPages, copiedPages, err = k.copier.copy(time.Duration(k.reply.Load()))
 	if errors.Is(err, errCopierGone) {
 		k.logger.Warn("the checkpoint copier is gone; copying in grantd's process from now on", "err", err)
 		k.stopCopier()

@@ -24,6 +24,11 @@ const copierNice = 10
 // input is closed, before it is killed.
 const copierStop = 5 * time.Second
 
+// copierReply bounds how long the checkpointer waits for a copy's answer.
+// A copy takes milliseconds, or a few seconds starved of CPU; a copier
+// that takes longer is stuck, and the copies are better made here.
+const copierReply = 30 * time.Second
+
 // The copier's protocol: one request line, "copy", answered by one line:
 // "ok LOG COPIED" (the log's length and how much of it is now copied, in
 // pages), "ioerr MESSAGE" for an I/O error, or "err MESSAGE".
@@ -34,10 +39,13 @@ const copyRequest = "copy"
 // copy in a process of its own"). It serves one request at a time; the
 // checkpointer asks it from a single goroutine.
 type copier struct {
-	cmd    *exec.Cmd
-	in     io.WriteCloser
-	out    *bufio.Reader
-	exited chan struct{}
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+	// outDeadline sets the read deadline of the copier's output (an
+	// *os.File pipe), or is nil where the pipe has none.
+	outDeadline interface{ SetReadDeadline(time.Time) error }
+	exited      chan struct{}
 }
 
 // startCopier starts cmd, a command that runs ServeCopies on the store's
@@ -59,6 +67,7 @@ func startCopier(cmd *exec.Cmd) (*copier, error) {
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	c := &copier{cmd: cmd, in: in, out: bufio.NewReader(out), exited: make(chan struct{})}
+	c.outDeadline, _ = out.(interface{ SetReadDeadline(time.Time) error })
 	go func() { cmd.Wait(); close(c.exited) }()
 	return c, nil
 }
@@ -67,12 +76,21 @@ func startCopier(cmd *exec.Cmd) (*copier, error) {
 // pipes broke. The checkpointer then copies in its own process.
 var errCopierGone = errors.New("checkpoint copier is gone")
 
-// copy asks the copier for one copy and returns its answer.
-func (c *copier) copy() (logPages, copiedPages int64, err error) {
+// copy asks the copier for one copy and returns its answer, which must
+// come within reply.
+func (c *copier) copy(reply time.Duration) (logPages, copiedPages int64, err error) {
 	if _, err := io.WriteString(c.in, copyRequest+"\n"); err != nil {
 		return 0, 0, fmt.Errorf("%w: %v", errCopierGone, err)
 	}
+	if c.outDeadline != nil {
+		if err := c.outDeadline.SetReadDeadline(time.Now().Add(reply)); err != nil {
+			return 0, 0, fmt.Errorf("%w: %v", errCopierGone, err)
+		}
+	}
 	line, err := c.out.ReadString('\n')
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, 0, fmt.Errorf("%w: no answer within %v", errCopierGone, reply)
+	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("%w: %v", errCopierGone, err)
 	}

@@ -23,7 +23,8 @@ import (
 // copierChild, when set in the environment, makes the test binary a
 // checkpoint copier of the SQLite file it names (ServeCopies), as grantd's
 // sqlite-copier sub-command is; copierFake makes it answer every request
-// with the line the variable holds instead.
+// with the line the variable holds instead, or not at all if that is
+// "hang".
 const (
 	copierChild = "GRANTD_SQLSTORE_COPIER_CHILD"
 	copierFake  = "GRANTD_SQLSTORE_COPIER_FAKE"
@@ -36,7 +37,9 @@ func init() {
 	}
 	if answer := os.Getenv(copierFake); answer != "" {
 		for sc := bufio.NewScanner(os.Stdin); sc.Scan(); {
-			fmt.Println(answer)
+			if answer != "hang" {
+				fmt.Println(answer)
+			}
 		}
 		os.Exit(0)
 	}
@@ -255,6 +258,16 @@ func TestCopierIOErrorFailsStore(t *testing.T) {
 		if !strings.Contains(log.String(), "database is locked") {
 			t.Errorf("the copier's error is not logged; log:\n%s", log.String())
 		}
+	})
+	t.Run("no answer", func(t *testing.T) {
+		var log syncBuffer
+		s := openWithCopier(t, "hang", &log)
+		s.ckpt.reply.Store(int64(200 * time.Millisecond))
+		n := writeUntil(t, s, 0, 5000, "a checkpoint", func() bool { return s.ckpt.runs.Load() >= 1 })
+		if !strings.Contains(log.String(), "no answer within 200ms") {
+			t.Errorf("a copier that does not answer is kept; log:\n%s", log.String())
+		}
+		writeUntil(t, s, n, 5000, "two more checkpoints", func() bool { return s.ckpt.runs.Load() >= 3 })
 	})
 	t.Run("garbage", func(t *testing.T) {
 		var log syncBuffer

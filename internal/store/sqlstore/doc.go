@@ -165,8 +165,8 @@
 // copier is started at the first copy under load and stopped when the
 // server is quiet (an idle grantd is one process), ends when its input
 // does (so also when grantd dies), and its I/O error fails the store as
-// one in grantd would. A copier that cannot start or stops answering is
-// reported once, and the copies are made in grantd from then on: they are
+// one in grantd would. A copier that cannot start, exits, or leaves a
+// copy unanswered for 30 seconds is reported once, and the copies are made in grantd from then on: they are
 // the same PASSIVE checkpoint either way. In five interleaved pairs of
 // the load harness (server on one core) the copier lowered device
 // authorization's p99 in every pair (12–25 ms to 10–13 ms) and refresh's
