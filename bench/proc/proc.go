@@ -71,12 +71,20 @@ func FamilyCPU(pid int) (time.Duration, error) {
 	return sum, nil
 }
 
-// FamilyMemory sums ReadMemory over Family(pid); its Peak is the sum of
-// the members' peaks, an upper bound of their peak together.
+// FamilyMemory is ReadMemory for Family(pid): the memory pid and its
+// children hold. A lone process's RSS is its VmRSS. With children, whose
+// RSS would count twice the pages they share with pid (grantd's copier
+// runs the same executable, and maps the same SQLite index), it is the sum
+// of their proportional set sizes (Pss), which counts each page once. Peak
+// is the sum of their peaks, an upper bound of their peak together.
 func FamilyMemory(pid int) (Memory, error) {
+	family := Family(pid)
 	var sum Memory
-	for i, p := range Family(pid) {
+	for i, p := range family {
 		m, err := ReadMemory(p)
+		if err == nil && len(family) > 1 {
+			m.RSS, err = readPss(p)
+		}
 		if err != nil {
 			if i == 0 {
 				return Memory{}, err
@@ -87,6 +95,24 @@ func FamilyMemory(pid int) (Memory, error) {
 		sum.Peak += m.Peak
 	}
 	return sum, nil
+}
+
+// readPss reads the proportional set size of pid from smaps_rollup.
+func readPss(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "Pss:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("/proc/%d/smaps_rollup: Pss %q: %w", pid, v, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/smaps_rollup: no Pss", pid)
 }
 
 // ResetFamilyPeak is ResetPeak for each of Family(pid).

@@ -73,9 +73,24 @@ func TestFamily(t *testing.T) {
 			t.Fatal("the child used no CPU time")
 		}
 	}
+	// With a child, the family's memory is the sum of proportional set
+	// sizes: more than the process's own share, no more than the sum of
+	// the RSSs, which count shared pages twice.
 	m, err := FamilyMemory(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownPss, err := readPss(self)
+	if err != nil {
+		t.Fatal(err)
+	}
 	own, _ := ReadMemory(self)
-	if err != nil || m.RSS <= own.RSS {
-		t.Errorf("FamilyMemory = %+v, %v; want more than the process's own %+v", m, err, own)
+	child, _ := ReadMemory(cmd.Process.Pid)
+	if m.RSS <= ownPss || m.RSS > own.RSS+child.RSS+8<<20 {
+		t.Errorf("FamilyMemory RSS = %d; want above the process's Pss %d and at most the RSSs' sum %d",
+			m.RSS, ownPss, own.RSS+child.RSS)
+	}
+	if m.Peak < own.Peak+child.Peak-8<<20 {
+		t.Errorf("FamilyMemory Peak = %d; want the sum of the peaks %d", m.Peak, own.Peak+child.Peak)
 	}
 }
