@@ -149,13 +149,12 @@ func (k *checkpointer) logged(pages int64) {
 // when first needed, so that the copy takes the core only when the server
 // leaves it idle (see doc.go, "the copy in a process of its own"). When
 // quiet, or with no copier to start, it runs here, on the checkpointer's
-// connection, and a quiet checkpointer stops its copier: an idle server is
-// one process. A copier that cannot start, exits, or does not answer
-// within copierReply is not started again; the copies are then made here, as they are correct
-// either way.
+// connection (run stops the copier of a quiet checkpointer: an idle
+// server is one process). A copier that cannot start, exits, or does not
+// answer within copierReply is not started again; the copies are then
+// made here, as they are correct either way.
 func (k *checkpointer) copyStep(quiet bool) (logPages, copiedPages int64, err error) {
 	if quiet || k.newCopier == nil {
-		k.stopCopier()
 		return passive(k.own)
 	}
 	if k.copier == nil {

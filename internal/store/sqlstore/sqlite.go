@@ -41,9 +41,9 @@ type Options struct {
 	// Copier, when set, returns the command of a process that copies the
 	// write-ahead log into the database file for the checkpointer: one
 	// that calls ServeCopies on path with its standard input and output,
-	// which the store connects. Unset, or should the command not start or
-	// later exit, the store copies in its own process (see doc.go, "the
-	// copy in a process of its own").
+	// which the store connects. Unset, or should the command not start,
+	// exit or stop answering, the store copies in its own process (see
+	// doc.go, "the copy in a process of its own").
 	Copier func(path string) (*exec.Cmd, error)
 }
 
