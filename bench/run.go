@@ -66,7 +66,8 @@ var scenarioIDs = []string{"1", "2a", "2b", "3", "4", "5", "6a", "6b"}
 // title) is to be measured.
 func (s settings) wants(name string) bool {
 	id, _, _ := strings.Cut(name, " ")
-	return len(s.Only) == 0 || s.Only[id]
+	// The trivial handler's scenarios are governed by -trivial alone.
+	return len(s.Only) == 0 || s.Only[id] || id == "trivial"
 }
 
 // Row is one scenario's figures against one target.

@@ -107,3 +107,26 @@ func TestScenariosFlag(t *testing.T) {
 		t.Errorf("a full run with -scenarios has mode %q, want partial", full.Mode)
 	}
 }
+
+// TestWants: -scenarios picks grantd's and the peers' scenarios by id; the
+// trivial handler's, the generator check, follow -trivial alone.
+func TestWants(t *testing.T) {
+	only := settings{Only: map[string]bool{"4": true, "6b": true}}
+	for _, c := range []struct {
+		s        settings
+		scenario string
+		want     bool
+	}{
+		{settings{}, scDeviceAuthorization, true},
+		{only, scRefresh, true},
+		{only, scJWKS, true},
+		{only, scMetadata, false},
+		{only, scDeviceAuthorization, false},
+		{only, scTrivialGET, true},
+		{only, scTrivialPOST, true},
+	} {
+		if got := c.s.wants(c.scenario); got != c.want {
+			t.Errorf("Only %v: wants(%q) = %v, want %v", c.s.Only, c.scenario, got, c.want)
+		}
+	}
+}
