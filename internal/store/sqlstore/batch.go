@@ -139,14 +139,15 @@ func startCommitter(ctx context.Context, db *sql.DB, sync func() error, committe
 }
 
 // syncFile returns a sync function for committer: it fsyncs the SQLite
-// database's write-ahead log, which holds every commit not yet
+// database's write-ahead log, through sy when it is not nil (see
+// aioSyncer), which holds every commit not yet
 // checkpointed (a checkpoint fsyncs the log before it copies pages, and the
 // database file after). The log is opened afresh each time, so that the
 // file synced is the one SQLite writes even if the log was removed and
 // created again meanwhile (when every connection to it closed); should it
 // be missing, its commits are in the database file, which is synced
 // instead.
-func syncFile(dbPath string) func() error {
+func syncFile(dbPath string, sy fsyncer) func() error {
 	return func() error {
 		f, err := os.Open(dbPath + "-wal")
 		if errors.Is(err, fs.ErrNotExist) {
@@ -155,13 +156,19 @@ func syncFile(dbPath string) func() error {
 		if err != nil {
 			return err
 		}
-		return syncAndClose(f)
+		return syncAndClose(f, sy)
 	}
 }
 
-// syncAndClose fsyncs f and closes it, returning the first error.
-func syncAndClose(f *os.File) error {
-	err := f.Sync()
+// syncAndClose fsyncs f, through sy when it is not nil, and closes it,
+// returning the first error.
+func syncAndClose(f *os.File, sy fsyncer) error {
+	var err error
+	if sy != nil {
+		err = sy.fsync(f)
+	} else {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -289,7 +289,7 @@ func syncPath(path string) func() error {
 		if err != nil {
 			return err
 		}
-		return syncAndClose(f)
+		return syncAndClose(f, nil)
 	}
 }
 

@@ -90,6 +90,14 @@
 // log tail that did not reach the disk whole (frames are checksummed), and
 // no commit is reported that was not fsynced.
 //
+// On Linux the syncer's fsync goes through the kernel's asynchronous I/O
+// (io_submit, IOCB_CMD_FSYNC) and waits on an eventfd in the Go runtime's
+// poller: a blocking fsync would keep the goroutine's thread on the
+// scheduler's P for the whole flush, and with grantd given one core that
+// left it idle a tenth of the time under write load, with requests ready
+// to run. The kernel does the same fsync on a worker thread; a kernel that
+// refuses the command gets a blocking fsync (see aioSyncer).
+//
 // Between its COMMIT and its fsync a batch is visible to other
 // connections, which is what the reads must not pass on: a device must
 // not get access_denied, nor an introspection a revocation, that a crash

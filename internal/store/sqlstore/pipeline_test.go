@@ -130,20 +130,32 @@ func TestFailedSync(t *testing.T) {
 }
 
 // TestSyncFile: the committer's fsync opens the write-ahead log, or the
-// database file when the log is gone, and fails when neither exists.
+// database file when the log is gone, and fails when neither exists; with
+// the platform's fsyncer and with a blocking fsync alike.
 func TestSyncFile(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "grantd.db")
-	if err := syncFile(path)(); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("no files: %v, want ErrNotExist", err)
+	fsy := newFsyncer()
+	if fsy != nil {
+		t.Cleanup(func() { _ = fsy.close() })
 	}
-	for _, name := range []string{path, path + "-wal"} {
-		if err := os.WriteFile(name, []byte("x"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := syncFile(path)(); err != nil {
-			t.Errorf("with %s: %v", filepath.Base(name), err)
-		}
+	for _, c := range []struct {
+		name string
+		sy   fsyncer
+	}{{"blocking", nil}, {"platform", fsy}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "grantd.db")
+			if err := syncFile(path, c.sy)(); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("no files: %v, want ErrNotExist", err)
+			}
+			for _, name := range []string{path, path + "-wal"} {
+				if err := os.WriteFile(name, []byte("x"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := syncFile(path, c.sy)(); err != nil {
+					t.Errorf("with %s: %v", filepath.Base(name), err)
+				}
+			}
+		})
 	}
 }
 

@@ -103,8 +103,12 @@ func (s *Store) startWriter(ctx context.Context, w *sql.DB, logger *slog.Logger,
 	}
 	var writer *committer
 	s.ckpt = startCheckpointer(s.path, ck, startCp, w, logger, checkpointPages, func(err error) { writer.fail(err) })
-	writer, err = startCommitter(ctx, w, syncFile(s.path), s.ckpt.committed)
+	s.fsyncer = newFsyncer()
+	writer, err = startCommitter(ctx, w, syncFile(s.path, s.fsyncer), s.ckpt.committed)
 	if err != nil {
+		if s.fsyncer != nil {
+			_ = s.fsyncer.close()
+		}
 		s.ckpt.close()
 		return err
 	}

@@ -24,10 +24,12 @@ type Store struct {
 	st     *statements
 	// SQLite only: writer runs every write transaction, in batches (group
 	// commit); ckpt copies the log it writes into the database file; polls
-	// keeps device polls in memory. All nil on PostgreSQL.
-	writer *committer
-	ckpt   *checkpointer
-	polls  *pollBook
+	// keeps device polls in memory; fsyncer, when the platform has one,
+	// makes the writer's commits durable. All nil on PostgreSQL.
+	writer  *committer
+	ckpt    *checkpointer
+	polls   *pollBook
+	fsyncer fsyncer
 }
 
 var _ store.Store = (*Store)(nil)
@@ -98,6 +100,9 @@ func (s *Store) Close() error {
 	}
 	if s.ckpt != nil {
 		errs = append(errs, s.ckpt.close())
+	}
+	if s.fsyncer != nil {
+		errs = append(errs, s.fsyncer.close())
 	}
 	errs = append(errs, s.st.close())
 	if s.r != s.w {

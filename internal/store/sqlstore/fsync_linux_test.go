@@ -1,0 +1,59 @@
+//go:build linux && (amd64 || arm64)
+
+package sqlstore
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// TestAIOSyncerFallsBack: a file the kernel cannot fsync asynchronously (a
+// pipe: EINVAL at io_submit, as a kernel without IOCB_CMD_FSYNC answers)
+// turns the fsyncer blocking: the fsync still happens, by f.Sync, and
+// reports f.Sync's error; files fsync after it as before.
+func TestAIOSyncerFallsBack(t *testing.T) {
+	fsy := newFsyncer()
+	if fsy == nil {
+		t.Skip("the kernel refuses io_setup here: a blocking fsync serves")
+	}
+	a := fsy.(*aioSyncer)
+	defer a.close()
+
+	file, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	if _, err := file.WriteString("frame"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.fsync(file); err != nil || a.blocking {
+		t.Fatalf("fsync of a file: %v (blocking %v), want asynchronous success", err, a.blocking)
+	}
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if err := a.fsync(w); !errors.Is(err, syscall.EINVAL) || !a.blocking {
+		t.Errorf("fsync of a pipe: %v (blocking %v), want EINVAL from a blocking fsync", err, a.blocking)
+	}
+	if err := a.fsync(file); err != nil {
+		t.Errorf("fsync of a file once blocking: %v", err)
+	}
+
+	if err := a.close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.fsync(file); err == nil {
+		t.Error("fsync after close succeeded")
+	}
+	if err := a.close(); err != nil {
+		t.Errorf("second close: %v", err)
+	}
+}
