@@ -104,6 +104,7 @@ func (s *Store) startWriter(ctx context.Context, w *sql.DB, logger *slog.Logger,
 	var writer *committer
 	s.ckpt = startCheckpointer(s.path, ck, startCp, w, logger, checkpointPages, func(err error) { writer.fail(err) })
 	s.fsyncer = newFsyncer()
+	logger.Debug("write-ahead log fsync", "path", s.path, "asynchronous", s.fsyncer != nil)
 	writer, err = startCommitter(ctx, w, syncFile(s.path, s.fsyncer), s.ckpt.committed)
 	if err != nil {
 		if s.fsyncer != nil {
