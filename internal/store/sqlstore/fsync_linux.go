@@ -28,7 +28,7 @@ import (
 // caller, and mu serialises any other. Where the kernel refuses the
 // command (EINVAL, ENOSYS, EOPNOTSUPP, as before 4.18 or under a seccomp
 // filter), the first fsync falls back to a blocking one, and so do all
-// after it.
+// after it; one the kernel cannot queue just then (EAGAIN) blocks once.
 type aioSyncer struct {
 	mu       sync.Mutex
 	ctx      uintptr  // aio_context_t
@@ -98,20 +98,35 @@ func (a *aioSyncer) fsync(f *os.File) error {
 	if err := raw.Control(func(fd uintptr) { submitErr = a.submit(fd) }); err != nil {
 		return err
 	}
-	if errors.Is(submitErr, syscall.EINVAL) || errors.Is(submitErr, syscall.ENOSYS) ||
-		errors.Is(submitErr, syscall.EOPNOTSUPP) {
+	switch {
+	case errors.Is(submitErr, syscall.EINVAL), errors.Is(submitErr, syscall.ENOSYS),
+		errors.Is(submitErr, syscall.EOPNOTSUPP):
 		a.blocking = true
 		return f.Sync()
-	}
-	if submitErr != nil {
+	case errors.Is(submitErr, syscall.EAGAIN), errors.Is(submitErr, syscall.EINTR):
+		// Nothing was queued, and a failed fsync fails the store for
+		// good: this one blocks instead.
+		return f.Sync()
+	case submitErr != nil:
 		return submitErr
 	}
 	var count [8]byte
 	if _, err := a.done.Read(count[:]); err != nil {
 		return fmt.Errorf("wait for fsync: %w", err)
 	}
+	// The eventfd is signalled once the event is in the ring, so this
+	// returns at once; EINTR is retried all the same.
 	var ev ioEvent
-	n, _, errno := syscall.Syscall6(syscall.SYS_IO_GETEVENTS, a.ctx, 1, 1, uintptr(unsafe.Pointer(&ev)), 0, 0)
+	var (
+		n     uintptr
+		errno syscall.Errno
+	)
+	for {
+		n, _, errno = syscall.Syscall6(syscall.SYS_IO_GETEVENTS, a.ctx, 1, 1, uintptr(unsafe.Pointer(&ev)), 0, 0)
+		if errno != syscall.EINTR {
+			break
+		}
+	}
 	runtime.KeepAlive(f)
 	switch {
 	case errno != 0:
