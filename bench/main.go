@@ -238,7 +238,7 @@ func run(ctx context.Context, o options) (*Report, string, error) {
 	}
 	for _, t := range rep.Targets {
 		if t.Name == "grantd" {
-			rep.Bars = judgeBars(t)
+			rep.Bars = judgeBars(t, rep.Trivial)
 		}
 	}
 	path := ""

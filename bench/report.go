@@ -88,32 +88,69 @@ type Bar struct {
 	Name   string `json:"name"`
 	Figure string `json:"figure"`
 	Met    bool   `json:"met"`
+	// Share is a rate bar's figure as a share of the same run's bare
+	// net/http handler, same method, and ShareBar the share the bar asks
+	// for: its figure over the issue's reference machine's bare handler
+	// (referenceGET, referencePOST). Both 0 when the bar is no rate or the
+	// bare handler was not measured. MetAsShare is then Share ≥ ShareBar,
+	// and the p99 bound where the bar has one.
+	Share      float64 `json:"share_of_bare_handler,omitempty"`
+	ShareBar   float64 `json:"share_bar,omitempty"`
+	MetAsShare bool    `json:"met_as_share,omitempty"`
 }
 
-// judgeBars checks grantd's figures against the issue's bars.
-func judgeBars(t *TargetReport) []Bar {
-	row := func(sc string) (Row, bool) {
-		for _, r := range t.Rows {
+// The issue's reference machine's bare net/http handler, against which its
+// rate bars were set: the bars as shares of these are what a run on a
+// faster or slower machine, or phase of one, can be judged on.
+const (
+	referenceGET  = 57000
+	referencePOST = 50000
+)
+
+// judgeBars checks grantd's figures against the issue's bars, in absolute
+// figures and, when trivial holds the bare handler's rates of the same
+// run, as shares of them.
+func judgeBars(t *TargetReport, trivial *TargetReport) []Bar {
+	row := func(rows []Row, sc string) (Row, bool) {
+		for _, r := range rows {
 			if r.Scenario == sc && r.Skipped == "" {
 				return r, true
 			}
 		}
 		return Row{}, false
 	}
+	var bare struct{ get, post float64 }
+	if trivial != nil {
+		if r, ok := row(trivial.Rows, scTrivialGET); ok {
+			bare.get = r.Rate
+		}
+		if r, ok := row(trivial.Rows, scTrivialPOST); ok {
+			bare.post = r.Rate
+		}
+	}
 	var bars []Bar
 	rate := func(name, sc string, min float64, p99 bool) {
-		r, ok := row(sc)
+		r, ok := row(t.Rows, sc)
 		if !ok {
 			bars = append(bars, Bar{Name: name, Figure: "not measured"})
 			return
 		}
 		fig := fmt.Sprintf("%s/s", thousands(r.Rate))
-		met := r.Rate >= min
+		latency := true
 		if p99 {
 			fig += fmt.Sprintf(", p99 %.2f ms", r.P99)
-			met = met && r.P99 <= 10
+			latency = r.P99 <= 10
 		}
-		bars = append(bars, Bar{Name: name, Figure: fig, Met: met})
+		bar := Bar{Name: name, Figure: fig, Met: r.Rate >= min && latency}
+		ref, base := float64(referencePOST), bare.post
+		if sc == scMetadata || sc == scJWKS {
+			ref, base = referenceGET, bare.get
+		}
+		if base > 0 {
+			bar.Share, bar.ShareBar = r.Rate/base, min/ref
+			bar.MetAsShare = bar.Share >= bar.ShareBar && latency
+		}
+		bars = append(bars, bar)
 	}
 	rate("device authorization, SQLite durable ≥ 6,000/s", scDeviceAuthorization, 6000, false)
 	rate("pending polls, slow_down enforced ≥ 20,000/s, p99 ≤ 10 ms", scPollPaced, 20000, true)
@@ -201,9 +238,21 @@ func markdown(rep *Report) string {
 	}
 	generatorCheck(&b, rep)
 	if len(rep.Bars) > 0 {
-		p("\n| Bar (grantd, SQLite) | This run | Met |\n| --- | --- | --- |\n")
+		yes := map[bool]string{true: "yes", false: "**no**"}
+		p("\n| Bar (grantd, SQLite) | This run | Met | share of the bare handler (the bar's share) | Met as a share |\n" +
+			"| --- | --- | --- | --- | --- |\n")
 		for _, bar := range rep.Bars {
-			p("| %s | %s | %s |\n", bar.Name, bar.Figure, map[bool]string{true: "yes", false: "**no**"}[bar.Met])
+			share, met := "—", "—"
+			if bar.ShareBar > 0 {
+				share = fmt.Sprintf("%.1f%% (%.1f%%)", 100*bar.Share, 100*bar.ShareBar)
+				met = yes[bar.MetAsShare]
+			}
+			p("| %s | %s | %s | %s | %s |\n", bar.Name, bar.Figure, yes[bar.Met], share, met)
+		}
+		if rep.Trivial != nil {
+			p("\nA share is the rate over the same run's bare net/http handler, same method; the bar's share is its "+
+				"figure over the bare handler of the issue's reference machine (%s GET/s, %s POST/s).\n",
+				thousands(referenceGET), thousands(referencePOST))
 		}
 	}
 	return b.String()
