@@ -57,3 +57,44 @@ func TestAIOSyncerFallsBack(t *testing.T) {
 		t.Errorf("second close: %v", err)
 	}
 }
+
+// TestAIOSyncerBlocksOnceWhenFull: when the AIO context can queue no more
+// (EAGAIN at io_submit, here made by filling it with fsyncs nobody reaps),
+// the fsync is done blocking, succeeds, and the fsyncer stays
+// asynchronous: a full queue is no refusal of the command.
+func TestAIOSyncerBlocksOnceWhenFull(t *testing.T) {
+	fsy := newFsyncer()
+	if fsy == nil {
+		t.Skip("the kernel refuses io_setup here: a blocking fsync serves")
+	}
+	a := fsy.(*aioSyncer)
+	defer a.close()
+	file, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	raw, err := file.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := false
+	for i := 0; i < 100_000 && !full; i++ {
+		var submitErr error
+		if err := raw.Control(func(fd uintptr) { submitErr = a.submit(fd) }); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case errors.Is(submitErr, syscall.EAGAIN):
+			full = true
+		case submitErr != nil:
+			t.Fatalf("submit %d: %v", i, submitErr)
+		}
+	}
+	if !full {
+		t.Skip("the kernel queued 100,000 fsyncs without refusing one")
+	}
+	if err := a.fsync(file); err != nil || a.blocking {
+		t.Errorf("fsync with the queue full: %v (blocking %v), want a blocking success, still asynchronous after", err, a.blocking)
+	}
+}
