@@ -51,27 +51,34 @@ type verifiedToken struct {
 // maxVerified bounds the verified-token cache (about 300 bytes an entry).
 const maxVerified = 20_000
 
-// Check returns the claims of an active access token. It returns ErrInactive
-// for any token that is not, and another error when the store cannot say —
-// which callers must not turn into "inactive" (SECURITY.md C.1).
-func (c *Checker) Check(ctx context.Context, raw string) (oauth.AccessTokenClaims, error) {
+// Token is an active access token: its claims, and the name of its grant's
+// user, which the store reads in the statement that finds the token live.
+type Token struct {
+	oauth.AccessTokenClaims
+	Username string
+}
+
+// Check returns an active access token. It returns ErrInactive for any
+// token that is not, and another error when the store cannot say — which
+// callers must not turn into "inactive" (SECURITY.md C.1).
+func (c *Checker) Check(ctx context.Context, raw string) (Token, error) {
 	now := c.Now()
 	claims, ok := c.verify(raw, now)
 	if !ok {
-		return claims, ErrInactive
+		return Token{}, ErrInactive
 	}
 	if claims.Issuer != c.Issuer || claims.ID == "" || claims.GrantID == "" ||
 		now.Unix() >= claims.ExpiresAt || claims.IssuedAt > now.Add(Leeway).Unix() {
-		return claims, ErrInactive
+		return Token{}, ErrInactive
 	}
-	live, err := c.Store.AccessTokenLive(ctx, claims.ID, claims.GrantID, now)
+	username, live, err := c.Store.AccessTokenLive(ctx, claims.ID, claims.GrantID, now)
 	if err != nil {
-		return claims, fmt.Errorf("check access token: %w", err)
+		return Token{}, fmt.Errorf("check access token: %w", err)
 	}
 	if !live {
-		return claims, ErrInactive
+		return Token{}, ErrInactive
 	}
-	return claims, nil
+	return Token{AccessTokenClaims: claims, Username: username}, nil
 }
 
 // verify returns the claims of raw if it is an access token signed by one of
@@ -120,13 +127,14 @@ func (c *Checker) evict(now time.Time, limit int) {
 
 // CheckGrant reports ErrInactive unless the grant, its user and its client
 // are all still live (RT-07: disabling a user or client ends their tokens).
-func (c *Checker) CheckGrant(ctx context.Context, grantID string) error {
-	live, err := c.Store.AccessTokenLive(ctx, "", grantID, c.Now())
+// Of a live grant it returns its user's name.
+func (c *Checker) CheckGrant(ctx context.Context, grantID string) (username string, err error) {
+	username, live, err := c.Store.AccessTokenLive(ctx, "", grantID, c.Now())
 	if err != nil {
-		return fmt.Errorf("check grant: %w", err)
+		return "", fmt.Errorf("check grant: %w", err)
 	}
 	if !live {
-		return ErrInactive
+		return "", ErrInactive
 	}
-	return nil
+	return username, nil
 }

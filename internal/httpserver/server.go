@@ -118,7 +118,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		Now: o.Now, Logger: o.Logger}).Mount(mux)
 	(&revoke.Handler{Store: o.Store, Auth: auth, Keys: ks, Issuer: cfg.Issuer, Limiter: limiter, Budget: cfg.RevokeLimit,
 		Now: o.Now, Logger: o.Logger}).Mount(mux)
-	(&userinfo.Handler{Store: o.Store, Checker: checker, Logger: o.Logger}).Mount(mux)
+	(&userinfo.Handler{Checker: checker, Logger: o.Logger}).Mount(mux)
 	mountPages(mux, cfg, o, limiter)
 	mux.HandleFunc("GET "+livenessPath, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.ready)

@@ -49,12 +49,8 @@ func (h *Handler) accessToken(ctx context.Context, caller store.Client, raw stri
 	if caller.Audience != "" && c.Audience != caller.Audience {
 		return Response{}, nil
 	}
-	username, live, err := h.username(ctx, c.Subject)
-	if err != nil || !live {
-		return Response{}, err
-	}
 	return Response{
-		Active: true, Scope: c.Scope, ClientID: c.ClientID, Username: username, TokenType: TypeBearer,
+		Active: true, Scope: c.Scope, ClientID: c.ClientID, Username: c.Username, TokenType: TypeBearer,
 		ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt, Subject: c.Subject, Audience: c.Audience,
 		Issuer: c.Issuer, ID: c.ID,
 	}, nil
@@ -78,16 +74,12 @@ func (h *Handler) refreshToken(ctx context.Context, caller store.Client, raw str
 	if !rt.Active(h.Now()) {
 		return Response{}, nil
 	}
-	err = h.Checker.CheckGrant(ctx, rt.GrantID)
+	username, err := h.Checker.CheckGrant(ctx, rt.GrantID)
 	if errors.Is(err, bearer.ErrInactive) {
 		return Response{}, nil
 	}
 	if err != nil {
 		return Response{}, oauth.Unavailable(fmt.Errorf("check refresh token grant: %w", err))
-	}
-	username, live, err := h.username(ctx, rt.UserID)
-	if err != nil || !live {
-		return Response{}, err
 	}
 	exp := rt.ExpiresAt
 	if rt.FamilyExpiresAt.Before(exp) {
@@ -98,18 +90,4 @@ func (h *Handler) refreshToken(ctx context.Context, caller store.Client, raw str
 		TokenType: TypeRefresh, ExpiresAt: exp.Unix(), IssuedAt: rt.CreatedAt.Unix(), Subject: rt.UserID,
 		Audience: rt.Resource, Issuer: h.Checker.Issuer,
 	}, nil
-}
-
-// username returns the user name of the user with id sub, and live false
-// when the user is gone or disabled since the grant was checked (the token
-// is then inactive).
-func (h *Handler) username(ctx context.Context, sub string) (name string, live bool, err error) {
-	u, err := h.Store.User(ctx, sub)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, oauth.Unavailable(fmt.Errorf("load user: %w", err))
-	}
-	return u.Username, true, nil
 }

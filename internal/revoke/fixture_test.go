@@ -82,7 +82,7 @@ func (f *fixture) refreshActive(h string) bool {
 	if err != nil {
 		f.T.Fatalf("load refresh token: %v", err)
 	}
-	err = f.checker.CheckGrant(context.Background(), rt.GrantID)
+	_, err = f.checker.CheckGrant(context.Background(), rt.GrantID)
 	if err != nil && !errors.Is(err, bearer.ErrInactive) {
 		f.T.Fatalf("check grant: %v", err)
 	}

@@ -89,10 +89,12 @@ type AccessTokens interface {
 	// AccessTokenLive reports, in one read, whether an access token with id
 	// jti of grant grantID is still backed by live state at now: jti not
 	// revoked; the grant present, unrevoked and unexpired; its user and its
-	// client present and enabled (RT-07). An empty jti checks the grant
-	// alone. An error means the store could not say, never that the token
-	// is dead.
-	AccessTokenLive(ctx context.Context, jti, grantID string, now time.Time) (bool, error)
+	// client present and enabled (RT-07). When it is, username is the name
+	// of the grant's user, read in the same statement: introspection and
+	// UserInfo answer with it, and need no read of their own. An empty jti
+	// checks the grant alone. An error means the store could not say, never
+	// that the token is dead.
+	AccessTokenLive(ctx context.Context, jti, grantID string, now time.Time) (username string, live bool, err error)
 }
 
 // Consent is a user's remembered approval of a client for some scopes.

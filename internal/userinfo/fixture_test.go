@@ -26,7 +26,7 @@ func newFixture(t *testing.T, audience string) *fixture {
 	f := &fixture{bearertest.New(t)}
 	f.AddUsers("alice", "bob", "carol")
 	f.AddClient(store.Client{ID: "app", Public: true}, "")
-	h := &userinfo.Handler{Store: f.Store, Checker: f.Checker(f.Store), Audience: audience, Logger: f.Logger}
+	h := &userinfo.Handler{Checker: f.Checker(f.Store), Audience: audience, Logger: f.Logger}
 	f.Serve(userinfo.Path, h.Mount)
 	return f
 }

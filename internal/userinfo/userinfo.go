@@ -11,7 +11,6 @@ import (
 
 	"github.com/grantd/grantd/internal/bearer"
 	"github.com/grantd/grantd/internal/oauth"
-	"github.com/grantd/grantd/internal/store"
 )
 
 // Path is where Mount serves the endpoint.
@@ -32,7 +31,7 @@ const (
 // Handler serves GET and POST /userinfo. It needs no clock of its own: the
 // Checker's decides expiry.
 type Handler struct {
-	Store   store.Users
+	// Checker decides whether the token is active and names its user.
 	Checker *bearer.Checker
 	// Audience, when set, is the only aud this endpoint accepts (JWT-13);
 	// empty accepts any audience the Checker lets through.
@@ -85,14 +84,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (Response, error
 	}
 	resp := Response{Subject: c.Subject}
 	if slices.Contains(scopes, ScopeProfile) {
-		u, err := h.Store.User(ctx, c.Subject)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
-			return Response{}, bearerError(InvalidToken, "The access token is not active.")
-		}
-		if err != nil {
-			return Response{}, oauth.Unavailable(fmt.Errorf("load user: %w", err))
-		}
-		resp.PreferredUsername = u.Username
+		resp.PreferredUsername = c.Username
 	}
 	return resp, nil
 }

@@ -34,9 +34,10 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 	return true, nil
 }
 
-// selectAccessTokenLive reads everything AccessTokenLive decides on in one
-// statement: one round trip on the introspection hot path instead of four.
-const selectAccessTokenLive = `SELECT g.revoked_at, g.expires_at, u.disabled, c.disabled,
+// selectAccessTokenLive reads everything AccessTokenLive decides on, and the
+// user's name, in one statement: one round trip on the introspection hot
+// path instead of five.
+const selectAccessTokenLive = `SELECT g.revoked_at, g.expires_at, u.disabled, u.username, c.disabled,
 	EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)
 	FROM grants g
 	LEFT JOIN users u ON u.id = g.user_id
@@ -44,22 +45,27 @@ const selectAccessTokenLive = `SELECT g.revoked_at, g.expires_at, u.disabled, c.
 	WHERE g.id = $2`
 
 // AccessTokenLive implements store.AccessTokens.
-func (s *Store) AccessTokenLive(ctx context.Context, jti, grantID string, now time.Time) (bool, error) {
+func (s *Store) AccessTokenLive(ctx context.Context, jti, grantID string, now time.Time) (string, bool, error) {
 	var (
 		revokedAt, expiresAt         sql.NullInt64
 		userDisabled, clientDisabled sql.NullBool
+		username                     sql.NullString
 		jtiRevoked                   bool
 	)
 	err := s.readRow(ctx, s.st.accessTokenLive, jti, grantID).
-		Scan(&revokedAt, &expiresAt, &userDisabled, &clientDisabled, &jtiRevoked)
+		Scan(&revokedAt, &expiresAt, &userDisabled, &username, &clientDisabled, &jtiRevoked)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return false, nil // no such grant
+		return "", false, nil // no such grant
 	case err != nil:
-		return false, fmt.Errorf("access token live: %w", err)
+		return "", false, fmt.Errorf("access token live: %w", err)
 	}
-	return !jtiRevoked && !revokedAt.Valid && now.Before(goTime(expiresAt)) &&
-		userDisabled.Valid && !userDisabled.Bool && clientDisabled.Valid && !clientDisabled.Bool, nil
+	live := !jtiRevoked && !revokedAt.Valid && now.Before(goTime(expiresAt)) &&
+		userDisabled.Valid && !userDisabled.Bool && clientDisabled.Valid && !clientDisabled.Bool
+	if !live {
+		return "", false, nil
+	}
+	return username.String, true, nil
 }
 
 // Consent returns the user's consent to the client, or store.ErrNotFound.

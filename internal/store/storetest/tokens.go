@@ -29,7 +29,8 @@ func testAccessTokens(t *testing.T, s store.Store) {
 }
 
 // testAccessTokenLive covers every reason an access token's backing state
-// can end (RT-07, REV-02): each row changes one thing from a live token.
+// can end (RT-07, REV-02): each row changes one thing from a live token. A
+// live token comes with its grant's user's name, a dead one with none.
 func testAccessTokenLive(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	now := at(time.Hour)
@@ -67,14 +68,21 @@ func testAccessTokenLive(t *testing.T, s store.Store) {
 		{"disabled client", "jti-1", "g-client-off", false},
 		{"client gone", "jti-1", "g-client-gone", false},
 	} {
-		got, err := s.AccessTokenLive(ctx, tc.jti, tc.grant, now)
+		name, got, err := s.AccessTokenLive(ctx, tc.jti, tc.grant, now)
 		mustOK(t, err, tc.name)
-		if got != tc.want {
-			t.Errorf("%s: AccessTokenLive(%q, %q) = %t, want %t", tc.name, tc.jti, tc.grant, got, tc.want)
+		wantName := ""
+		if tc.want {
+			wantName = "live"
+		}
+		if got != tc.want || name != wantName {
+			t.Errorf("%s: AccessTokenLive(%q, %q) = %q, %t; want %q, %t", tc.name, tc.jti, tc.grant, name, got, wantName, tc.want)
 		}
 	}
-	if live, err := s.AccessTokenLive(ctx, "jti-1", "g-expired", now.Add(-time.Nanosecond)); err != nil || !live {
-		t.Errorf("grant just before its expiry: %t, %v; want live", live, err)
+	if name, live, err := s.AccessTokenLive(ctx, "jti-1", "g-expired", now.Add(-time.Nanosecond)); err != nil || !live || name != "live" {
+		t.Errorf("grant just before its expiry: %q, %t, %v; want \"live\", live", name, live, err)
+	}
+	if name, live, err := s.AccessTokenLive(ctx, "", "g-live", now); err != nil || !live || name != "live" {
+		t.Errorf("grant alone (no jti): %q, %t, %v; want \"live\", live", name, live, err)
 	}
 }
 
