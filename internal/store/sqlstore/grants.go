@@ -51,11 +51,15 @@ func (s *Store) GrantsByUser(ctx context.Context, userID string, now time.Time) 
 
 // RevokeGrant sets revoked_at to now on the grant and on every refresh
 // token of it not yet revoked, in one transaction. A second revocation keeps
-// the first time. It returns store.ErrNotFound for an unknown id.
+// the first time. A refresh family older than grants (see migration2) has no
+// grants row: its generations are revoked all the same. It returns
+// store.ErrNotFound for an id that is neither a grant nor such a family.
 //
 // On PostgreSQL the grant's row stays locked until commit, and a rotation
 // locks it too before it writes (see RotateRefreshToken), so the refresh
-// tokens this revokes include every successor committed before it.
+// tokens this revokes include every successor committed before it. A family
+// without a grants row has no lock to order it against a rotation, and its
+// statement repeats instead (see revokeFamilyTokens).
 func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
 	return s.inTx(ctx, fmt.Sprintf("revoke grant %q", id), func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
@@ -63,13 +67,39 @@ func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return notFoundIfNone(err)
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
 		}
-		_, err = tx.ExecContext(ctx,
-			`UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`, id, nanos(now))
-		return err
+		if n == 0 {
+			var family bool
+			err := tx.QueryRowContext(ctx,
+				`SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = $1)`, id).Scan(&family)
+			if err != nil || !family {
+				return notFoundIfNone(err)
+			}
+		}
+		return revokeFamilyTokens(ctx, tx, id, now)
 	})
+}
+
+// revokeFamilyTokens revokes the refresh tokens of grant id. The statement
+// repeats until it finds nothing left to revoke, for the reason
+// revokeUserClientTokens gives; with a grants row, or on SQLite, the first
+// repetition finds nothing.
+func revokeFamilyTokens(ctx context.Context, tx *sql.Tx, id string, now time.Time) error {
+	const maxRounds = 16
+	for range maxRounds {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`, id, nanos(now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+	}
+	return fmt.Errorf("refresh tokens of grant %q still being rotated after %d rounds", id, maxRounds)
 }
 
 // notFoundIfNone returns err, or store.ErrNotFound when err is nil.

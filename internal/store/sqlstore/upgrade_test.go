@@ -71,6 +71,11 @@ func testUpgradeFromV1(t *testing.T, db *sql.DB, d *dialect, reopen func() *Stor
 	if got, err := s.RefreshSuccessor(ctx, old.Hash); err != nil || got.Hash != next.Hash {
 		t.Errorf("successor: %+v, %v", got, err)
 	}
+	// The access tokens minted from the old family name it as their grant,
+	// which has no grants row: they are live while the family is.
+	if name, live, err := s.AccessTokenLive(ctx, "jti-after-upgrade", old.GrantID, now); err != nil || !live || name != "alice" {
+		t.Errorf("access token of a family older than grants: %q, %t, %v; want alice, live", name, live, err)
+	}
 	if err := s.RedeemDeviceGrant(ctx, "dc-old", "tv", t0.Add(time.Minute), userGrant("g-new"), nil); err != nil {
 		t.Errorf("redeem a device grant approved before the upgrade: %v", err)
 	}
@@ -79,6 +84,9 @@ func testUpgradeFromV1(t *testing.T, db *sql.DB, d *dialect, reopen func() *Stor
 	}
 	if got, err := s.RefreshToken(ctx, next.Hash); err != nil || got.RevokedAt.IsZero() {
 		t.Errorf("unlinking the client left the old family's successor live: %+v, %v", got, err)
+	}
+	if _, live, err := s.AccessTokenLive(ctx, "jti-after-upgrade", old.GrantID, now); err != nil || live {
+		t.Errorf("access token of an unlinked family older than grants: live %t, %v; want inactive", live, err)
 	}
 
 	// An instance still at version 1 keeps writing.

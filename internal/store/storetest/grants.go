@@ -111,6 +111,36 @@ func testRevokeGrant(t *testing.T, s store.Store) {
 	left, err := s.GrantsByUser(ctx, gr.UserID, at(2*time.Hour))
 	mustOK(t, err, "grants by user")
 	wantGrants(t, "grants after revocation", left, []store.Grant{other})
+	testRevokeGrantWithoutGrantRow(t, s)
+}
+
+// testRevokeGrantWithoutGrantRow: a refresh family stored before grants
+// existed has no grants row, and its generations are all there is of its
+// grant. Revoking the family by its id (RFC 7009 revocation, REV-03; reuse
+// detection, RFC 9700 §4.14.2, RT-03) must revoke them, as it does a
+// grant's, not report it unknown, which callers take for "nothing left to
+// revoke" (REL-19: state written before an upgrade keeps working).
+func testRevokeGrantWithoutGrantRow(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	prev := newRefresh("legacy-1", "family-before-grants", at(0))
+	mustOK(t, s.CreateRefreshToken(ctx, prev), "create legacy family")
+	family := []store.RefreshToken{prev}
+	next := nextGen(prev, "legacy-2", at(time.Minute))
+	mustOK(t, Rotate(ctx, s, prev.Hash, next, next.CreatedAt), "rotate legacy family")
+	family = append(family, next)
+
+	revokedAt := at(time.Hour)
+	mustOK(t, s.RevokeGrant(ctx, prev.GrantID, revokedAt), "revoke legacy family")
+	mustOK(t, s.RevokeGrant(ctx, prev.GrantID, at(2*time.Hour)), "revoke legacy family again")
+	for _, gen := range family {
+		got, err := s.RefreshToken(ctx, gen.Hash)
+		mustOK(t, err, "lookup "+gen.Hash)
+		if !got.RevokedAt.Equal(revokedAt) {
+			t.Errorf("legacy %s: RevokedAt = %v, want %v", gen.Hash, got.RevokedAt, revokedAt)
+		}
+	}
+	wantErr(t, Rotate(ctx, s, next.Hash, nextGen(next, "legacy-3", at(2*time.Hour)), at(2*time.Hour)),
+		store.ErrConflict, "rotate a revoked legacy family")
 }
 
 // testRevokeClientGrants: unlinking a client revokes every grant of the user

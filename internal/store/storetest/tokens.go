@@ -84,6 +84,51 @@ func testAccessTokenLive(t *testing.T, s store.Store) {
 	if name, live, err := s.AccessTokenLive(ctx, "", "g-live", now); err != nil || !live || name != "live" {
 		t.Errorf("grant alone (no jti): %q, %t, %v; want \"live\", live", name, live, err)
 	}
+	testAccessTokenLiveWithoutGrantRow(t, s)
+}
+
+// testAccessTokenLiveWithoutGrantRow: a refresh family stored before grants
+// existed (schema version 1, or an instance of that version still running
+// during an upgrade) has no grants row, and rotation treats it as a grant
+// never revoked; the access tokens minted from it name the family as their
+// grant, and stay live while the family does (REL-19).
+func testAccessTokenLiveWithoutGrantRow(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := at(time.Hour)
+	family := func(id, user, client string, created time.Time) {
+		rt := newRefresh(id+"-rt", id, created)
+		rt.UserID, rt.ClientID = user, client
+		mustOK(t, s.CreateRefreshToken(ctx, rt), "create family "+id)
+	}
+	family("f-live", "u-live", "c-live", at(0))
+	family("f-revoked", "u-live", "c-live", at(0))
+	mustOK(t, s.RevokeGrant(ctx, "f-revoked", at(time.Minute)), "revoke family")
+	family("f-expired", "u-live", "c-live", now.Add(-familyLifetime)) // its absolute lifetime ends at now
+	family("f-user-off", "u-off", "c-live", at(0))
+	family("f-client-off", "u-live", "c-off", at(0))
+	for _, tc := range []struct {
+		name, jti, grant string
+		want             bool
+	}{
+		{"live family", "jti-1", "f-live", true},
+		{"the family alone (no jti)", "", "f-live", true},
+		{"revoked jti", "jti-revoked", "f-live", false},
+		{"revoked family", "jti-1", "f-revoked", false},
+		{"family past its lifetime", "jti-1", "f-expired", false},
+		{"disabled user", "jti-1", "f-user-off", false},
+		{"disabled client", "jti-1", "f-client-off", false},
+	} {
+		name, got, err := s.AccessTokenLive(ctx, tc.jti, tc.grant, now)
+		mustOK(t, err, tc.name)
+		wantName := ""
+		if tc.want {
+			wantName = "live"
+		}
+		if got != tc.want || name != wantName {
+			t.Errorf("no grants row, %s: AccessTokenLive(%q, %q) = %q, %t; want %q, %t",
+				tc.name, tc.jti, tc.grant, name, got, wantName, tc.want)
+		}
+	}
 }
 
 func testConsents(t *testing.T, s store.Store) {
