@@ -10,9 +10,11 @@ import (
 
 	"github.com/grantd/grantd/internal/bearer/bearertest"
 	"github.com/grantd/grantd/internal/keys"
+	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/revoke"
 	"github.com/grantd/grantd/internal/secret"
+	"github.com/grantd/grantd/internal/store"
 )
 
 // generous is a budget no test of ownership or search reaches.
@@ -190,6 +192,39 @@ func TestRevokeGrant(t *testing.T) {
 	}
 	if !f.accessActive(at2) || !f.refreshActive(g.RTHash) {
 		t.Errorf("revoking one access token revoked more than it")
+	}
+}
+
+// TestRevokeFamilyWithoutGrant: a refresh family stored before grants
+// existed (schema version 1, or an instance of it during an upgrade) has
+// no grants row. Its tokens are active, and revoking its refresh token
+// revokes them, as for any grant (REV-03, REL-19).
+func TestRevokeFamilyWithoutGrant(t *testing.T) {
+	f := newFixture(t, generous, generous)
+	now := f.Clock.Now()
+	raw, err := secret.NewToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := store.RefreshToken{Hash: secret.Hash(raw), GrantID: "family-before-grants", ClientID: "app",
+		UserID: "u-alice", Scopes: []string{"openid"}, CreatedAt: now,
+		ExpiresAt: now.Add(bearertest.RefreshIdleTTL), FamilyExpiresAt: now.Add(bearertest.GrantTTL)}
+	if err := f.Store.CreateRefreshToken(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	at := f.Sign(keys.TypeAccessToken, oauth.AccessTokenClaims{Issuer: bearertest.Issuer, Subject: "u-alice",
+		ClientID: "app", Scope: "openid", IssuedAt: now.Unix(), ExpiresAt: now.Add(bearertest.AccessTokenTTL).Unix(),
+		ID: "jti-before-grants", GrantID: rec.GrantID})
+	if !f.accessActive(at) || !f.refreshActive(rec.Hash) {
+		t.Fatalf("before revocation: access token active %t, refresh token active %t; want both",
+			f.accessActive(at), f.refreshActive(rec.Hash))
+	}
+	if r := f.revoke("app", raw, ""); r.Status != http.StatusOK {
+		t.Fatalf("revoke refresh token: got %d %s", r.Status, r.Raw)
+	}
+	if f.accessActive(at) || f.refreshActive(rec.Hash) {
+		t.Errorf("after revoking the refresh token: access token active %t, refresh token active %t; want neither",
+			f.accessActive(at), f.refreshActive(rec.Hash))
 	}
 }
 
