@@ -96,7 +96,9 @@
 // scheduler's P for the whole flush, and with grantd given one core that
 // left it idle a tenth of the time under write load, with requests ready
 // to run. The kernel does the same fsync on a worker thread; a kernel that
-// refuses the command gets a blocking fsync (see aioSyncer).
+// refuses the command gets a blocking fsync (see aioSyncer), and the log
+// says so: at Info when the store opens without asynchronous I/O, at Warn
+// when the kernel starts refusing the command later.
 //
 // Between its COMMIT and its fsync a batch is visible to other
 // connections, which is what the reads must not pass on: a device must

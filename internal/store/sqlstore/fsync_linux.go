@@ -5,6 +5,7 @@ package sqlstore
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"sync"
@@ -34,6 +35,7 @@ type aioSyncer struct {
 	ctx      uintptr  // aio_context_t
 	done     *os.File // the eventfd, non-blocking, so reads wait in the poller
 	blocking bool     // the kernel refused IOCB_CMD_FSYNC: f.Sync instead
+	logger   *slog.Logger
 }
 
 // aioCommandFsync and aioFlagResFD are IOCB_CMD_FSYNC and IOCB_FLAG_RESFD
@@ -65,19 +67,20 @@ type ioEvent struct {
 	res, res2 int64
 }
 
-// newFsyncer returns the asynchronous fsyncer, or nil where the kernel
-// refuses it (no AIO, or too many contexts), and a blocking fsync serves.
-func newFsyncer() fsyncer {
+// newFsyncer returns the asynchronous fsyncer, or nil and why where the
+// kernel refuses it (no AIO, or too many contexts: fs.aio-max-nr), and a
+// blocking fsync serves. It tells logger if it turns blocking later.
+func newFsyncer(logger *slog.Logger) (fsyncer, error) {
 	var ctx uintptr
 	if _, _, errno := syscall.Syscall(syscall.SYS_IO_SETUP, 1, uintptr(unsafe.Pointer(&ctx)), 0); errno != 0 {
-		return nil
+		return nil, fmt.Errorf("io_setup: %w", errno)
 	}
 	fd, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if errno != 0 {
 		_, _, _ = syscall.Syscall(syscall.SYS_IO_DESTROY, ctx, 0, 0)
-		return nil
+		return nil, fmt.Errorf("eventfd2: %w", errno)
 	}
-	return &aioSyncer{ctx: ctx, done: os.NewFile(fd, "fsync-eventfd")}
+	return &aioSyncer{ctx: ctx, done: os.NewFile(fd, "fsync-eventfd"), logger: logger}, nil
 }
 
 // fsync makes f's data and metadata durable, as f.Sync does.
@@ -102,6 +105,8 @@ func (a *aioSyncer) fsync(f *os.File) error {
 	case errors.Is(submitErr, syscall.EINVAL), errors.Is(submitErr, syscall.ENOSYS),
 		errors.Is(submitErr, syscall.EOPNOTSUPP):
 		a.blocking = true
+		a.logger.Warn("the kernel refused an asynchronous fsync; every write-ahead log fsync blocks from now on",
+			"err", submitErr)
 		return f.Sync()
 	case errors.Is(submitErr, syscall.EAGAIN), errors.Is(submitErr, syscall.EINTR):
 		// Nothing was queued, and a failed fsync fails the store for

@@ -4,20 +4,24 @@ package sqlstore
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
 
 // TestAIOSyncerFallsBack: a file the kernel cannot fsync asynchronously (a
 // pipe: EINVAL at io_submit, as a kernel without IOCB_CMD_FSYNC answers)
-// turns the fsyncer blocking: the fsync still happens, by f.Sync, and
-// reports f.Sync's error; files fsync after it as before.
+// turns the fsyncer blocking, and says so once in the log: the fsync still
+// happens, by f.Sync, and reports f.Sync's error; files fsync after it as
+// before.
 func TestAIOSyncerFallsBack(t *testing.T) {
-	fsy := newFsyncer()
+	var log syncBuffer
+	fsy, why := newFsyncer(slog.New(slog.NewTextHandler(&log, nil)))
 	if fsy == nil {
-		t.Skip("the kernel refuses io_setup here: a blocking fsync serves")
+		t.Skipf("the kernel refuses asynchronous fsync here (%v): a blocking fsync serves", why)
 	}
 	a := fsy.(*aioSyncer)
 	defer a.close()
@@ -46,6 +50,9 @@ func TestAIOSyncerFallsBack(t *testing.T) {
 	if err := a.fsync(file); err != nil {
 		t.Errorf("fsync of a file once blocking: %v", err)
 	}
+	if n := strings.Count(log.String(), "every write-ahead log fsync blocks from now on"); n != 1 {
+		t.Errorf("the switch to blocking fsyncs logged %d times, want once; log:\n%s", n, log.String())
+	}
 
 	if err := a.close(); err != nil {
 		t.Fatal(err)
@@ -63,9 +70,9 @@ func TestAIOSyncerFallsBack(t *testing.T) {
 // the fsync is done blocking, succeeds, and the fsyncer stays
 // asynchronous: a full queue is no refusal of the command.
 func TestAIOSyncerBlocksOnceWhenFull(t *testing.T) {
-	fsy := newFsyncer()
+	fsy, why := newFsyncer(slog.New(slog.DiscardHandler))
 	if fsy == nil {
-		t.Skip("the kernel refuses io_setup here: a blocking fsync serves")
+		t.Skipf("the kernel refuses asynchronous fsync here (%v): a blocking fsync serves", why)
 	}
 	a := fsy.(*aioSyncer)
 	defer a.close()

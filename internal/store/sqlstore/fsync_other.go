@@ -2,5 +2,8 @@
 
 package sqlstore
 
-// newFsyncer returns nil: a blocking fsync serves.
-func newFsyncer() fsyncer { return nil }
+import "log/slog"
+
+// newFsyncer returns nil and no error: here a blocking fsync is the only
+// kind, and no reason to report.
+func newFsyncer(*slog.Logger) (fsyncer, error) { return nil, nil }

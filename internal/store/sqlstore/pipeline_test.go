@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -133,7 +134,7 @@ func TestFailedSync(t *testing.T) {
 // database file when the log is gone, and fails when neither exists; with
 // the platform's fsyncer and with a blocking fsync alike.
 func TestSyncFile(t *testing.T) {
-	fsy := newFsyncer()
+	fsy, _ := newFsyncer(slog.New(slog.DiscardHandler))
 	if fsy != nil {
 		t.Cleanup(func() { _ = fsy.close() })
 	}

@@ -103,7 +103,10 @@ func (s *Store) startWriter(ctx context.Context, w *sql.DB, logger *slog.Logger,
 	}
 	var writer *committer
 	s.ckpt = startCheckpointer(s.path, ck, startCp, w, logger, checkpointPages, func(err error) { writer.fail(err) })
-	s.fsyncer = newFsyncer()
+	var why error
+	if s.fsyncer, why = newFsyncer(logger); why != nil {
+		logger.Info("asynchronous fsync unavailable; write-ahead log fsyncs block", "path", s.path, "err", why)
+	}
 	logger.Debug("write-ahead log fsync", "path", s.path, "asynchronous", s.fsyncer != nil)
 	writer, err = startCommitter(ctx, w, syncFile(s.path, s.fsyncer), s.ckpt.committed)
 	if err != nil {
