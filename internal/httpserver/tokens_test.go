@@ -2,6 +2,7 @@ package httpserver_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/grantd/grantd/internal/admin"
+	grantdsecret "github.com/grantd/grantd/internal/secret"
+	"github.com/grantd/grantd/internal/store"
 )
 
 // jwks fetches the server's published keys.
@@ -177,6 +180,45 @@ func TestRefreshRotation(t *testing.T) {
 	// Reusing r1 revokes the family: r3 dies too (RT-03).
 	wantError(t, refresh(id, secret, r1, ""), 400, "invalid_grant")
 	wantError(t, refresh(id, secret, r3, ""), 400, "invalid_grant")
+}
+
+// TestRefreshFamilyWithoutGrant is RT-02 and RT-03 for a refresh family
+// stored before grants existed (schema version 1), which has no grants row:
+// it rotates, and reusing one of its rotated tokens revokes it, the live
+// descendant included (REL-19).
+func TestRefreshFamilyWithoutGrant(t *testing.T) {
+	e := newEnv(t, nil)
+	id, secret := demoClient(e)
+	e.approvedTokens(id, secret, "lights:read", "hana") // creates the user
+	hana, err := e.store.UserByUsername(t.Context(), "hana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, err := grantdsecret.NewToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock.Now()
+	legacy := store.RefreshToken{Hash: grantdsecret.Hash(r1), GrantID: "family-before-grants", ClientID: id,
+		UserID: hana.ID, Scopes: []string{"lights:read"}, AuthTime: now, CreatedAt: now,
+		ExpiresAt: now.Add(time.Hour), FamilyExpiresAt: now.Add(24 * time.Hour)}
+	if err := e.store.CreateRefreshToken(t.Context(), legacy); err != nil {
+		t.Fatal(err)
+	}
+	refresh := func(rt string) reply {
+		return e.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, basic(id, secret))
+	}
+	n := refresh(r1)
+	if n.status != 200 {
+		t.Fatalf("refresh of the family: %d %s", n.status, n.raw)
+	}
+	n = refresh(n.str("refresh_token"))
+	if n.status != 200 {
+		t.Fatalf("second refresh of the family: %d %s", n.status, n.raw)
+	}
+	r3 := n.str("refresh_token")
+	wantError(t, refresh(r1), 400, "invalid_grant")
+	wantError(t, refresh(r3), 400, "invalid_grant")
 }
 
 // TestRefreshRechecksUser is RT-07: a disabled user's refresh
