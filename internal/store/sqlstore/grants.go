@@ -59,7 +59,7 @@ func (s *Store) GrantsByUser(ctx context.Context, userID string, now time.Time) 
 // locks it too before it writes (see RotateRefreshToken), so the refresh
 // tokens this revokes include every successor committed before it. A family
 // without a grants row has no lock to order it against a rotation, and its
-// statement repeats instead (see revokeFamilyTokens).
+// statement repeats instead (see revokeUntilNone).
 func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
 	return s.inTx(ctx, fmt.Sprintf("revoke grant %q", id), func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
@@ -71,35 +71,19 @@ func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			var family bool
-			err := tx.QueryRowContext(ctx,
-				`SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = $1)`, id).Scan(&family)
-			if err != nil || !family {
-				return notFoundIfNone(err)
-			}
+		const revokeFamily = `UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`
+		if n > 0 {
+			_, err = tx.ExecContext(ctx, revokeFamily, id, nanos(now))
+			return err
 		}
-		return revokeFamilyTokens(ctx, tx, id, now)
+		var family bool
+		err = tx.QueryRowContext(ctx,
+			`SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = $1)`, id).Scan(&family)
+		if err != nil || !family {
+			return notFoundIfNone(err)
+		}
+		return revokeUntilNone(ctx, tx, revokeFamily, id, nanos(now))
 	})
-}
-
-// revokeFamilyTokens revokes the refresh tokens of grant id. The statement
-// repeats until it finds nothing left to revoke, for the reason
-// revokeUserClientTokens gives; with a grants row, or on SQLite, the first
-// repetition finds nothing.
-func revokeFamilyTokens(ctx context.Context, tx *sql.Tx, id string, now time.Time) error {
-	const maxRounds = 16
-	for range maxRounds {
-		res, err := tx.ExecContext(ctx,
-			`UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`, id, nanos(now))
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return err
-		}
-	}
-	return fmt.Errorf("refresh tokens of grant %q still being rotated after %d rounds", id, maxRounds)
 }
 
 // notFoundIfNone returns err, or store.ErrNotFound when err is nil.
@@ -131,20 +115,26 @@ func (s *Store) RevokeClientGrants(ctx context.Context, userID, clientID string,
 	})
 }
 
-// revokeUserClientTokens revokes the user's refresh tokens at the client.
-// The statement repeats until it finds nothing left to revoke: on
-// PostgreSQL a family with no grants row has no lock to order it against a
-// rotation, and a successor committed while one statement waited on its
-// predecessor's row is outside that statement's snapshot but inside the
-// next one's. SQLite's first repetition finds nothing.
+// revokeUserClientTokens revokes the user's refresh tokens at the client,
+// those of families with no grants row included (see revokeUntilNone).
 func revokeUserClientTokens(ctx context.Context, tx *sql.Tx, userID, clientID string, now time.Time) error {
+	return revokeUntilNone(ctx, tx,
+		`UPDATE refresh_tokens SET revoked_at = $3 WHERE revoked_at IS NULL AND (
+			(user_id = $1 AND client_id = $2)
+			OR family_id IN (SELECT id FROM grants WHERE user_id = $1 AND client_id = $2))`,
+		userID, clientID, nanos(now))
+}
+
+// revokeUntilNone runs update, a statement that revokes refresh tokens,
+// until it finds nothing left to revoke: on PostgreSQL a family with no
+// grants row has no lock to order it against a rotation, and a successor
+// committed while one statement waited on its predecessor's row is outside
+// that statement's snapshot but inside the next one's. SQLite's first
+// repetition finds nothing.
+func revokeUntilNone(ctx context.Context, tx *sql.Tx, update string, args ...any) error {
 	const maxRounds = 16
 	for range maxRounds {
-		res, err := tx.ExecContext(ctx,
-			`UPDATE refresh_tokens SET revoked_at = $3 WHERE revoked_at IS NULL AND (
-				(user_id = $1 AND client_id = $2)
-				OR family_id IN (SELECT id FROM grants WHERE user_id = $1 AND client_id = $2))`,
-			userID, clientID, nanos(now))
+		res, err := tx.ExecContext(ctx, update, args...)
 		if err != nil {
 			return err
 		}
