@@ -12,6 +12,25 @@ import (
 	"testing"
 )
 
+// newTestAIOSyncer returns an asynchronous fsyncer logging to logger, and
+// a new file to fsync; both are closed when the test ends. It skips the
+// test where the kernel refuses asynchronous I/O.
+func newTestAIOSyncer(t *testing.T, logger *slog.Logger) (*aioSyncer, *os.File) {
+	t.Helper()
+	fsy, why := newFsyncer(logger)
+	if fsy == nil {
+		t.Skipf("the kernel refuses asynchronous fsync here (%v): a blocking fsync serves", why)
+	}
+	a := fsy.(*aioSyncer)
+	t.Cleanup(func() { _ = a.close() })
+	file, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = file.Close() })
+	return a, file
+}
+
 // TestAIOSyncerFallsBack: a file the kernel cannot fsync asynchronously (a
 // pipe: EINVAL at io_submit, as a kernel without IOCB_CMD_FSYNC answers)
 // turns the fsyncer blocking, and says so once in the log: the fsync still
@@ -19,18 +38,7 @@ import (
 // before.
 func TestAIOSyncerFallsBack(t *testing.T) {
 	var log syncBuffer
-	fsy, why := newFsyncer(slog.New(slog.NewTextHandler(&log, nil)))
-	if fsy == nil {
-		t.Skipf("the kernel refuses asynchronous fsync here (%v): a blocking fsync serves", why)
-	}
-	a := fsy.(*aioSyncer)
-	defer a.close()
-
-	file, err := os.Create(filepath.Join(t.TempDir(), "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
+	a, file := newTestAIOSyncer(t, slog.New(slog.NewTextHandler(&log, nil)))
 	if _, err := file.WriteString("frame"); err != nil {
 		t.Fatal(err)
 	}
@@ -70,17 +78,7 @@ func TestAIOSyncerFallsBack(t *testing.T) {
 // the fsync is done blocking, succeeds, and the fsyncer stays
 // asynchronous: a full queue is no refusal of the command.
 func TestAIOSyncerBlocksOnceWhenFull(t *testing.T) {
-	fsy, why := newFsyncer(slog.New(slog.DiscardHandler))
-	if fsy == nil {
-		t.Skipf("the kernel refuses asynchronous fsync here (%v): a blocking fsync serves", why)
-	}
-	a := fsy.(*aioSyncer)
-	defer a.close()
-	file, err := os.Create(filepath.Join(t.TempDir(), "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
+	a, file := newTestAIOSyncer(t, slog.New(slog.DiscardHandler))
 	raw, err := file.SyscallConn()
 	if err != nil {
 		t.Fatal(err)

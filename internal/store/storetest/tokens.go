@@ -54,36 +54,19 @@ func testAccessTokenLive(t *testing.T, s store.Store) {
 	grant("g-client-gone", "u-live", "c-ghost", 2*time.Hour)
 	mustOK(t, s.RevokeAccessToken(ctx, "jti-revoked", at(2*time.Hour)), "revoke access token")
 
-	for _, tc := range []struct {
-		name, jti, grant string
-		want             bool
-	}{
-		{"live token of a live grant", "jti-1", "g-live", true},
-		{"revoked jti", "jti-revoked", "g-live", false},
-		{"unknown grant", "jti-1", "g-nope", false},
-		{"revoked grant", "jti-1", "g-revoked", false},
-		{"grant expired at now", "jti-1", "g-expired", false},
-		{"disabled user", "jti-1", "g-user-off", false},
-		{"user gone", "jti-1", "g-user-gone", false},
-		{"disabled client", "jti-1", "g-client-off", false},
-		{"client gone", "jti-1", "g-client-gone", false},
-	} {
-		name, got, err := s.AccessTokenLive(ctx, tc.jti, tc.grant, now)
-		mustOK(t, err, tc.name)
-		wantName := ""
-		if tc.want {
-			wantName = "live"
-		}
-		if got != tc.want || name != wantName {
-			t.Errorf("%s: AccessTokenLive(%q, %q) = %q, %t; want %q, %t", tc.name, tc.jti, tc.grant, name, got, wantName, tc.want)
-		}
-	}
-	if name, live, err := s.AccessTokenLive(ctx, "jti-1", "g-expired", now.Add(-time.Nanosecond)); err != nil || !live || name != "live" {
-		t.Errorf("grant just before its expiry: %q, %t, %v; want \"live\", live", name, live, err)
-	}
-	if name, live, err := s.AccessTokenLive(ctx, "", "g-live", now); err != nil || !live || name != "live" {
-		t.Errorf("grant alone (no jti): %q, %t, %v; want \"live\", live", name, live, err)
-	}
+	checkLive(t, s, now, "", []liveCase{
+		{name: "live token of a live grant", jti: "jti-1", grant: "g-live", want: true},
+		{name: "grant alone (no jti)", grant: "g-live", want: true},
+		{name: "grant just before its expiry", jti: "jti-1", grant: "g-expired", early: time.Nanosecond, want: true},
+		{name: "revoked jti", jti: "jti-revoked", grant: "g-live"},
+		{name: "unknown grant", jti: "jti-1", grant: "g-nope"},
+		{name: "revoked grant", jti: "jti-1", grant: "g-revoked"},
+		{name: "grant expired at now", jti: "jti-1", grant: "g-expired"},
+		{name: "disabled user", jti: "jti-1", grant: "g-user-off"},
+		{name: "user gone", jti: "jti-1", grant: "g-user-gone"},
+		{name: "disabled client", jti: "jti-1", grant: "g-client-off"},
+		{name: "client gone", jti: "jti-1", grant: "g-client-gone"},
+	})
 	testAccessTokenLiveWithoutGrantRow(t, s)
 }
 
@@ -106,27 +89,38 @@ func testAccessTokenLiveWithoutGrantRow(t *testing.T, s store.Store) {
 	family("f-expired", "u-live", "c-live", now.Add(-familyLifetime)) // its absolute lifetime ends at now
 	family("f-user-off", "u-off", "c-live", at(0))
 	family("f-client-off", "u-live", "c-off", at(0))
-	for _, tc := range []struct {
-		name, jti, grant string
-		want             bool
-	}{
-		{"live family", "jti-1", "f-live", true},
-		{"the family alone (no jti)", "", "f-live", true},
-		{"revoked jti", "jti-revoked", "f-live", false},
-		{"revoked family", "jti-1", "f-revoked", false},
-		{"family past its lifetime", "jti-1", "f-expired", false},
-		{"disabled user", "jti-1", "f-user-off", false},
-		{"disabled client", "jti-1", "f-client-off", false},
-	} {
-		name, got, err := s.AccessTokenLive(ctx, tc.jti, tc.grant, now)
-		mustOK(t, err, tc.name)
+	checkLive(t, s, now, "no grants row, ", []liveCase{
+		{name: "live family", jti: "jti-1", grant: "f-live", want: true},
+		{name: "the family alone (no jti)", grant: "f-live", want: true},
+		{name: "revoked jti", jti: "jti-revoked", grant: "f-live"},
+		{name: "revoked family", jti: "jti-1", grant: "f-revoked"},
+		{name: "family past its lifetime", jti: "jti-1", grant: "f-expired"},
+		{name: "disabled user", jti: "jti-1", grant: "f-user-off"},
+		{name: "disabled client", jti: "jti-1", grant: "f-client-off"},
+	})
+}
+
+// liveCase asks AccessTokenLive about jti of grant, early before the
+// test's now. A live token comes with its grant's user's name, "live" in
+// these tests; a dead one with none.
+type liveCase struct {
+	name, jti, grant string
+	early            time.Duration
+	want             bool
+}
+
+func checkLive(t *testing.T, s store.Store, now time.Time, prefix string, cases []liveCase) {
+	t.Helper()
+	for _, tc := range cases {
+		name, got, err := s.AccessTokenLive(t.Context(), tc.jti, tc.grant, now.Add(-tc.early))
+		mustOK(t, err, prefix+tc.name)
 		wantName := ""
 		if tc.want {
 			wantName = "live"
 		}
 		if got != tc.want || name != wantName {
-			t.Errorf("no grants row, %s: AccessTokenLive(%q, %q) = %q, %t; want %q, %t",
-				tc.name, tc.jti, tc.grant, name, got, wantName, tc.want)
+			t.Errorf("%s%s: AccessTokenLive(%q, %q) = %q, %t; want %q, %t",
+				prefix, tc.name, tc.jti, tc.grant, name, got, wantName, tc.want)
 		}
 	}
 }
