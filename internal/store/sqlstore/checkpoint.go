@@ -53,10 +53,11 @@ const (
 //     copies it up to the last commit it saw as it began. SQLite fsyncs
 //     the database file after only if no commit came meanwhile, which
 //     under load one always does.
-//  2. syncDB: an fsync of the database file, flushing what the copy wrote,
-//     still beside the writer. This is the slow part (10 ms and more on
-//     the load harness's machine), and why the writer's own checkpoints
-//     used to hold every write for 5 to 17 ms.
+//  2. sync (syncStep): an fsync of the database file, flushing what the
+//     copy wrote, still beside the writer, made by the copier when one
+//     runs. This is the slow part (10 ms and more on the load harness's
+//     machine), and why the writer's own checkpoints used to hold every
+//     write for 5 to 17 ms.
 //  3. finish, once the log is restartLogs copies long or the writer is
 //     quiet: a PASSIVE checkpoint on the writer's connection, between two
 //     batches. It copies what was committed during steps 1 and 2, a few
@@ -91,10 +92,14 @@ type checkpointer struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	runs    atomic.Int64 // checkpoints run, for tests
-	// copierCopies counts the copies a copier process made, and copierPID
-	// is the running copier's process id or 0, for tests.
-	copierCopies, copierPID atomic.Int64
-	blind                   atomic.Bool // the driver did not report the pages logged
+	// copierCannotSync is set when the running copier refused a sync: step
+	// 2 is then made here until a copier starts again.
+	copierCannotSync bool
+	// copierCopies and copierSyncs count the copies and syncs a copier
+	// process made, and copierPID is the running copier's process id or 0,
+	// for tests.
+	copierCopies, copierSyncs, copierPID atomic.Int64
+	blind                                atomic.Bool // the driver did not report the pages logged
 
 	closeOnce sync.Once
 }
@@ -164,18 +169,53 @@ func (k *checkpointer) copyStep(quiet bool) (logPages, copiedPages int64, err er
 			return passive(k.own)
 		}
 		k.copierPID.Store(int64(k.copier.cmd.Process.Pid))
+		k.copierCannotSync = false
 	}
 	logPages, copiedPages, err = k.copier.copy(time.Duration(k.reply.Load()))
 	if errors.Is(err, errCopierGone) {
-		k.logger.Warn("the checkpoint copier is gone; copying in grantd's process from now on", "err", err)
-		k.stopCopier()
-		k.newCopier = nil
+		k.copierGone(err)
 		return passive(k.own)
 	}
 	if err == nil {
 		k.copierCopies.Add(1)
 	}
 	return logPages, copiedPages, err
+}
+
+// syncStep is step 2. While a copier runs, it is the copier's, as writeBack
+// (see doc.go, "the database file's fsync in the copier"): the fsync, and
+// the write-back a chunk at a time before it, each block a thread, which in
+// grantd's process would hold the scheduler's P. Otherwise, or when the
+// copier cannot (a copier from an older grantd answers that it does not
+// know the request), it is an fsync here.
+func (k *checkpointer) syncStep() error {
+	if k.copier != nil && !k.copierCannotSync {
+		err := k.copier.sync(time.Duration(k.reply.Load()))
+		switch {
+		case err == nil:
+			k.copierSyncs.Add(1)
+			return nil
+		case ioError(err):
+			return fmt.Errorf("sync the database file: %w", err)
+		case errors.Is(err, errCopierGone):
+			k.copierGone(err)
+		default:
+			k.logger.Warn("the checkpoint copier cannot sync the database file; syncing it in grantd's process", "err", err)
+			k.copierCannotSync = true
+		}
+	}
+	if err := k.syncDB(); err != nil {
+		return fmt.Errorf("sync the database file: %w", &ioFailure{err})
+	}
+	return nil
+}
+
+// copierGone reports a copier that cannot be asked and stops it for good:
+// the checkpoints are made in grantd's process from then on.
+func (k *checkpointer) copierGone(err error) {
+	k.logger.Warn("the checkpoint copier is gone; copying in grantd's process from now on", "err", err)
+	k.stopCopier()
+	k.newCopier = nil
 }
 
 // stopCopier ends the copier, if one runs.
@@ -238,9 +278,7 @@ func (k *checkpointer) checkpoint(quiet bool) {
 	logPages, copied, err := k.copy(quiet)
 	copiedBeside := copied
 	if err == nil {
-		if err = k.syncDB(); err != nil {
-			err = fmt.Errorf("sync the database file: %w", &ioFailure{err})
-		}
+		err = k.syncStep()
 	}
 	var finished time.Time
 	if err == nil && (quiet || logPages >= restartLogs*k.pages.Load()) {

@@ -29,14 +29,21 @@ const copierStop = 5 * time.Second
 // that takes longer is stuck, and the copies are better made here.
 const copierReply = 30 * time.Second
 
-// The copier's protocol: one request line, "copy", answered by one line:
-// "ok LOG COPIED" (the log's length and how much of it is now copied, in
-// pages), "ioerr MESSAGE" for an I/O error, or "err MESSAGE".
-const copyRequest = "copy"
+// The copier's protocol: one request line, answered by one line, "ioerr
+// MESSAGE" for an I/O error or "err MESSAGE" for any other, else:
+//   - "copy" (step 1): "ok LOG COPIED", the log's length and how much of it
+//     is now copied, in pages;
+//   - "sync" (step 2): "ok", once the database file is written back and
+//     fsynced (writeBack).
+const (
+	copyRequest = "copy"
+	syncRequest = "sync"
+)
 
-// copier is the process that runs a checkpoint's copy (step 1) for the
-// checkpointer, at a lower CPU priority than grantd's (see doc.go, "the
-// copy in a process of its own"). It serves one request at a time; the
+// copier is the process that runs a checkpoint's copy and the database
+// file's fsync after it (steps 1 and 2) for the checkpointer, at a lower
+// CPU priority than grantd's (see doc.go, "the copy in a process of its
+// own"). It serves one request at a time; the
 // checkpointer asks it from a single goroutine.
 type copier struct {
 	cmd *exec.Cmd
@@ -76,37 +83,59 @@ func startCopier(cmd *exec.Cmd) (*copier, error) {
 // pipes broke. The checkpointer then copies in its own process.
 var errCopierGone = errors.New("checkpoint copier is gone")
 
-// copy asks the copier for one copy and returns its answer, which must
-// come within reply.
+// copy asks the copier for one copy (step 1) and returns its answer, which
+// must come within reply.
 func (c *copier) copy(reply time.Duration) (logPages, copiedPages int64, err error) {
-	if _, err := io.WriteString(c.in, copyRequest+"\n"); err != nil {
-		return 0, 0, fmt.Errorf("%w: %v", errCopierGone, err)
+	rest, err := c.ask(copyRequest, reply)
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := fmt.Sscanf(rest, "%d %d", &logPages, &copiedPages); err != nil {
+		return 0, 0, fmt.Errorf("%w: answered %q", errCopierGone, "ok "+rest)
+	}
+	return logPages, copiedPages, nil
+}
+
+// sync asks the copier to write back and fsync the database file (step 2),
+// within reply.
+func (c *copier) sync(reply time.Duration) error {
+	rest, err := c.ask(syncRequest, reply)
+	if err == nil && rest != "" {
+		err = fmt.Errorf("%w: answered %q", errCopierGone, "ok "+rest)
+	}
+	return err
+}
+
+// ask sends the copier one request and returns what follows "ok" in its
+// answer, which must come within reply; an answer of "ioerr" or "err" is
+// the error it names.
+func (c *copier) ask(request string, reply time.Duration) (string, error) {
+	if _, err := io.WriteString(c.in, request+"\n"); err != nil {
+		return "", fmt.Errorf("%w: %v", errCopierGone, err)
 	}
 	if c.outDeadline != nil {
 		if err := c.outDeadline.SetReadDeadline(time.Now().Add(reply)); err != nil {
-			return 0, 0, fmt.Errorf("%w: %v", errCopierGone, err)
+			return "", fmt.Errorf("%w: %v", errCopierGone, err)
 		}
 	}
 	line, err := c.out.ReadString('\n')
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return 0, 0, fmt.Errorf("%w: no answer within %v", errCopierGone, reply)
+		return "", fmt.Errorf("%w: no answer within %v", errCopierGone, reply)
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %v", errCopierGone, err)
+		return "", fmt.Errorf("%w: %v", errCopierGone, err)
 	}
-	kind, rest, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+	line = strings.TrimSuffix(line, "\n")
+	kind, rest, _ := strings.Cut(line, " ")
 	switch kind {
 	case "ok":
-		if _, err := fmt.Sscanf(rest, "%d %d", &logPages, &copiedPages); err != nil {
-			return 0, 0, fmt.Errorf("%w: answered %q", errCopierGone, line)
-		}
-		return logPages, copiedPages, nil
+		return rest, nil
 	case "ioerr":
-		return 0, 0, &ioFailure{errors.New(rest)}
+		return "", &ioFailure{errors.New(rest)}
 	case "err":
-		return 0, 0, errors.New(rest)
+		return "", errors.New(rest)
 	}
-	return 0, 0, fmt.Errorf("%w: answered %q", errCopierGone, line)
+	return "", fmt.Errorf("%w: answered %q", errCopierGone, line)
 }
 
 // close ends the copier: it closes its input, on which the copier exits
@@ -124,8 +153,9 @@ func (c *copier) close() {
 
 // ServeCopies is the checkpoint copier's main loop (see Options.Copier):
 // it lowers its own CPU priority, opens the SQLite database at path, and
-// answers each "copy" request read from in with a PASSIVE checkpoint on its
-// connection, until in ends. grantd runs it in a process of its own.
+// answers each request read from in until in ends: "copy" with a PASSIVE
+// checkpoint on its connection, "sync" with writeBack of the database
+// file. grantd runs it in a process of its own.
 func ServeCopies(ctx context.Context, path string, in io.Reader, out io.Writer) error {
 	if err := checkPath(path); err != nil {
 		return err
@@ -140,26 +170,49 @@ func ServeCopies(ctx context.Context, path string, in io.Reader, out io.Writer) 
 	defer db.Close()
 	requests := bufio.NewScanner(in)
 	for requests.Scan() {
-		var answer string
+		var (
+			answer = "ok"
+			err    error
+		)
 		switch req := requests.Text(); req {
 		case copyRequest:
-			logPages, copied, err := passive(db)
-			switch {
-			case err == nil:
-				answer = fmt.Sprintf("ok %d %d", logPages, copied)
-			case ioError(err):
-				answer = "ioerr " + oneLine(err.Error())
-			default:
-				answer = "err " + oneLine(err.Error())
-			}
+			var logPages, copied int64
+			logPages, copied, err = passive(db)
+			answer = fmt.Sprintf("ok %d %d", logPages, copied)
+		case syncRequest:
+			err = syncDatabase(path)
 		default:
-			answer = fmt.Sprintf("err unknown request %q", req)
+			err = fmt.Errorf("unknown request %q", req)
+		}
+		switch {
+		case ioError(err):
+			answer = "ioerr " + oneLine(err.Error())
+		case err != nil:
+			answer = "err " + oneLine(err.Error())
 		}
 		if _, err := io.WriteString(out, answer+"\n"); err != nil {
 			return err
 		}
 	}
 	return requests.Err()
+}
+
+// syncDatabase is the copier's step 2: writeBack of the database file at
+// path. Any error of its write-back or fsync is an I/O error: what the
+// kernel could not write may be gone. One of opening the file is not.
+func syncDatabase(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = writeBack(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return &ioFailure{err}
+	}
+	return nil
 }
 
 // oneLine keeps a message on one line of the protocol.

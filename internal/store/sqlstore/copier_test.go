@@ -23,10 +23,11 @@ import (
 // checkpoint copier of the SQLite file it names (ServeCopies), as grantd's
 // sqlite-copier sub-command is; copierFake makes it answer every request
 // with the line the variable holds instead, or not at all if that is
-// "hang".
+// "hang", and copierFakeSync every "sync" request alone.
 const (
-	copierChild = "GRANTD_SQLSTORE_COPIER_CHILD"
-	copierFake  = "GRANTD_SQLSTORE_COPIER_FAKE"
+	copierChild    = "GRANTD_SQLSTORE_COPIER_CHILD"
+	copierFake     = "GRANTD_SQLSTORE_COPIER_FAKE"
+	copierFakeSync = "GRANTD_SQLSTORE_COPIER_FAKE_SYNC"
 )
 
 func init() {
@@ -42,7 +43,28 @@ func init() {
 		}
 		os.Exit(0)
 	}
-	if err := ServeCopies(context.Background(), path, os.Stdin, os.Stdout); err != nil {
+	var in io.Reader = os.Stdin
+	if answer := os.Getenv(copierFakeSync); answer != "" {
+		// The protocol is one request at a time, so the two writers of
+		// the standard output never interleave.
+		r, w, err := os.Pipe()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		go func() {
+			for sc := bufio.NewScanner(os.Stdin); sc.Scan(); {
+				if sc.Text() == syncRequest {
+					fmt.Println(answer)
+				} else {
+					fmt.Fprintln(w, sc.Text())
+				}
+			}
+			w.Close()
+		}()
+		in = r
+	}
+	if err := ServeCopies(context.Background(), path, in, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -50,11 +72,12 @@ func init() {
 }
 
 // testCopier is Options.Copier for tests: the test binary as the copier,
-// answering fake to every request when fake is not empty.
-func testCopier(fake string) func(path string) (*exec.Cmd, error) {
+// answering fake to every request when fake is not empty, and fakeSync to
+// every "sync" when that is not.
+func testCopier(fake, fakeSync string) func(path string) (*exec.Cmd, error) {
 	return func(path string) (*exec.Cmd, error) {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), copierChild+"="+path, copierFake+"="+fake)
+		cmd.Env = append(os.Environ(), copierChild+"="+path, copierFake+"="+fake, copierFakeSync+"="+fakeSync)
 		return cmd, nil
 	}
 }
@@ -63,8 +86,15 @@ func testCopier(fake string) func(path string) (*exec.Cmd, error) {
 // and checkpoints every 50 pages, logging to log.
 func openWithCopier(t *testing.T, fake string, log io.Writer) *Store {
 	t.Helper()
+	return openWithFakeSync(t, fake, "", log)
+}
+
+// openWithFakeSync is openWithCopier with a copier that answers fakeSync
+// to every "sync" when that is not empty.
+func openWithFakeSync(t *testing.T, fake, fakeSync string, log io.Writer) *Store {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := OpenWith(t.Context(), filepath.Join(t.TempDir(), "grantd.db"), logger, Options{Copier: testCopier(fake)})
+	s, err := OpenWith(t.Context(), filepath.Join(t.TempDir(), "grantd.db"), logger, Options{Copier: testCopier(fake, fakeSync)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,15 +160,18 @@ func niceOf(t *testing.T, pid int) int {
 	return n
 }
 
-// TestCopierCopies: with a copier, the checkpoints' copies are made in its
-// process, which runs 10 nice values below this one (on Linux), and the
-// log stays short as it does with the copies made here
-// (TestCheckpointKeepsLogShort); every write is still there, and Close
-// ends the copier.
+// TestCopierCopies: with a copier, the checkpoints' copies and the
+// database file's fsyncs after them are made in its process, which runs
+// 10 nice values below this one (on Linux), and the log stays short as it
+// does with the copies made here (TestCheckpointKeepsLogShort); every
+// write is still there, and Close ends the copier.
 func TestCopierCopies(t *testing.T) {
 	var log syncBuffer
 	s := openWithCopier(t, "", &log)
-	n := writeUntil(t, s, 0, 5000, "three copies by the copier", func() bool { return s.ckpt.copierCopies.Load() >= 3 })
+	n := writeUntil(t, s, 0, 5000, "three copies and syncs by the copier", func() bool { return s.ckpt.copierSyncs.Load() >= 3 })
+	if copies, syncs := s.ckpt.copierCopies.Load(), s.ckpt.copierSyncs.Load(); syncs > copies {
+		t.Errorf("the copier made %d syncs after %d copies", syncs, copies)
+	}
 	for ; n < 2000; n++ {
 		if err := s.CreateDeviceGrant(t.Context(), grant(n)); err != nil {
 			t.Fatal(err)
@@ -205,8 +238,8 @@ func TestCopierGone(t *testing.T) {
 }
 
 // TestCopierAnswers is the copier's side of the protocol: a PASSIVE
-// checkpoint for each "copy", an error line for anything else, and a
-// clean end when its input ends.
+// checkpoint for each "copy", "ok" for a "sync", an error line for
+// anything else, and a clean end when its input ends.
 func TestCopierAnswers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "grantd.db")
 	s := openTemp(t, path)
@@ -216,12 +249,15 @@ func TestCopierAnswers(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if err := ServeCopies(t.Context(), path, strings.NewReader("copy\nsteal\ncopy\n"), &out); err != nil {
+	if err := ServeCopies(t.Context(), path, strings.NewReader("copy\nsteal\ncopy\nsync\n"), &out); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("answers %q, want 3 lines", lines)
+	if len(lines) != 4 {
+		t.Fatalf("answers %q, want 4 lines", lines)
+	}
+	if lines[3] != "ok" {
+		t.Errorf("answer to a sync %q, want \"ok\"", lines[3])
 	}
 	for _, i := range []int{0, 2} {
 		var logPages, copied int64
@@ -286,6 +322,67 @@ func TestCopierIOErrorFailsStore(t *testing.T) {
 		}
 		writeUntil(t, s, n, 5000, "two more checkpoints", func() bool { return s.ckpt.runs.Load() >= 3 })
 	})
+}
+
+// TestCopierSyncRefused: a copier that cannot sync the database file (one
+// from an older grantd answers that it does not know the request) leaves
+// step 2 here, with one warning, and the checkpoints go on; one whose sync
+// fails with an I/O error fails the store, as a failed fsync here does
+// (TestCheckpointSyncFailureFailsStore).
+func TestCopierSyncRefused(t *testing.T) {
+	t.Run("unknown request", func(t *testing.T) {
+		var log syncBuffer
+		s := openWithFakeSync(t, "", `err unknown request "sync"`, &log)
+		writeUntil(t, s, 0, 5000, "three copies by the copier", func() bool { return s.ckpt.copierCopies.Load() >= 3 })
+		if got := strings.Count(log.String(), "cannot sync the database file"); got != 1 {
+			t.Errorf("%d warnings that the copier cannot sync, want 1; log:\n%s", got, log.String())
+		}
+		if n := s.ckpt.copierSyncs.Load(); n != 0 {
+			t.Errorf("%d syncs counted as the copier's", n)
+		}
+		if err := s.Ping(t.Context()); err != nil {
+			t.Errorf("store after the copier refused to sync: %v", err)
+		}
+	})
+	t.Run("ioerr", func(t *testing.T) {
+		s := openWithFakeSync(t, "", "ioerr fsync: input/output error", io.Discard)
+		for i := 0; s.Ping(t.Context()) == nil; i++ {
+			if err := s.CreateDeviceGrant(t.Context(), grant(i)); err != nil {
+				break
+			}
+			if i > 5000 {
+				t.Fatal("the store still works after 5,000 writes and a copier's failed sync")
+			}
+		}
+		waitFor(t, "the store to fail", func() bool { return s.Ping(t.Context()) != nil })
+		if err := s.CreateDeviceGrant(t.Context(), grant(9999)); err == nil || !strings.Contains(err.Error(), "input/output error") {
+			t.Errorf("write after the copier's failed sync: %v, want its error", err)
+		}
+	})
+}
+
+// TestWriteBack: writeBack syncs a file of several chunks, an empty one,
+// and fails on a closed one.
+func TestWriteBack(t *testing.T) {
+	dir := t.TempDir()
+	for _, size := range []int{0, 1, 2*writeBackChunk + 100} {
+		f, err := os.Create(filepath.Join(dir, strconv.Itoa(size)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(bytes.Repeat([]byte{'x'}, size)); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeBack(f); err != nil {
+			t.Errorf("writeBack of %d bytes: %v", size, err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeBack(f); err == nil {
+			t.Errorf("writeBack of a closed file of %d bytes: no error", size)
+		}
+	}
 }
 
 // TestCopierCannotStart: a copier command that does not start leaves the

@@ -38,7 +38,7 @@ func crashWriter(path, from string) int {
 	}
 	var o Options
 	if os.Getenv(crashChild+"_COPIER") != "" {
-		o.Copier = testCopier("")
+		o.Copier = testCopier("", "")
 	}
 	s, err := OpenWith(context.Background(), path, nil, o)
 	if err != nil {

@@ -183,3 +183,66 @@ func (a *aioSyncer) close() error {
 	}
 	return err
 }
+
+// Flags of sync_file_range(2).
+const (
+	syncRangeWaitBefore = 1
+	syncRangeWrite      = 2
+	syncRangeWaitAfter  = 4
+)
+
+// writeBackChunk is how much of a file writeBack hands the disk at a time.
+// An fsync of the database file after a checkpoint's copy queues all its
+// dirty pages at once (some 190 requests, 2–5 MB, on the load harness's
+// virtual disk), and an fsync of the log issued meanwhile waits behind
+// them: 12–23 ms instead of 2–3. A quarter of a megabyte at a time kept a
+// probe's log fsyncs at a p99 of 2.2 ms, against 10.7 ms beside a plain
+// fsync and 4.2 ms at 1 MB; the database file's sync took about twice as
+// long, which nothing waits for.
+const writeBackChunk = 256 << 10
+
+// writeBack fsyncs f, having first written its dirty pages back to the
+// disk writeBackChunk bytes at a time, each chunk waited for before the
+// next is queued (sync_file_range), so that other files' fsyncs queue
+// behind one chunk at most. The fsync at the end makes it durable: it has
+// only the file's metadata and the disk's cache flush left to do. Each
+// sync_file_range blocks its thread, holding the Go scheduler's P, so it
+// is for the checkpoint copier's process, not grantd's.
+//
+// An error of sync_file_range is returned as it is: the kernel reports a
+// failed write-back once per open file, so the fsync after it would not
+// report it again. Only a file system or kernel that refuses the call
+// itself (EINVAL, ENOSYS, EOPNOTSUPP, ESPIPE) leaves the fsync to do it all.
+func writeBack(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var rangeErr error
+	if err := raw.Control(func(fd uintptr) {
+		for off := int64(0); off < fi.Size(); off += writeBackChunk {
+			_, _, errno := syscall.Syscall6(syscall.SYS_SYNC_FILE_RANGE, fd, uintptr(off), writeBackChunk,
+				syncRangeWaitBefore|syncRangeWrite|syncRangeWaitAfter, 0, 0)
+			switch errno {
+			case 0:
+			case syscall.EINTR:
+				off -= writeBackChunk // the same chunk again
+			case syscall.EINVAL, syscall.ENOSYS, syscall.EOPNOTSUPP, syscall.ESPIPE:
+				return
+			default:
+				rangeErr = &os.PathError{Op: "sync_file_range", Path: f.Name(), Err: errno}
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	if rangeErr != nil {
+		return rangeErr
+	}
+	return f.Sync()
+}
