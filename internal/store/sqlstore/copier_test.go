@@ -137,6 +137,24 @@ func writeUntil(t *testing.T, s *Store, first, limit int, what string, cond func
 	return i
 }
 
+// writeUntilFailed writes until the store fails after cause, then checks
+// that a write gets an error naming want.
+func writeUntilFailed(t *testing.T, s *Store, cause, want string) {
+	t.Helper()
+	for i := 0; s.Ping(t.Context()) == nil; i++ {
+		if err := s.CreateDeviceGrant(t.Context(), grant(i)); err != nil {
+			break
+		}
+		if i > 5000 {
+			t.Fatalf("the store still works after 5,000 writes and %s", cause)
+		}
+	}
+	waitFor(t, "the store to fail", func() bool { return s.Ping(t.Context()) != nil })
+	if err := s.CreateDeviceGrant(t.Context(), grant(9999)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("write after %s: %v, want an error naming %q", cause, err, want)
+	}
+}
+
 // processGone reports whether no process pid runs (or waits to be
 // reaped): signal 0 reaches it otherwise.
 func processGone(pid int) bool {
@@ -279,18 +297,7 @@ func TestCopierAnswers(t *testing.T) {
 func TestCopierIOErrorFailsStore(t *testing.T) {
 	t.Run("ioerr", func(t *testing.T) {
 		s := openWithCopier(t, "ioerr disk I/O error", io.Discard)
-		for i := 0; s.Ping(t.Context()) == nil; i++ {
-			if err := s.CreateDeviceGrant(t.Context(), grant(i)); err != nil {
-				break
-			}
-			if i > 5000 {
-				t.Fatal("the store still works after 5,000 writes and a copier's I/O error")
-			}
-		}
-		waitFor(t, "the store to fail", func() bool { return s.Ping(t.Context()) != nil })
-		if err := s.CreateDeviceGrant(t.Context(), grant(9999)); err == nil || !strings.Contains(err.Error(), "disk I/O error") {
-			t.Errorf("write after the copier's I/O error: %v, want that error", err)
-		}
+		writeUntilFailed(t, s, "a copier's I/O error", "disk I/O error")
 	})
 	t.Run("err", func(t *testing.T) {
 		var log syncBuffer
@@ -346,18 +353,7 @@ func TestCopierSyncRefused(t *testing.T) {
 	})
 	t.Run("ioerr", func(t *testing.T) {
 		s := openWithFakeSync(t, "", "ioerr fsync: input/output error", io.Discard)
-		for i := 0; s.Ping(t.Context()) == nil; i++ {
-			if err := s.CreateDeviceGrant(t.Context(), grant(i)); err != nil {
-				break
-			}
-			if i > 5000 {
-				t.Fatal("the store still works after 5,000 writes and a copier's failed sync")
-			}
-		}
-		waitFor(t, "the store to fail", func() bool { return s.Ping(t.Context()) != nil })
-		if err := s.CreateDeviceGrant(t.Context(), grant(9999)); err == nil || !strings.Contains(err.Error(), "input/output error") {
-			t.Errorf("write after the copier's failed sync: %v, want its error", err)
-		}
+		writeUntilFailed(t, s, "a copier's failed sync", "input/output error")
 	})
 }
 
