@@ -110,7 +110,7 @@ type checkpointer struct {
 // pool) and the given pages per checkpoint. fail is called with an I/O
 // error of a checkpoint.
 func startCheckpointer(path string, own *sql.DB, newCopier func() (*copier, error), writer *sql.DB, logger *slog.Logger, pages int64, fail func(error)) *checkpointer {
-	k := &checkpointer{own: own, newCopier: newCopier, writer: writer, syncDB: syncPath(path), logger: logger, fail: fail,
+	k := &checkpointer{own: own, newCopier: newCopier, writer: writer, syncDB: syncPath(path, nil), logger: logger, fail: fail,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	k.copy = k.copyStep
 	k.pages.Store(pages)
@@ -320,14 +320,15 @@ type ioFailure struct{ err error }
 func (e *ioFailure) Error() string { return e.err.Error() }
 func (e *ioFailure) Unwrap() error { return e.err }
 
-// syncPath returns a function that fsyncs the file at path.
-func syncPath(path string) func() error {
+// syncPath returns a function that fsyncs the file at path, through sy
+// when it is not nil (as syncAndClose).
+func syncPath(path string, sy fsyncer) func() error {
 	return func() error {
 		f, err := os.Open(path)
 		if err != nil {
 			return err
 		}
-		return syncAndClose(f, nil)
+		return syncAndClose(f, sy)
 	}
 }
 

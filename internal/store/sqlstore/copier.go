@@ -198,18 +198,10 @@ func ServeCopies(ctx context.Context, path string, in io.Reader, out io.Writer) 
 }
 
 // syncDatabase is the copier's step 2: writeBack of the database file at
-// path. Any error of its write-back or fsync is an I/O error: what the
-// kernel could not write may be gone. One of opening the file is not.
+// path. Any error of it is an I/O error, as the checkpointer's own fsync's
+// is (syncStep): what the kernel could not write may be gone.
 func syncDatabase(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	err = writeBack(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := syncPath(path, writeBackSyncer{})(); err != nil {
 		return &ioFailure{err}
 	}
 	return nil

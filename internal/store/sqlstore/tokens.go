@@ -60,9 +60,7 @@ func (s *Store) AccessTokenLive(ctx context.Context, jti, grantID string, now ti
 	case err != nil:
 		return "", false, fmt.Errorf("access token live: %w", err)
 	}
-	live := !jtiRevoked && !revokedAt.Valid && now.Before(goTime(expiresAt)) &&
-		userDisabled.Valid && !userDisabled.Bool && clientDisabled.Valid && !clientDisabled.Bool
-	if !live {
+	if jtiRevoked || revokedAt.Valid || !now.Before(goTime(expiresAt)) || !userAndClientEnabled(userDisabled, clientDisabled) {
 		return "", false, nil
 	}
 	return username.String, true, nil
@@ -99,10 +97,16 @@ func (s *Store) familyLive(ctx context.Context, jti, grantID string, now time.Ti
 	case err != nil:
 		return "", false, fmt.Errorf("access token live, family without a grant: %w", err)
 	}
-	if jtiRevoked || !userDisabled.Valid || userDisabled.Bool || !clientDisabled.Valid || clientDisabled.Bool {
+	if jtiRevoked || !userAndClientEnabled(userDisabled, clientDisabled) {
 		return "", false, nil
 	}
 	return username.String, true, nil
+}
+
+// userAndClientEnabled reports whether a token's user and client, read by
+// a LEFT JOIN (NULL when gone), are both present and enabled (RT-07).
+func userAndClientEnabled(userDisabled, clientDisabled sql.NullBool) bool {
+	return userDisabled.Valid && !userDisabled.Bool && clientDisabled.Valid && !clientDisabled.Bool
 }
 
 // Consent returns the user's consent to the client, or store.ErrNotFound.
