@@ -23,7 +23,7 @@ import (
 // checkpoint copier of the SQLite file it names (ServeCopies), as grantd's
 // sqlite-copier sub-command is; copierFake makes it answer every request
 // with the line the variable holds instead, or not at all if that is
-// "hang", and copierFakeSync every "sync" request alone.
+// "hang", and copierFakeSync every "sync" request alone (likewise).
 const (
 	copierChild    = "GRANTD_SQLSTORE_COPIER_CHILD"
 	copierFake     = "GRANTD_SQLSTORE_COPIER_FAKE"
@@ -55,7 +55,9 @@ func init() {
 		go func() {
 			for sc := bufio.NewScanner(os.Stdin); sc.Scan(); {
 				if sc.Text() == syncRequest {
-					fmt.Println(answer)
+					if answer != "hang" {
+						fmt.Println(answer)
+					}
 				} else {
 					fmt.Fprintln(w, sc.Text())
 				}
@@ -333,8 +335,9 @@ func TestCopierIOErrorFailsStore(t *testing.T) {
 
 // TestCopierSyncRefused: a copier that cannot sync the database file (one
 // from an older grantd answers that it does not know the request) leaves
-// step 2 here, with one warning, and the checkpoints go on; one whose sync
-// fails with an I/O error fails the store, as a failed fsync here does
+// step 2 here, with one warning, and the checkpoints go on; one that
+// leaves a sync unanswered is given up, as after a copy (TestCopierGone);
+// one whose sync fails with an I/O error fails the store, as a failed fsync here does
 // (TestCheckpointSyncFailureFailsStore).
 func TestCopierSyncRefused(t *testing.T) {
 	t.Run("unknown request", func(t *testing.T) {
@@ -349,6 +352,22 @@ func TestCopierSyncRefused(t *testing.T) {
 		}
 		if err := s.Ping(t.Context()); err != nil {
 			t.Errorf("store after the copier refused to sync: %v", err)
+		}
+	})
+	t.Run("no answer", func(t *testing.T) {
+		var log syncBuffer
+		s := openWithFakeSync(t, "", "hang", &log)
+		s.ckpt.reply.Store(int64(200 * time.Millisecond))
+		n := writeUntil(t, s, 0, 5000, "a checkpoint", func() bool { return s.ckpt.runs.Load() >= 1 })
+		if got := strings.Count(log.String(), "the checkpoint copier is gone"); got != 1 {
+			t.Errorf("%d warnings that the copier is gone, want 1; log:\n%s", got, log.String())
+		}
+		if s.ckpt.copierPID.Load() != 0 {
+			t.Error("a copier that left a sync unanswered is kept")
+		}
+		writeUntil(t, s, n, 5000, "two more checkpoints", func() bool { return s.ckpt.runs.Load() >= 3 })
+		if err := s.Ping(t.Context()); err != nil {
+			t.Errorf("store after the copier left a sync unanswered: %v", err)
 		}
 	})
 	t.Run("ioerr", func(t *testing.T) {
