@@ -1,11 +1,15 @@
 package oauth
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/grantd/grantd/internal/jsonstr"
+)
 
 // object writes a JSON object of string and integer members in the bytes
 // json.Marshal writes for a struct of those fields, as long as every string
-// is plainJSON. Once one is not, ok turns false and the caller falls back to
-// json.Marshal, which knows every escape.
+// is jsonstr.Plain. Once one is not, ok turns false and the caller falls
+// back to json.Marshal, which knows every escape.
 type object struct {
 	b  []byte
 	ok bool
@@ -24,7 +28,7 @@ func (o *object) name(n string) {
 
 // str writes a string member.
 func (o *object) str(n, v string) {
-	if !plainJSON(v) {
+	if !jsonstr.Plain(v) {
 		o.ok = false
 		return
 	}

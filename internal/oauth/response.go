@@ -78,16 +78,3 @@ func errorJSON(code ErrorCode, description string) []byte {
 	}
 	return body
 }
-
-// plainJSON reports whether json.Marshal writes s as it is, between quotes:
-// printable ASCII without '"' and '\\', nor '<', '>' and '&', which it
-// escapes for HTML.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		}
-	}
-	return true
-}

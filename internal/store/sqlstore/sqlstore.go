@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -355,25 +354,4 @@ func goTime(n sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n.Int64).UTC()
-}
-
-// dbList encodes a list as a JSON array; an empty list is "[]".
-func dbList(l []string) string {
-	if len(l) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(l) // a []string always marshals
-	return string(b)
-}
-
-// goList decodes a JSON array; an empty array is nil.
-func goList(s string) ([]string, error) {
-	var l []string
-	if err := json.Unmarshal([]byte(s), &l); err != nil {
-		return nil, fmt.Errorf("decode list: %w", err)
-	}
-	if len(l) == 0 {
-		return nil, nil
-	}
-	return l, nil
 }
