@@ -1,7 +1,6 @@
 package httpserver_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -19,6 +18,7 @@ import (
 	"github.com/grantd/grantd/internal/admin"
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/httpserver"
+	"github.com/grantd/grantd/internal/logtest"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/sqlstore"
 )
@@ -47,19 +47,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// syncBuffer collects logs from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // env is a real grantd server over real HTTP on a fresh SQLite file.
 type env struct {
 	t       testing.TB
@@ -67,7 +54,7 @@ type env struct {
 	handler http.Handler
 	store   store.Store
 	clock   *clock
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 	cfg     config.Config
 	dir     string
 }
@@ -76,7 +63,7 @@ type env struct {
 // the test server's URL.
 func newEnv(t testing.TB, vars map[string]string) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{now: time.Unix(1_800_000_000, 0)}, logs: &syncBuffer{}, dir: t.TempDir()}
+	e := &env{t: t, clock: &clock{now: time.Unix(1_800_000_000, 0)}, logs: &logtest.Buffer{}, dir: t.TempDir()}
 	e.start(vars)
 	return e
 }
@@ -84,7 +71,7 @@ func newEnv(t testing.TB, vars map[string]string) *env {
 // newWallEnv is newEnv on a clock that follows real time.
 func newWallEnv(t testing.TB, vars map[string]string) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{now: time.Now(), wall: true, start: time.Now()}, logs: &syncBuffer{}, dir: t.TempDir()}
+	e := &env{t: t, clock: &clock{now: time.Now(), wall: true, start: time.Now()}, logs: &logtest.Buffer{}, dir: t.TempDir()}
 	e.start(vars)
 	return e
 }

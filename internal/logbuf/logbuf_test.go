@@ -1,7 +1,6 @@
 package logbuf
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,30 +8,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/grantd/grantd/internal/logtest"
 )
 
-// syncBuffer is a bytes.Buffer safe for the flusher goroutine and the test.
-type syncBuffer struct {
-	mu     sync.Mutex
-	b      bytes.Buffer
-	writes int
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.writes++
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestInfoIsBatchedWarningsAreNot(t *testing.T) {
-	out := &syncBuffer{}
+	out := &logtest.Buffer{}
 	w := New(out, 4096, time.Hour) // no periodic flush during the test
 	defer w.Close()
 	log := slog.New(Handler(slog.NewTextHandler(w, nil), w))
@@ -47,13 +28,13 @@ func TestInfoIsBatchedWarningsAreNot(t *testing.T) {
 	if strings.Count(got, "msg=request") != 10 || !strings.Contains(got, "level=WARN") || !strings.Contains(got, "component=x") {
 		t.Fatalf("after a warning, want the 10 info lines and the warning, got %q", got)
 	}
-	if out.writes != 1 {
-		t.Errorf("%d writes for 11 lines, want 1", out.writes)
+	if out.Writes() != 1 {
+		t.Errorf("%d writes for 11 lines, want 1", out.Writes())
 	}
 }
 
 func TestPeriodicFlushAndClose(t *testing.T) {
-	out := &syncBuffer{}
+	out := &logtest.Buffer{}
 	w := New(out, 4096, 10*time.Millisecond)
 	fmt.Fprintln(w, "first")
 	deadline := time.Now().Add(5 * time.Second)
@@ -73,7 +54,7 @@ func TestPeriodicFlushAndClose(t *testing.T) {
 }
 
 func TestLinesAreNeverSplit(t *testing.T) {
-	out := &syncBuffer{}
+	out := &logtest.Buffer{}
 	w := New(out, 64, time.Hour)
 	defer w.Close()
 	var wg sync.WaitGroup

@@ -13,10 +13,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/grantd/grantd/internal/logtest"
 )
 
 // copierChild, when set in the environment, makes the test binary a
@@ -105,24 +106,6 @@ func openWithFakeSync(t *testing.T, fake, fakeSync string, log io.Writer) *Store
 	return s
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // writeUntil creates device grants from first on until cond holds, and
 // fails after limit of them.
 func writeUntil(t *testing.T, s *Store, first, limit int, what string, cond func() bool) int {
@@ -186,7 +169,7 @@ func niceOf(t *testing.T, pid int) int {
 // does with the copies made here (TestCheckpointKeepsLogShort); every
 // write is still there, and Close ends the copier.
 func TestCopierCopies(t *testing.T) {
-	var log syncBuffer
+	var log logtest.Buffer
 	s := openWithCopier(t, "", &log)
 	n := writeUntil(t, s, 0, 5000, "three copies and syncs by the copier", func() bool { return s.ckpt.copierSyncs.Load() >= 3 })
 	if copies, syncs := s.ckpt.copierCopies.Load(), s.ckpt.copierSyncs.Load(); syncs > copies {
@@ -235,7 +218,7 @@ func TestCopierCopies(t *testing.T) {
 // copies in its own process from then on; no write fails, and the log
 // stays short.
 func TestCopierGone(t *testing.T) {
-	var log syncBuffer
+	var log logtest.Buffer
 	s := openWithCopier(t, "", &log)
 	n := writeUntil(t, s, 0, 5000, "a copy by the copier", func() bool { return s.ckpt.copierCopies.Load() >= 1 })
 	pid := int(s.ckpt.copierPID.Load())
@@ -302,7 +285,7 @@ func TestCopierIOErrorFailsStore(t *testing.T) {
 		writeUntilFailed(t, s, "a copier's I/O error", "disk I/O error")
 	})
 	t.Run("err", func(t *testing.T) {
-		var log syncBuffer
+		var log logtest.Buffer
 		s := openWithCopier(t, "err database is locked", &log)
 		writeUntil(t, s, 0, 5000, "three failed checkpoints", func() bool { return s.ckpt.runs.Load() >= 3 })
 		if err := s.Ping(t.Context()); err != nil {
@@ -313,7 +296,7 @@ func TestCopierIOErrorFailsStore(t *testing.T) {
 		}
 	})
 	t.Run("no answer", func(t *testing.T) {
-		var log syncBuffer
+		var log logtest.Buffer
 		s := openWithCopier(t, "hang", &log)
 		s.ckpt.reply.Store(int64(200 * time.Millisecond))
 		n := writeUntil(t, s, 0, 5000, "a checkpoint", func() bool { return s.ckpt.runs.Load() >= 1 })
@@ -323,7 +306,7 @@ func TestCopierIOErrorFailsStore(t *testing.T) {
 		writeUntil(t, s, n, 5000, "two more checkpoints", func() bool { return s.ckpt.runs.Load() >= 3 })
 	})
 	t.Run("garbage", func(t *testing.T) {
-		var log syncBuffer
+		var log logtest.Buffer
 		s := openWithCopier(t, "whatever", &log)
 		n := writeUntil(t, s, 0, 5000, "a checkpoint", func() bool { return s.ckpt.runs.Load() >= 1 })
 		if !strings.Contains(log.String(), "the checkpoint copier is gone") {
@@ -341,7 +324,7 @@ func TestCopierIOErrorFailsStore(t *testing.T) {
 // (TestCheckpointSyncFailureFailsStore).
 func TestCopierSyncRefused(t *testing.T) {
 	t.Run("unknown request", func(t *testing.T) {
-		var log syncBuffer
+		var log logtest.Buffer
 		s := openWithFakeSync(t, "", `err unknown request "sync"`, &log)
 		writeUntil(t, s, 0, 5000, "three copies by the copier", func() bool { return s.ckpt.copierCopies.Load() >= 3 })
 		if got := strings.Count(log.String(), "cannot sync the database file"); got != 1 {
@@ -355,7 +338,7 @@ func TestCopierSyncRefused(t *testing.T) {
 		}
 	})
 	t.Run("no answer", func(t *testing.T) {
-		var log syncBuffer
+		var log logtest.Buffer
 		s := openWithFakeSync(t, "", "hang", &log)
 		s.ckpt.reply.Store(int64(200 * time.Millisecond))
 		n := writeUntil(t, s, 0, 5000, "a checkpoint", func() bool { return s.ckpt.runs.Load() >= 1 })
@@ -403,7 +386,7 @@ func TestWriteBack(t *testing.T) {
 // TestCopierCannotStart: a copier command that does not start leaves the
 // copies here, with one warning.
 func TestCopierCannotStart(t *testing.T) {
-	var log syncBuffer
+	var log logtest.Buffer
 	logger := slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	missing := func(string) (*exec.Cmd, error) {
 		return exec.Command(filepath.Join(t.TempDir(), "no-such-grantd")), nil

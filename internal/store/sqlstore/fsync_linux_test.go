@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/grantd/grantd/internal/logtest"
 )
 
 // newTestAIOSyncer returns an asynchronous fsyncer logging to logger, and
@@ -37,7 +39,7 @@ func newTestAIOSyncer(t *testing.T, logger *slog.Logger) (*aioSyncer, *os.File) 
 // happens, by f.Sync, and reports f.Sync's error; files fsync after it as
 // before.
 func TestAIOSyncerFallsBack(t *testing.T) {
-	var log syncBuffer
+	var log logtest.Buffer
 	a, file := newTestAIOSyncer(t, slog.New(slog.NewTextHandler(&log, nil)))
 	if _, err := file.WriteString("frame"); err != nil {
 		t.Fatal(err)
