@@ -1,99 +1,23 @@
 package httpserver_test
 
 import (
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/grantd/grantd/internal/admin"
+	"github.com/grantd/grantd/internal/browsertest"
 )
-
-// chromiumPath finds Debian's Chromium. Without it the browser tests skip,
-// except in CI (CI set), where a missing browser is a failure.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	path := os.Getenv("GRANTD_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := exec.LookPath(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Chromium not found at %s (install the Debian package chromium): %v", path, err)
-		}
-		t.Skipf("Chromium not found at %s: install it (apt-get install -y chromium) or set GRANTD_CHROMIUM", path)
-	}
-	return path
-}
-
-// browser starts headless Chromium with the flags this machine needs: no
-// sandbox as root, and no background traffic to the closed network.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	// The profile is removed after Chromium has exited, which t.TempDir's
-	// own cleanup cannot wait for.
-	profile, err := os.MkdirTemp("", "grantd-chromium")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(412, 915), // a phone
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() {
-		chromedp.Cancel(ctx) // closes the browser and waits for it
-		cancelTimeout()
-		cancel()
-		cancelAlloc()
-		os.RemoveAll(profile)
-	})
-	return ctx
-}
-
-// Selectors by the visible contract of the pages: labels and button names.
-func input(label string) string {
-	return `//input[@id=//label[normalize-space()='` + label + `']/@for]`
-}
-
-func button(name string) string { return `//button[normalize-space()='` + name + `']` }
-
-// screenshot saves a full-page PNG when GRANTD_SCREENSHOTS names a folder.
-func screenshot(name string) chromedp.Action {
-	return chromedp.ActionFunc(func(ctx context.Context) error {
-		dir := os.Getenv("GRANTD_SCREENSHOTS")
-		if dir == "" {
-			return nil
-		}
-		var png []byte
-		if err := chromedp.FullScreenshot(&png, 100).Do(ctx); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-	})
-}
 
 // TestBrowserDeviceFlow is the whole device flow as people and devices do it:
 // golang.org/x/oauth2's device-flow client polls while a user, in real
 // headless Chromium, opens verification_uri_complete, signs in, continues
 // with the pre-filled code and approves (DEV-11, DEV-12).
 func TestBrowserDeviceFlow(t *testing.T) {
-	ctx := browser(t)
+	ctx := browsertest.New(t)
 	e := newWallEnv(t, map[string]string{"POLLING_INTERVAL": "1"})
 	secret := e.client(admin.ClientSpec{ID: "tv", Name: "Living-room TV", Scopes: []string{"openid", "lights:read"}})
 	user := e.user("alice")
@@ -116,17 +40,17 @@ func TestBrowserDeviceFlow(t *testing.T) {
 	var prefilled, shownCode, confirmation, outcome string
 	err = chromedp.Run(ctx,
 		chromedp.Navigate(da.VerificationURIComplete),
-		chromedp.WaitVisible(input("Username")), screenshot("1-signin"),
-		chromedp.SendKeys(input("Username"), "alice"),
-		chromedp.SendKeys(input("Password"), "correct horse battery"),
-		chromedp.Click(button("Sign in")),
-		chromedp.WaitVisible(input("User code")), screenshot("2-code"),
-		chromedp.Value(input("User code"), &prefilled),
-		chromedp.Click(button("Continue")),
-		chromedp.WaitVisible(button("Approve")), screenshot("3-confirm"),
+		chromedp.WaitVisible(browsertest.Input("Username")), browsertest.Screenshot("1-signin"),
+		chromedp.SendKeys(browsertest.Input("Username"), "alice"),
+		chromedp.SendKeys(browsertest.Input("Password"), "correct horse battery"),
+		chromedp.Click(browsertest.Button("Sign in")),
+		chromedp.WaitVisible(browsertest.Input("User code")), browsertest.Screenshot("2-code"),
+		chromedp.Value(browsertest.Input("User code"), &prefilled),
+		chromedp.Click(browsertest.Button("Continue")),
+		chromedp.WaitVisible(browsertest.Button("Approve")), browsertest.Screenshot("3-confirm"),
 		chromedp.Text(`main`, &confirmation),
-		chromedp.Click(button("Approve")),
-		chromedp.WaitNotPresent(button("Approve")), screenshot("4-done"),
+		chromedp.Click(browsertest.Button("Approve")),
+		chromedp.WaitNotPresent(browsertest.Button("Approve")), browsertest.Screenshot("4-done"),
 		chromedp.Text(`main`, &outcome),
 	)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/grantd/grantd/internal/admin"
+	"github.com/grantd/grantd/internal/browsertest"
 )
 
 // callback is the platform's redirect endpoint: it hands each authorization
@@ -46,7 +47,7 @@ func random(t *testing.T) string {
 // and userinfo; then a prompt=login re-link with remembered consent, and a
 // revocation from the account page (DEV-23).
 func TestBrowserAccountLinking(t *testing.T) {
-	ctx := browser(t)
+	ctx := browsertest.New(t)
 	e := newWallEnv(t, nil)
 	cb, responses := callback(t)
 	redirect := cb.URL + "/oauth/callback"
@@ -87,16 +88,16 @@ func TestBrowserAccountLinking(t *testing.T) {
 		return tok
 	}
 	signIn := chromedp.Tasks{
-		chromedp.WaitVisible(input("Username")),
-		chromedp.SendKeys(input("Username"), "alice"),
-		chromedp.SendKeys(input("Password"), "correct horse battery"),
-		chromedp.Click(button("Sign in")),
+		chromedp.WaitVisible(browsertest.Input("Username")),
+		chromedp.SendKeys(browsertest.Input("Username"), "alice"),
+		chromedp.SendKeys(browsertest.Input("Password"), "correct horse battery"),
+		chromedp.Click(browsertest.Button("Sign in")),
 	}
 	var consent string
 	tok := link(append(signIn,
-		chromedp.WaitVisible(button("Approve")), screenshot("5-consent"),
+		chromedp.WaitVisible(browsertest.Button("Approve")), browsertest.Screenshot("5-consent"),
 		chromedp.Text("main", &consent),
-		chromedp.Click(button("Approve")),
+		chromedp.Click(browsertest.Button("Approve")),
 		chromedp.WaitVisible(`//main[contains(., 'Account linked')]`),
 	))
 	for _, want := range []string{"Acme Cloud", "lights:read"} {
@@ -123,8 +124,8 @@ func TestBrowserAccountLinking(t *testing.T) {
 	// Revoking the platform on the account page ends its tokens.
 	err = chromedp.Run(ctx,
 		chromedp.Navigate(e.srv.URL+"/account"),
-		chromedp.WaitVisible(`//main[contains(., 'Acme Cloud')]`), screenshot("6-account"),
-		chromedp.Click(button("Revoke")),
+		chromedp.WaitVisible(`//main[contains(., 'Acme Cloud')]`), browsertest.Screenshot("6-account"),
+		chromedp.Click(browsertest.Button("Revoke")),
 		chromedp.WaitVisible(`//main[contains(., 'No linked apps or devices')]`),
 	)
 	if err != nil {
