@@ -164,7 +164,13 @@ func freeAddr(t *testing.T) string {
 // serveDemo starts `grantd serve --demo` and returns its outputs once printed.
 func serveDemo(t *testing.T, db, addr string) (*exec.Cmd, map[string]string) {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--demo", "--addr", addr, "--database", db)
+	return serveDemoWith(t, exec.Command(binary, "serve", "--demo", "--addr", addr, "--database", db))
+}
+
+// serveDemoWith starts cmd, a `grantd serve --demo` however wrapped, and
+// returns its outputs once printed.
+func serveDemoWith(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, map[string]string) {
+	t.Helper()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -47,6 +47,7 @@ type Config struct {
 	SessionTTL          time.Duration // GRANTD_SESSION_TTL: browser sign-in session lifetime
 
 	TrustedProxies []netip.Prefix // GRANTD_TRUSTED_PROXIES: whose X-Forwarded-For to believe; none by default
+	MaxConnections int            // GRANTD_MAX_CONNECTIONS: 0 for auto (see httpserver)
 
 	UserCodeLimitAccount, UserCodeLimitIP, UserCodeLimitGlobal ratelimit.Budget // GRANTD_USER_CODE_LIMIT_*
 	SignInLimitAccount, SignInLimitIP, SignInLimitGlobal       ratelimit.Budget // GRANTD_SIGN_IN_LIMIT_*

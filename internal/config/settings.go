@@ -135,6 +135,17 @@ func tokenSettings() []setting {
 		Setting: Setting{"GRANTD_PPROF_ADDR", "", "Loopback host:port for Go's pprof profiles (net/http/pprof), for profiling under load; off when empty."},
 		apply:   func(c *Config, v string) (err error) { c.PprofAddr, err = parseLoopbackAddr(v); return err },
 	}, {
+		Setting: Setting{"GRANTD_MAX_CONNECTIONS", "auto", "Most client connections served at once (16..1000000); further ones wait to be accepted. " +
+			"auto: 4096, or half the open-file limit (raised to its hard limit at start) when that is less."},
+		apply: func(c *Config, v string) (err error) {
+			if v == "auto" {
+				c.MaxConnections = 0
+				return nil
+			}
+			c.MaxConnections, err = parseInt(v, 16, 1_000_000)
+			return err
+		},
+	}, {
 		Setting: Setting{"GRANTD_TRUSTED_PROXIES", "", "Comma-separated CIDRs or IPs whose X-Forwarded-For is believed; none by default."},
 		apply:   func(c *Config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(v); return err },
 	}}

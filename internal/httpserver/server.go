@@ -120,7 +120,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		Now: o.Now, Logger: o.Logger}).Mount(mux)
 	(&userinfo.Handler{Checker: checker, Logger: o.Logger}).Mount(mux)
 	mountPages(mux, cfg, o, limiter)
-	mux.HandleFunc("GET "+livenessPath, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET "+livenessPath, s.live)
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.handler = withLogging(o.Logger, append(discovery.Paths(), livenessPath), mux)
 	return s, nil
@@ -196,6 +196,18 @@ func metadata(cfg config.Config) discovery.Metadata {
 	}
 }
 
+// live reports whether the process can serve without a restart
+// (liveness): it fails only when the store has a fault it cannot recover
+// from while the process runs, so that an orchestrator restarts it.
+func (s *Server) live(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.Health(); err != nil {
+		s.logger.ErrorContext(r.Context(), "liveness: the store cannot recover without a restart", "error", err)
+		http.Error(w, "store failed; restart needed", http.StatusServiceUnavailable)
+		return
+	}
+	io.WriteString(w, "ok\n")
+}
+
 // ready reports whether the store answers (readiness), unlike /healthz
 // (liveness), which answers as long as the process serves.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
@@ -214,6 +226,39 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
+// idleTimeout ends a keep-alive connection left idle this long: a device
+// polling every few seconds keeps its connection, and idle ones do not
+// hold descriptors for long.
+const idleTimeout = 30 * time.Second
+
+// maxConnectionsAuto is GRANTD_MAX_CONNECTIONS's auto value, unless half the
+// open-file limit is less.
+const maxConnectionsAuto = 4096
+
+// limitConnections caps the connections ln serves at once at
+// cfg.MaxConnections, or, when that is auto, at maxConnectionsAuto or half
+// the open-file limit, which it first raises to its hard limit: the rest
+// of the descriptors are the store's, the logs' and the upstream calls'.
+func (s *Server) limitConnections(ln net.Listener) net.Listener {
+	files, err := raiseFileLimit()
+	if err != nil {
+		s.logger.Warn("cannot raise the open-file limit", "limit", files, "err", err)
+	}
+	limit := s.cfg.MaxConnections
+	switch {
+	case limit == 0:
+		limit = maxConnectionsAuto
+		if files > 0 {
+			limit = int(min(uint64(limit), files/2))
+		}
+	case files > 0 && uint64(limit) > files/2:
+		s.logger.Warn("GRANTD_MAX_CONNECTIONS leaves too few file descriptors for the store: a burst of connections can make requests fail",
+			"max_connections", limit, "open_file_limit", files)
+	}
+	s.logger.Info("connection limit", "max_connections", limit, "open_file_limit", files)
+	return newLimitListener(ln, limit)
+}
+
 // shutdownGrace bounds a graceful stop, under a typical 30 s orchestrator
 // grace period (REL-14).
 const shutdownGrace = 25 * time.Second
@@ -227,10 +272,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
+	ln = s.limitConnections(ln)
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	go s.purge(bgCtx)

@@ -42,8 +42,13 @@ type Store interface {
 	// how many it removed. Expiry is always checked on read as well, so purging
 	// late is harmless (REL-18).
 	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
-	// Ping reports whether the backend answers.
+	// Ping reports whether the backend answers (readiness).
 	Ping(ctx context.Context) error
+	// Health reports a fault the backend cannot recover from while the
+	// process runs, so that only a restart helps (liveness); nil through
+	// faults that heal by themselves, such as a database that does not
+	// answer for a while.
+	Health() error
 	// Close releases the backend's resources.
 	Close() error
 }

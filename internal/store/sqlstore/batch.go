@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -77,8 +75,11 @@ type committer struct {
 	durable  atomic.Uint64
 	durMu    sync.Mutex
 	advanced chan struct{}
-	// failure is set, for good, when an fsync fails.
+	// failure is set, for good, when an fsync fails. trouble is set while
+	// commits wait for an fsync whose file could not be opened, which is
+	// retried, and cleared when one succeeds.
 	failure atomic.Pointer[error]
+	trouble atomic.Pointer[error]
 }
 
 // syncJob is a batch that left the writer: its callers are answered once
@@ -136,43 +137,6 @@ func startCommitter(ctx context.Context, db *sql.DB, sync func() error, committe
 	go c.run()
 	go c.syncLoop()
 	return c, nil
-}
-
-// syncFile returns a sync function for committer: it fsyncs the SQLite
-// database's write-ahead log, through sy when it is not nil (see
-// aioSyncer), which holds every commit not yet
-// checkpointed (a checkpoint fsyncs the log before it copies pages, and the
-// database file after). The log is opened afresh each time, so that the
-// file synced is the one SQLite writes even if the log was removed and
-// created again meanwhile (when every connection to it closed); should it
-// be missing, its commits are in the database file, which is synced
-// instead.
-func syncFile(dbPath string, sy fsyncer) func() error {
-	return func() error {
-		f, err := os.Open(dbPath + "-wal")
-		if errors.Is(err, fs.ErrNotExist) {
-			f, err = os.Open(dbPath)
-		}
-		if err != nil {
-			return err
-		}
-		return syncAndClose(f, sy)
-	}
-}
-
-// syncAndClose fsyncs f, through sy when it is not nil, and closes it,
-// returning the first error.
-func syncAndClose(f *os.File, sy fsyncer) error {
-	var err error
-	if sy != nil {
-		err = sy.fsync(f)
-	} else {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // do queues fn and waits for its answer, which comes only once the
@@ -233,7 +197,8 @@ func (c *committer) settle(ctx context.Context) error {
 }
 
 // settleTo is settle for a read that ended when seq was want: it returns
-// once every commit numbered up to want is durable.
+// once every commit numbered up to want is durable. While commits wait for
+// an fsync that cannot open its file, it returns that error at once.
 func (c *committer) settleTo(ctx context.Context, want uint64) error {
 	for {
 		if err := c.failed(); err != nil {
@@ -241,6 +206,9 @@ func (c *committer) settleTo(ctx context.Context, want uint64) error {
 		}
 		if c.durable.Load() >= want {
 			return nil
+		}
+		if p := c.trouble.Load(); p != nil {
+			return *p
 		}
 		c.durMu.Lock()
 		ch := c.advanced
@@ -254,6 +222,15 @@ func (c *committer) settleTo(ctx context.Context, want uint64) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// troubled returns the error of an fsync that could not open its file, while
+// commits wait for it to be retried, or nil.
+func (c *committer) troubled() error {
+	if p := c.trouble.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // failed returns the error of the fsync that failed, or nil.
@@ -415,18 +392,50 @@ func (c *committer) commit(batch []*writeOp) (carried []*writeOp) {
 	return carried
 }
 
+// An fsync whose file cannot be opened (errCannotOpen: the process is out
+// of descriptors, say) has lost nothing, so the syncer retries it: for up
+// to syncPatience, every syncRetry, before it answers the writes waiting
+// for it with that error, and then every syncRetry in the background until
+// it succeeds, which makes those writes durable after all.
+const (
+	syncPatience = time.Second
+	syncRetry    = 50 * time.Millisecond
+)
+
 // syncLoop is the syncer goroutine. It takes the batches the writer hands
 // over, in commit order, with every other batch already waiting; fsyncs
 // once if any of them committed; then answers their callers and lets reads
 // that waited for them go on. An fsync that fails leaves the store failed:
 // the kernel may have dropped the pages it could not write, so a later
 // fsync that succeeds proves nothing, and every write and read from then
-// on gets the error until grantd restarts and SQLite recovers the log.
+// on gets the error until grantd restarts and SQLite recovers the log. An
+// fsync that could not open its file is retried instead (syncRetry).
 func (c *committer) syncLoop() {
 	defer close(c.stopped)
 	jobs := make([]syncJob, 0, syncQueue)
-	for job := range c.syncs {
-		jobs = drain(append(jobs[:0], job), c.syncs, cap(jobs))
+	var behind uint64 // the newest commit left unsynced by a file that could not be opened
+	retry := time.NewTicker(syncRetry)
+	defer retry.Stop()
+	for {
+		var retryC <-chan time.Time
+		if behind > 0 {
+			retryC = retry.C
+		}
+		select {
+		case <-retryC:
+			if c.flush(behind, 0) == nil {
+				behind = 0
+			}
+			continue
+		case job, ok := <-c.syncs:
+			if !ok {
+				if behind > 0 {
+					_ = c.flush(behind, syncPatience)
+				}
+				return
+			}
+			jobs = drain(append(jobs[:0], job), c.syncs, cap(jobs))
+		}
 		var newest uint64
 		committed := false
 		for _, j := range jobs {
@@ -434,18 +443,16 @@ func (c *committer) syncLoop() {
 			committed = committed || j.committed()
 		}
 		err := c.failed()
-		if err == nil && committed {
-			if err = c.sync(); err != nil {
-				err = fmt.Errorf("sync the write-ahead log: %w", err)
-				c.failure.CompareAndSwap(nil, &err)
+		switch {
+		case err == nil && (committed || behind > 0):
+			err = c.flush(max(newest, behind), syncPatience)
+			behind = 0
+			if errors.Is(err, errCannotOpen) {
+				behind = max(newest, behind)
 			}
-		}
-		// Durable before anyone is answered, so that a caller's next read
-		// does not wait for its own write.
-		if err == nil && newest > 0 {
-			c.durable.Store(newest)
-		}
-		if err != nil || newest > 0 {
+		case err == nil && newest > 0:
+			// Only failed commits: nothing of theirs to make durable.
+			c.durable.Store(max(c.durable.Load(), newest))
 			c.wake()
 		}
 		for _, j := range jobs {
@@ -461,6 +468,34 @@ func (c *committer) syncLoop() {
 			}
 		}
 	}
+}
+
+// flush fsyncs the log, making every commit up to newest durable. An fsync
+// that cannot open its file is tried again every syncRetry for patience;
+// should it still fail, reads wait in vain for those commits, so they are
+// told (trouble) until an fsync succeeds. Any other failure fails the
+// store for good. Durable grows before anyone is answered, so that a
+// caller's next read does not wait for its own write.
+func (c *committer) flush(newest uint64, patience time.Duration) error {
+	deadline := time.Now().Add(patience)
+	err := c.sync()
+	for errors.Is(err, errCannotOpen) && time.Now().Before(deadline) {
+		time.Sleep(syncRetry)
+		err = c.sync()
+	}
+	switch {
+	case err == nil:
+		c.durable.Store(max(c.durable.Load(), newest))
+		c.trouble.Store(nil)
+	case errors.Is(err, errCannotOpen):
+		err = fmt.Errorf("sync the write-ahead log: %w", err)
+		c.trouble.Store(&err)
+	default:
+		err = fmt.Errorf("sync the write-ahead log: %w", err)
+		c.failure.CompareAndSwap(nil, &err)
+	}
+	c.wake()
+	return err
 }
 
 // txSavepoints are the savepoint statements bound to one batch's

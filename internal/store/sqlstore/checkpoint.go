@@ -77,9 +77,12 @@ type checkpointer struct {
 	newCopier func() (*copier, error)
 	copier    *copier
 	writer    *sql.DB // the writer's pool of one connection
-	syncDB    func() error
-	logger    *slog.Logger
-	fail      func(err error) // fails the store: an I/O error lost what it wrote
+	// dbFile is the database file, held open for step 2's fsync in
+	// grantd's process (see heldFile); syncDB fsyncs it, but for tests.
+	dbFile *heldFile
+	syncDB func() error
+	logger *slog.Logger
+	fail   func(err error) // fails the store: an I/O error lost what it wrote
 	// copy is step 1 (copyStep); tests replace it.
 	copy func(quiet bool) (logPages, copiedPages int64, err error)
 
@@ -110,9 +113,10 @@ type checkpointer struct {
 // pool) and the given pages per checkpoint. fail is called with an I/O
 // error of a checkpoint.
 func startCheckpointer(path string, own *sql.DB, newCopier func() (*copier, error), writer *sql.DB, logger *slog.Logger, pages int64, fail func(error)) *checkpointer {
-	k := &checkpointer{own: own, newCopier: newCopier, writer: writer, syncDB: syncPath(path, nil), logger: logger, fail: fail,
+	k := &checkpointer{own: own, newCopier: newCopier, writer: writer, dbFile: &heldFile{path: path}, logger: logger, fail: fail,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	k.copy = k.copyStep
+	k.syncDB = func() error { return k.dbFile.sync(nil) }
 	k.pages.Store(pages)
 	k.idle.Store(int64(checkpointIdle))
 	k.reply.Store(int64(copierReply))
@@ -204,7 +208,9 @@ func (k *checkpointer) syncStep() error {
 			k.copierCannotSync = true
 		}
 	}
-	if err := k.syncDB(); err != nil {
+	if err := k.syncDB(); errors.Is(err, errCannotOpen) {
+		return fmt.Errorf("sync the database file: %w", err) // retried at the next checkpoint
+	} else if err != nil {
 		return fmt.Errorf("sync the database file: %w", &ioFailure{err})
 	}
 	return nil
@@ -236,7 +242,7 @@ func (k *checkpointer) close() error {
 		k.stopCopier()
 	})
 	<-k.stopped
-	return k.own.Close()
+	return errors.Join(k.own.Close(), k.dbFile.Close())
 }
 
 func (k *checkpointer) run() {
@@ -320,15 +326,21 @@ type ioFailure struct{ err error }
 func (e *ioFailure) Error() string { return e.err.Error() }
 func (e *ioFailure) Unwrap() error { return e.err }
 
-// syncPath returns a function that fsyncs the file at path, through sy
-// when it is not nil (as syncAndClose).
+// syncPath returns a function that opens the file at path, fsyncs it
+// through sy when it is not nil, and closes it: the copier process's, whose
+// descriptors no client connection takes.
 func syncPath(path string, sy fsyncer) func() error {
 	return func() error {
 		f, err := os.Open(path)
 		if err != nil {
 			return err
 		}
-		return syncAndClose(f, sy)
+		if sy != nil {
+			err = sy.fsync(f)
+		} else {
+			err = f.Sync()
+		}
+		return errors.Join(err, f.Close())
 	}
 }
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -156,6 +158,31 @@ func TestCheckpointSyncFailureFailsStore(t *testing.T) {
 	}
 	if _, err := s.DeviceGrantByDeviceCode(ctx, grant(0).DeviceCodeHash); err == nil {
 		t.Error("a read succeeded after the database file could not be synced")
+	}
+}
+
+// TestCheckpointCannotOpen: a checkpoint whose database file cannot be
+// opened for its fsync (EMFILE) has lost nothing: the store stays up, and
+// the next checkpoint tries again.
+func TestCheckpointCannotOpen(t *testing.T) {
+	ctx := t.Context()
+	s := openTemp(t, filepath.Join(t.TempDir(), "grantd.db"))
+	var attempts atomic.Int64
+	s.ckpt.syncDB = func() error {
+		attempts.Add(1)
+		return fmt.Errorf("%w: open grantd.db: too many open files", errCannotOpen)
+	}
+	smallCheckpoints(s, 8)
+	for i := 0; attempts.Load() < 2; i++ {
+		if err := s.CreateDeviceGrant(ctx, grant(i)); err != nil {
+			t.Fatalf("write %d while checkpoints cannot open the file: %v", i, err)
+		}
+		if i > 5000 {
+			t.Fatalf("%d checkpoint fsyncs after 5,000 writes, want 2 tries", attempts.Load())
+		}
+	}
+	if err := s.Health(); err != nil {
+		t.Errorf("Health after checkpoints that could not open the file: %v", err)
 	}
 }
 

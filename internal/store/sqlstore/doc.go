@@ -117,9 +117,21 @@
 //
 // If an fsync fails, the store fails for good: the writes of the batches
 // being synced get the error, and so does every write, read and Ping
-// after it, until grantd restarts and SQLite recovers the log. Retrying
-// would be wrong: Linux may drop pages it could not write and report the
-// next fsync as a success.
+// after it, until grantd restarts and SQLite recovers the log; Health
+// reports it, so that /healthz fails and an orchestrator restarts grantd.
+// Retrying would be wrong: Linux may drop pages it could not write and
+// report the next fsync as a success.
+//
+// A file that cannot be opened is another matter: nothing was written or
+// lost, so the store retries. The files it fsyncs, the log and the
+// database file, are opened once and held (heldFile), so an fsync needs no
+// new descriptor; should one be needed (SQLite made the log anew) and the
+// process be out of them (EMFILE, under a burst of connections), the
+// syncer retries for a second, answers the waiting writes with the error
+// (never as durable), fails reads of what they wrote at once, and goes on
+// retrying in the background until an fsync succeeds, which makes those
+// writes durable after all. A checkpoint that cannot open the database
+// file is retried at the next one.
 //
 // What this does not cover: PurgeExpired's deletions (its own short
 // transactions on the writer connection, between batches) are not

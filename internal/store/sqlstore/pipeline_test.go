@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -128,12 +129,17 @@ func TestFailedSync(t *testing.T) {
 	if err := s.Ping(ctx); !errors.Is(err, errDisk) {
 		t.Errorf("Ping after a failed fsync: %v, want %v", err, errDisk)
 	}
+	if err := s.Health(); !errors.Is(err, errDisk) {
+		t.Errorf("Health after a failed fsync: %v, want %v (only a restart mends it)", err, errDisk)
+	}
 }
 
-// TestSyncFile: the committer's fsync opens the write-ahead log, or the
-// database file when the log is gone, and fails when neither exists; with
-// the platform's fsyncer and with a blocking fsync alike.
-func TestSyncFile(t *testing.T) {
+// TestLogFiles: the committer's fsync syncs the write-ahead log, or the
+// database file when the log is gone, and fails when neither exists; it
+// opens a file once and holds it, so that later fsyncs need no descriptor,
+// and opens the new one when the path names another file; with the
+// platform's fsyncer and with a blocking fsync alike.
+func TestLogFiles(t *testing.T) {
 	fsy, _ := newFsyncer(slog.New(slog.DiscardHandler))
 	if fsy != nil {
 		t.Cleanup(func() { _ = fsy.close() })
@@ -145,18 +151,94 @@ func TestSyncFile(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "grantd.db")
-			if err := syncFile(path, c.sy)(); !errors.Is(err, os.ErrNotExist) {
+			files := newLogFiles(path)
+			defer files.Close()
+			if err := files.sync(c.sy); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("no files: %v, want ErrNotExist", err)
 			}
 			for _, name := range []string{path, path + "-wal"} {
 				if err := os.WriteFile(name, []byte("x"), 0o600); err != nil {
 					t.Fatal(err)
 				}
-				if err := syncFile(path, c.sy)(); err != nil {
+				if err := files.sync(c.sy); err != nil {
 					t.Errorf("with %s: %v", filepath.Base(name), err)
 				}
 			}
+			before := openFiles(t)
+			for range 10 {
+				if err := files.sync(c.sy); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if after := openFiles(t); after != before {
+				t.Errorf("open descriptors %d after 10 fsyncs, %d before: want the log held, not reopened", after, before)
+			}
+			held := files.wal.f
+			if err := os.Remove(path + "-wal"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path+"-wal", []byte("y"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := files.sync(c.sy); err != nil || files.wal.f == held {
+				t.Errorf("after the log was made anew: %v, reopened %v; want the new file synced", err, files.wal.f != held)
+			}
 		})
+	}
+}
+
+// openFiles counts the process's open file descriptors.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count descriptors: %v", err)
+	}
+	return len(fds)
+}
+
+// TestSyncCannotOpen: an fsync whose file cannot be opened (EMFILE, say)
+// loses nothing, so it does not fail the store. The writes waiting for it
+// get the error after syncPatience and reads of what they wrote get it at
+// once, so the server answers 503 rather than hanging; liveness stays
+// good; and once the file opens again the syncer, retrying by itself,
+// makes those writes durable and the store answers as before, with no
+// restart.
+func TestSyncCannotOpen(t *testing.T) {
+	ctx := t.Context()
+	s := openTemp(t, filepath.Join(t.TempDir(), "grantd.db"))
+	real := s.writer.sync
+	var mu sync.Mutex
+	out := true
+	s.writer.sync = func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if out {
+			return fmt.Errorf("%w: open grantd.db-wal: too many open files", errCannotOpen)
+		}
+		return real()
+	}
+	if err := s.CreateDeviceGrant(ctx, grant(0)); !errors.Is(err, errCannotOpen) {
+		t.Fatalf("write without descriptors: %v, want errCannotOpen", err)
+	}
+	if _, err := s.DeviceGrantByDeviceCode(ctx, grant(0).DeviceCodeHash); !errors.Is(err, errCannotOpen) {
+		t.Errorf("read of an unsynced write: %v, want errCannotOpen at once", err)
+	}
+	if err := s.Health(); err != nil {
+		t.Errorf("Health while descriptors are out: %v, want nil (it heals)", err)
+	}
+	if err := s.Ping(ctx); err == nil {
+		t.Error("Ping while commits cannot be synced: nil, want an error (not ready)")
+	}
+	mu.Lock()
+	out = false
+	mu.Unlock()
+	waitFor(t, "the store to heal", func() bool { return s.Ping(ctx) == nil })
+	if g, err := s.DeviceGrantByDeviceCode(ctx, grant(0).DeviceCodeHash); err != nil || g.State != store.DevicePending {
+		t.Errorf("after healing, the write answered with an error: %v, %v; want it durable after all", g.State, err)
+	}
+	if err := s.CreateDeviceGrant(ctx, grant(1)); err != nil {
+		t.Errorf("write after healing: %v", err)
 	}
 }
 

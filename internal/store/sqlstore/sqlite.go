@@ -108,8 +108,10 @@ func (s *Store) startWriter(ctx context.Context, w *sql.DB, logger *slog.Logger,
 		logger.Info("asynchronous fsync unavailable; write-ahead log fsyncs block", "path", s.path, "err", why)
 	}
 	logger.Debug("write-ahead log fsync", "path", s.path, "asynchronous", s.fsyncer != nil)
-	writer, err = startCommitter(ctx, w, syncFile(s.path, s.fsyncer), s.ckpt.committed)
+	s.logFiles = newLogFiles(s.path)
+	writer, err = startCommitter(ctx, w, func() error { return s.logFiles.sync(s.fsyncer) }, s.ckpt.committed)
 	if err != nil {
+		_ = s.logFiles.Close()
 		if s.fsyncer != nil {
 			_ = s.fsyncer.close()
 		}

@@ -24,11 +24,13 @@ type Store struct {
 	// SQLite only: writer runs every write transaction, in batches (group
 	// commit); ckpt copies the log it writes into the database file; polls
 	// keeps device polls in memory; fsyncer, when the platform has one,
-	// makes the writer's commits durable. All nil on PostgreSQL.
-	writer  *committer
-	ckpt    *checkpointer
-	polls   *pollBook
-	fsyncer fsyncer
+	// makes the writer's commits durable in logFiles, held open. All nil
+	// on PostgreSQL.
+	writer   *committer
+	ckpt     *checkpointer
+	polls    *pollBook
+	fsyncer  fsyncer
+	logFiles *logFiles
 }
 
 var _ store.Store = (*Store)(nil)
@@ -67,8 +69,11 @@ func (s *Store) Path() string { return s.path }
 // Ping reports whether the database answers on every connection pool, for
 // readiness checks.
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.Health(); err != nil {
+		return err
+	}
 	if s.writer != nil {
-		if err := s.writer.failed(); err != nil {
+		if err := s.writer.troubled(); err != nil {
 			return fmt.Errorf("%s writer: %w", s.d.name, err)
 		}
 	}
@@ -80,6 +85,20 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	if err := s.r.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping %s reader: %w", s.d.name, err)
+	}
+	return nil
+}
+
+// Health reports a fault the store cannot recover from while the process
+// runs: on SQLite, a failed fsync (see doc.go), after which only a restart,
+// and SQLite's recovery of the log, make it usable again. It is nil through
+// every fault that heals by itself, such as a database that does not
+// answer for a while, or a process out of file descriptors.
+func (s *Store) Health() error {
+	if s.writer != nil {
+		if err := s.writer.failed(); err != nil {
+			return fmt.Errorf("%s writer: %w", s.d.name, err)
+		}
 	}
 	return nil
 }
@@ -102,6 +121,9 @@ func (s *Store) Close() error {
 	}
 	if s.fsyncer != nil {
 		errs = append(errs, s.fsyncer.close())
+	}
+	if s.logFiles != nil {
+		errs = append(errs, s.logFiles.Close())
 	}
 	errs = append(errs, s.st.close())
 	if s.r != s.w {
