@@ -25,6 +25,7 @@ import (
 	"github.com/grantd/grantd/internal/keys"
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/sqlstore"
 	"github.com/grantd/grantd/internal/usercode"
@@ -103,7 +104,7 @@ func BenchmarkClientAuth(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	auth := &oauth.ClientAuthenticator{Clients: st, Limiter: ratelimit.NewMemory(),
+	auth := &oauth.ClientAuthenticator{Clients: st, Verifier: secret.NewVerifier(0, 0), Limiter: ratelimit.NewMemory(),
 		Budget: ratelimit.Budget{N: 1000, Per: time.Minute}, Now: time.Now}
 	authenticate := func() error {
 		r := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader("grant_type=x"))

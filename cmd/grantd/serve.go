@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -48,6 +49,7 @@ func (e *environment) serve(ctx context.Context, args []string) error {
 	logw := logbuf.New(e.stderr, logBuffer, logFlushInterval)
 	defer logw.Close()
 	logger := slog.New(logbuf.Handler(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}), logw))
+	setMemoryLimit(e.getenv, logger)
 	st, err := openStore(ctx, cfg.Database, logger, sqlstore.Options{Copier: copierCommand})
 	if err != nil {
 		return err
@@ -83,6 +85,22 @@ func (e *environment) serve(ctx context.Context, args []string) error {
 		e.printDemo(cfg, d)
 	}
 	return srv.Serve(ctx, ln)
+}
+
+// defaultMemoryLimit is the Go runtime's soft memory limit when GOMEMLIMIT
+// does not set one: the garbage collector works harder as the heap nears
+// it, so that memory a burst took (password checks, say) goes back soon.
+// It is not a cap: a server that needs more gets more.
+const defaultMemoryLimit = 256 << 20
+
+// setMemoryLimit sets the soft memory limit to defaultMemoryLimit unless
+// GOMEMLIMIT, which the runtime reads itself, is set.
+func setMemoryLimit(getenv func(string) string, logger *slog.Logger) {
+	if getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(defaultMemoryLimit)
+	logger.Debug("soft memory limit", "bytes", defaultMemoryLimit)
 }
 
 // printDemo prints the demo's outputs, as a deployment prints its outputs.

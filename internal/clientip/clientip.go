@@ -72,3 +72,48 @@ func contains(prefixes []netip.Prefix, a netip.Addr) bool {
 	}
 	return false
 }
+
+// Default prefix lengths of a rate-limit key: one IPv4 address, and one
+// IPv6 /64, which belongs to one subscriber (RFC 6177) who can otherwise
+// take a fresh address, and a fresh budget, for every attempt.
+const (
+	DefaultIPv4Bits = 32
+	DefaultIPv6Bits = 64
+)
+
+// Resolver finds the client address of requests, believing X-Forwarded-For
+// from Trusted proxies only (see From), and the key their attempts are
+// counted under: the address's network of IPv4Bits or IPv6Bits (zero:
+// DefaultIPv4Bits, DefaultIPv6Bits).
+type Resolver struct {
+	Trusted            []netip.Prefix
+	IPv4Bits, IPv6Bits int
+}
+
+// Addr returns the client address of r.
+func (c Resolver) Addr(r *http.Request) netip.Addr { return From(r, c.Trusted) }
+
+// Key returns the rate-limit key of r's client: "203.0.113.7" for an IPv4
+// client with 32 bits, "2001:db8:1:2::/64" for an IPv6 one with 64, the
+// zero address's "invalid IP" when r's peer cannot be parsed.
+func (c Resolver) Key(r *http.Request) string {
+	a := c.Addr(r)
+	bits := c.IPv4Bits
+	if bits <= 0 {
+		bits = DefaultIPv4Bits
+	}
+	if a.Is6() {
+		bits = c.IPv6Bits
+		if bits <= 0 {
+			bits = DefaultIPv6Bits
+		}
+	}
+	if !a.IsValid() || bits >= a.BitLen() {
+		return a.String()
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
+}

@@ -1,6 +1,7 @@
 package clientip
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"testing"
@@ -50,5 +51,32 @@ func TestFrom(t *testing.T) {
 				t.Errorf("From(%q, XFF %q) = %s, want %s", tt.remote, tt.xff, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestResolverKey: an IPv4 client is counted by its address, an IPv6 one
+// by its /64, unless configured otherwise, so that one subscriber cannot
+// take a fresh budget with each of its 2^64 addresses.
+func TestResolverKey(t *testing.T) {
+	tests := []struct {
+		name   string
+		remote string
+		r      Resolver
+		want   string
+	}{
+		{"ipv4", "203.0.113.7:5000", Resolver{}, "203.0.113.7"},
+		{"ipv6 by /64", "[2001:db8:1:2:aaaa:bbbb:cccc:dddd]:5000", Resolver{}, "2001:db8:1:2::/64"},
+		{"another address of the same /64", "[2001:db8:1:2::1]:5000", Resolver{}, "2001:db8:1:2::/64"},
+		{"ipv4-mapped is ipv4", "[::ffff:203.0.113.7]:5000", Resolver{}, "203.0.113.7"},
+		{"ipv4 by /24", "203.0.113.7:5000", Resolver{IPv4Bits: 24}, "203.0.113.0/24"},
+		{"ipv6 by /128", "[2001:db8:1:2::1]:5000", Resolver{IPv6Bits: 128}, "2001:db8:1:2::1"},
+		{"ipv6 by /56", "[2001:db8:1:2ff::1]:5000", Resolver{IPv6Bits: 56}, "2001:db8:1:200::/56"},
+		{"unparsable peer", "nonsense", Resolver{}, "invalid IP"},
+	}
+	for _, tt := range tests {
+		r := &http.Request{RemoteAddr: tt.remote, Header: http.Header{}}
+		if got := tt.r.Key(r); got != tt.want {
+			t.Errorf("%s: Key = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

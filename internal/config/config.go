@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grantd/grantd/internal/clientip"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/usercode"
 )
@@ -48,6 +49,9 @@ type Config struct {
 
 	TrustedProxies []netip.Prefix // GRANTD_TRUSTED_PROXIES: whose X-Forwarded-For to believe; none by default
 	MaxConnections int            // GRANTD_MAX_CONNECTIONS: 0 for auto (see httpserver)
+	// LimitIPv4Prefix and LimitIPv6Prefix are GRANTD_LIMIT_IPV4_PREFIX and
+	// GRANTD_LIMIT_IPV6_PREFIX: the network a per-IP budget counts.
+	LimitIPv4Prefix, LimitIPv6Prefix int
 
 	UserCodeLimitAccount, UserCodeLimitIP, UserCodeLimitGlobal ratelimit.Budget // GRANTD_USER_CODE_LIMIT_*
 	SignInLimitAccount, SignInLimitIP, SignInLimitGlobal       ratelimit.Budget // GRANTD_SIGN_IN_LIMIT_*
@@ -64,6 +68,12 @@ type Config struct {
 	KeyReloadInterval time.Duration // GRANTD_KEY_RELOAD_INTERVAL, default 30s
 	ShutdownDelay     time.Duration // GRANTD_SHUTDOWN_DELAY, default 0s
 	KeyRotationPeriod time.Duration // GRANTD_KEY_ROTATION_PERIOD, default 0 (manual)
+}
+
+// ClientIP returns how requests' client addresses are found and keyed for
+// the per-IP budgets.
+func (c Config) ClientIP() clientip.Resolver {
+	return clientip.Resolver{Trusted: c.TrustedProxies, IPv4Bits: c.LimitIPv4Prefix, IPv6Bits: c.LimitIPv6Prefix}
 }
 
 // Setting describes one setting for the README table and `grantd serve

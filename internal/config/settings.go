@@ -159,7 +159,13 @@ func limitSettings() []setting {
 			apply:   func(c *Config, v string) (err error) { *field(c), err = ratelimit.ParseBudget(v); return err },
 		}
 	}
-	return []setting{
+	return []setting{{
+		Setting: Setting{"GRANTD_LIMIT_IPV4_PREFIX", "32", "Prefix length of the IPv4 network a per-IP budget counts as one client (8..32)."},
+		apply:   func(c *Config, v string) (err error) { c.LimitIPv4Prefix, err = parseInt(v, 8, 32); return err },
+	}, {
+		Setting: Setting{"GRANTD_LIMIT_IPV6_PREFIX", "64", "Prefix length of the IPv6 network a per-IP budget counts as one client (32..128); a /64 is one subscriber's."},
+		apply:   func(c *Config, v string) (err error) { c.LimitIPv6Prefix, err = parseInt(v, 32, 128); return err },
+	},
 		budget("GRANTD_USER_CODE_LIMIT_ACCOUNT", "10/10m", "User-code attempts per account, N/DURATION.",
 			func(c *Config) *ratelimit.Budget { return &c.UserCodeLimitAccount }),
 		budget("GRANTD_USER_CODE_LIMIT_IP", "20/10m", "User-code attempts per client IP, N/DURATION.",

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"time"
 
@@ -39,13 +38,13 @@ type Authorization struct {
 	// Limiter with LimitIP and LimitClient bounds how fast codes are made,
 	// per client IP and per client (DEV-20): every pending code is one more
 	// target for a user-code guesser (SECURITY.md A.11). Nil: no limit.
-	Limiter        ratelimit.Limiter
-	LimitIP        ratelimit.Budget
-	LimitClient    ratelimit.Budget
-	TrustedProxies []netip.Prefix
-	Now            func() time.Time
-	Rand           io.Reader
-	Logger         *slog.Logger
+	Limiter     ratelimit.Limiter
+	LimitIP     ratelimit.Budget
+	LimitClient ratelimit.Budget
+	ClientIP    clientip.Resolver
+	Now         func() time.Time
+	Rand        io.Reader
+	Logger      *slog.Logger
 }
 
 // authorizationResponse is RFC 8628 §3.2's response.
@@ -138,7 +137,7 @@ func (a *Authorization) spend(r *http.Request, clientID string) error {
 		key    string
 		budget ratelimit.Budget
 	}{
-		{"device-auth-ip:" + clientip.From(r, a.TrustedProxies).String(), a.LimitIP},
+		{"device-auth-ip:" + a.ClientIP.Key(r), a.LimitIP},
 		{"device-auth-client:" + clientID, a.LimitClient},
 	} {
 		ok, retry, err := a.Limiter.Take(r.Context(), c.key, c.budget, now)

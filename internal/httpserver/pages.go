@@ -7,16 +7,18 @@ import (
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/device"
 	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/web"
 )
 
 // mountPages mounts the browser pages: sign-in, device verification (RFC
 // 8628 §3.3), the authorization endpoint with its consent page (RFC 6749
 // §4.1) and the account page. They share one attempt limiter.
-func mountPages(mux *http.ServeMux, cfg config.Config, o Options, limiter ratelimit.Limiter) {
+func mountPages(mux *http.ServeMux, cfg config.Config, o Options, limiter ratelimit.Limiter,
+	verifier *secret.Verifier, browserKey []byte) {
 	site := &web.Site{
-		Store: o.Store, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies,
-		Limiter: limiter,
+		Store: o.Store, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL, IPs: cfg.ClientIP(),
+		Limiter: limiter, Verifier: verifier, BrowserKey: browserKey,
 		SignInBudgets: web.Budgets{
 			PerAccount: cfg.SignInLimitAccount, PerIP: cfg.SignInLimitIP, Global: cfg.SignInLimitGlobal,
 		},

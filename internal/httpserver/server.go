@@ -23,6 +23,7 @@ import (
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/revoke"
+	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/token"
 	"github.com/grantd/grantd/internal/userinfo"
@@ -85,8 +86,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if o.Limiter != nil {
 		limiter = o.Limiter
 	}
-	auth := &oauth.ClientAuthenticator{Clients: o.Store, Limiter: limiter, Budget: cfg.ClientAuthLimit,
-		TrustedProxies: cfg.TrustedProxies, Now: o.Now, ClientTTL: clientTTL}
+	verifier := secret.NewVerifier(0, secret.DefaultWait)
+	auth := &oauth.ClientAuthenticator{Clients: o.Store, Verifier: verifier, Limiter: limiter, Budget: cfg.ClientAuthLimit,
+		ClientIP: cfg.ClientIP(), Now: o.Now, ClientTTL: clientTTL}
 	mux := http.NewServeMux()
 
 	meta, err := discovery.New(metadata(cfg), ks.JWKS)
@@ -100,7 +102,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		UserCodeFormat: cfg.UserCodeFormat, UserCodeLength: cfg.UserCodeLength,
 		CodeExpiration: cfg.CodeExpiration, PollingInterval: cfg.PollingInterval,
 		Limiter: limiter, LimitIP: cfg.DeviceAuthLimitIP, LimitClient: cfg.DeviceAuthLimitClient,
-		TrustedProxies: cfg.TrustedProxies, Now: o.Now, Rand: o.Rand, Logger: o.Logger,
+		ClientIP: cfg.ClientIP(), Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 	}).Mount(mux)
 	successorKey, err := sharedSecret(ctx, o, "refresh-successor-key")
 	if err != nil {
@@ -119,7 +121,11 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	(&revoke.Handler{Store: o.Store, Auth: auth, Keys: ks, Issuer: cfg.Issuer, Limiter: limiter, Budget: cfg.RevokeLimit,
 		Now: o.Now, Logger: o.Logger}).Mount(mux)
 	(&userinfo.Handler{Checker: checker, Logger: o.Logger}).Mount(mux)
-	mountPages(mux, cfg, o, limiter)
+	browserKey, err := sharedSecret(ctx, o, "sign-in-browser-key")
+	if err != nil {
+		return nil, err
+	}
+	mountPages(mux, cfg, o, limiter, verifier, browserKey)
 	mux.HandleFunc("GET "+livenessPath, s.live)
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.handler = withLogging(o.Logger, append(discovery.Paths(), livenessPath), mux)

@@ -8,6 +8,7 @@ import (
 	"github.com/grantd/grantd/internal/introspect"
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 )
 
@@ -47,7 +48,7 @@ func newFixture(t *testing.T, budget ratelimit.Budget) *fixture {
 	}
 	h := &introspect.Handler{
 		Store: f.Store,
-		Auth: &oauth.ClientAuthenticator{Clients: f.Open(), Limiter: ratelimit.NewMemory(),
+		Auth: &oauth.ClientAuthenticator{Clients: f.Open(), Verifier: secret.NewVerifier(0, 0), Limiter: ratelimit.NewMemory(),
 			Budget: ratelimit.Budget{N: 1000, Per: time.Minute}, Now: f.Clock.Now},
 		Checker: f.Checker(f.Store),
 		Limiter: ratelimit.NewMemory(), Budget: budget, Now: f.Clock.Now, Logger: f.Logger,

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -42,10 +41,14 @@ type ClientAuthenticator struct {
 	// (RFC 6749 §2.3.1 asks that password-like client authentication be
 	// protected from brute force; TOK-02). A secret that matches the cached
 	// digest spends nothing, so an attacker cannot lock a device out.
-	Limiter        ratelimit.Limiter
-	Budget         ratelimit.Budget
-	TrustedProxies []netip.Prefix
-	Now            func() time.Time
+	Limiter ratelimit.Limiter
+	Budget  ratelimit.Budget
+	// Verifier bounds the slow secret checks (argon2id) and collapses
+	// concurrent checks of one secret. Required.
+	Verifier *secret.Verifier
+	// ClientIP keys the budget by the client's network.
+	ClientIP clientip.Resolver
+	Now      func() time.Time
 	// ClientTTL is how long a loaded client is reused before it is read
 	// again; zero reads it on every request. A disabled client or a changed
 	// secret takes effect within it, on every instance.
@@ -155,7 +158,7 @@ func (a *ClientAuthenticator) check(ctx context.Context, r *http.Request, c stor
 		return true, nil
 	}
 	if a.Limiter != nil {
-		key := "client-auth:" + c.ID + "|" + clientip.From(r, a.TrustedProxies).String()
+		key := "client-auth:" + c.ID + "|" + a.ClientIP.Key(r)
 		allowed, retry, err := a.Limiter.Take(ctx, key, a.Budget, a.Now())
 		if err != nil {
 			return false, Unavailable(fmt.Errorf("client authentication budget: %w", err))
@@ -164,7 +167,10 @@ func (a *ClientAuthenticator) check(ctx context.Context, r *http.Request, c stor
 			return false, TooManyRequests(retry)
 		}
 	}
-	if secret.CheckPassword(c.SecretHash, sec) != nil {
+	switch err := a.Verifier.Check(ctx, c.SecretHash, sec); {
+	case errors.Is(err, secret.ErrBusy), ctx.Err() != nil:
+		return false, Unavailable(fmt.Errorf("check the secret of client %q: %w", c.ID, err))
+	case err != nil:
 		return false, nil
 	}
 	a.mu.Lock()

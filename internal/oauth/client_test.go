@@ -41,7 +41,7 @@ func newAuthenticator(t *testing.T, ttl time.Duration, now *time.Time) (*oauth.C
 		t.Fatal(err)
 	}
 	counting := &countingClients{Clients: st}
-	return &oauth.ClientAuthenticator{Clients: counting, ClientTTL: ttl, Now: func() time.Time { return *now }}, counting
+	return &oauth.ClientAuthenticator{Clients: counting, Verifier: secret.NewVerifier(0, 0), ClientTTL: ttl, Now: func() time.Time { return *now }}, counting
 }
 
 func authenticate(t *testing.T, a *oauth.ClientAuthenticator, header string) error {

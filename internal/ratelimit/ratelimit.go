@@ -49,6 +49,12 @@ type Limiter interface {
 	// Take spends one attempt of key's budget at now. When the budget is
 	// spent it returns ok false and how long until an attempt is available.
 	Take(ctx context.Context, key string, b Budget, now time.Time) (ok bool, retryAfter time.Duration, err error)
+	// Refund gives back one attempt Take took from key's budget, for an
+	// attempt that turned out not to count, such as a sign-in with the
+	// right password: budgets that count failures only take before the
+	// attempt (so that concurrent ones never overshoot) and give back after.
+	// A budget is never fuller than full.
+	Refund(ctx context.Context, key string, b Budget) error
 }
 
 // Memory is an in-process Limiter: a token bucket per key. It suits one
@@ -94,6 +100,16 @@ func (m *Memory) Take(_ context.Context, key string, b Budget, now time.Time) (b
 	return false, max(wait, time.Second), nil
 }
 
+// Refund implements Limiter.
+func (m *Memory) Refund(_ context.Context, key string, b Budget) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if bk, ok := m.buckets[key]; ok {
+		bk.tokens = min(float64(b.N), bk.tokens+1)
+	}
+	return nil
+}
+
 // sweepLocked drops buckets that have been idle for a whole window, and so
 // are full again (dropping one changes nothing), so the map stays bounded by
 // the keys seen recently.
@@ -123,4 +139,12 @@ func (s Shared) Take(ctx context.Context, key string, b Budget, now time.Time) (
 		retry = max(retry, time.Second)
 	}
 	return ok, retry, nil
+}
+
+// Refund implements Limiter.
+func (s Shared) Refund(ctx context.Context, key string, b Budget) error {
+	if err := s.Attempts.ReturnAttempt(ctx, key, b.N, b.Per); err != nil {
+		return fmt.Errorf("refund attempt: %w", err)
+	}
+	return nil
 }

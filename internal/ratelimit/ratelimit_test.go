@@ -101,3 +101,31 @@ func TestMemorySweepKeepsLongWindows(t *testing.T) {
 		t.Errorf("%d buckets after every window passed, want idle ones swept", len(m.buckets))
 	}
 }
+
+// TestMemoryRefund: an attempt given back can be taken again, and a budget
+// given back too often is no fuller than full.
+func TestMemoryRefund(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemory()
+	b := Budget{N: 2, Per: time.Hour}
+	t0 := time.Unix(1_700_000_000, 0)
+	m.Take(ctx, "signin:account:a", b, t0)
+	m.Take(ctx, "signin:account:a", b, t0)
+	if err := m.Refund(ctx, "signin:account:a", b); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, _ := m.Take(ctx, "signin:account:a", b, t0); !ok {
+		t.Error("the attempt given back could not be taken")
+	}
+	for range 5 {
+		m.Refund(ctx, "signin:account:a", b)
+	}
+	for i := range 2 {
+		if ok, _, _ := m.Take(ctx, "signin:account:a", b, t0); !ok {
+			t.Errorf("attempt %d of a full budget refused", i)
+		}
+	}
+	if ok, _, _ := m.Take(ctx, "signin:account:a", b, t0); ok {
+		t.Error("a budget given back too often allowed more than N")
+	}
+}

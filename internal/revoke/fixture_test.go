@@ -10,6 +10,7 @@ import (
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/revoke"
+	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 )
 
@@ -48,7 +49,7 @@ func newFixture(t *testing.T, budget, authBudget ratelimit.Budget) *fixture {
 	f.checker = f.Checker(f.view)
 	h := &revoke.Handler{
 		Store: f.Store,
-		Auth: &oauth.ClientAuthenticator{Clients: f.view, Limiter: ratelimit.NewMemory(),
+		Auth: &oauth.ClientAuthenticator{Clients: f.view, Verifier: secret.NewVerifier(0, 0), Limiter: ratelimit.NewMemory(),
 			Budget: authBudget, Now: f.Clock.Now},
 		Keys: f.Keys, Issuer: bearertest.Issuer, Limiter: ratelimit.NewMemory(), Budget: budget,
 		Now: f.Clock.Now, Logger: f.Logger,

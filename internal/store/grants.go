@@ -122,4 +122,9 @@ type Attempts interface {
 	// the budget is spent it returns ok false and how long until an attempt
 	// is available. Atomic: concurrent attempts never overshoot the budget.
 	TakeAttempt(ctx context.Context, key string, n int, window time.Duration, now time.Time) (ok bool, retryAfter time.Duration, err error)
+	// ReturnAttempt gives back one attempt TakeAttempt took from key's budget
+	// of n per window, for an attempt that turned out not to count (a
+	// sign-in that succeeded): the budget is as if it had not been taken,
+	// and never fuller than full. Return only what was taken.
+	ReturnAttempt(ctx context.Context, key string, n int, window time.Duration) error
 }

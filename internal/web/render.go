@@ -195,6 +195,13 @@ func (s *Site) Unavailable(w http.ResponseWriter, r *http.Request) {
 	s.Error(w, r, http.StatusServiceUnavailable, "The service is briefly unavailable. Please try again in a moment.")
 }
 
+// Busy writes the 503 page when too many password checks are under way:
+// the user is told to try again in a moment.
+func (s *Site) Busy(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "2")
+	s.Error(w, r, http.StatusServiceUnavailable, "We are checking many sign-ins right now. Please try again in a moment.")
+}
+
 // Forbidden writes the 403 page for a failed CSRF or origin check.
 func (s *Site) Forbidden(w http.ResponseWriter, r *http.Request) {
 	s.Error(w, r, http.StatusForbidden, "This form has expired or did not come from this site. Go back, reload the page and try again.")

@@ -24,11 +24,6 @@ const signInFailed = "Incorrect username or password."
 // maxUsernameKey bounds the per-account rate-limit key.
 const maxUsernameKey = 256
 
-// dummyPasswordHash is checked when the user name is unknown, so that an
-// unknown user costs the same argon2id work as a known one (UI-06). It has
-// the parameters of secret.HashPassword; no password matches it in practice.
-const dummyPasswordHash = "$argon2id$v=19$m=19456,t=2,p=1$Z3JhbnRkLWR1bW15LXNhbA$IEvD7CauDrOq+Kk3YdR/6gzFke68w2+fr7J/NyhEFzc"
-
 // errBadCredentials covers every failed password check.
 var errBadCredentials = errors.New("bad credentials")
 
@@ -54,8 +49,9 @@ func (s *Site) getSignIn(w http.ResponseWriter, r *http.Request) {
 }
 
 // postSignIn checks the CSRF token, spends the sign-in budgets before the
-// password is looked at (UI-07), checks the password, and on success
-// rotates the session and returns to the local return_to path.
+// password is looked at (UI-07), checks the password, and on success gives
+// the attempt back to every budget it spent (only failures count), rotates
+// the session and returns to the local return_to path.
 func (s *Site) postSignIn(w http.ResponseWriter, r *http.Request) {
 	if !s.ParseForm(w, r) {
 		return
@@ -79,12 +75,14 @@ func (s *Site) postSignIn(w http.ResponseWriter, r *http.Request) {
 		ReturnTo: LocalPath(r.PostForm.Get("return_to")),
 		Username: username,
 	}
-	account := strings.ToLower(username)
-	if len(account) > maxUsernameKey {
-		account = account[:maxUsernameKey]
+	user, found, err := s.findUser(r.Context(), username)
+	if err != nil {
+		s.logger().ErrorContext(r.Context(), "sign-in failed on the store", "err", err)
+		s.Unavailable(w, r)
+		return
 	}
-	budgets := s.SignInBudgets.WithDefaults(DefaultSignInBudgets())
-	allowed, retryAfter, err := s.Spend(r.Context(), s.Charges(r, "signin", account, budgets)...)
+	charges := s.signInCharges(r, username, user)
+	allowed, retryAfter, err := s.Spend(r.Context(), charges...)
 	switch {
 	case err != nil:
 		s.logger().ErrorContext(r.Context(), "rate limiter failed", "err", err)
@@ -95,17 +93,27 @@ func (s *Site) postSignIn(w http.ResponseWriter, r *http.Request) {
 		s.TooManyRequests(w, r, retryAfter)
 		return
 	}
-	user, err := s.authenticate(r.Context(), username, r.PostForm.Get("password"))
-	if errors.Is(err, errBadCredentials) {
+	err = s.checkPassword(r.Context(), user, found, r.PostForm.Get("password"))
+	switch {
+	case errors.Is(err, errBadCredentials):
 		s.logger().InfoContext(r.Context(), "sign-in failed", "ip", s.ClientIP(r).String())
 		form.Message = signInFailed
 		s.RenderForm(w, http.StatusBadRequest, s.pages().signin, form, FormActionAny)
 		return
+	case errors.Is(err, secret.ErrBusy):
+		s.logger().WarnContext(r.Context(), "sign-in refused: too many password checks under way")
+		s.Busy(w, r)
+		return
+	case err != nil:
+		s.logger().ErrorContext(r.Context(), "sign-in failed", "err", err)
+		s.Unavailable(w, r)
+		return
 	}
-	if err == nil {
-		_, err = s.SignIn(w, r, sess, user, s.now())
+	s.refund(r, charges)
+	if err := s.rememberBrowser(w, user.ID); err != nil {
+		s.logger().WarnContext(r.Context(), "remember the browser", "err", err)
 	}
-	if err != nil {
+	if _, err = s.SignIn(w, r, sess, user, s.now()); err != nil {
 		s.logger().ErrorContext(r.Context(), "sign-in failed on the store", "err", err)
 		s.Unavailable(w, r)
 		return
@@ -114,27 +122,71 @@ func (s *Site) postSignIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, form.ReturnTo, http.StatusSeeOther)
 }
 
-// authenticate checks a user name and password. It returns
-// errBadCredentials for an unknown user, a wrong password or a disabled
-// account alike, after the same argon2id work in each case, and another
-// error only when the store fails.
-func (s *Site) authenticate(ctx context.Context, username, password string) (store.User, error) {
+// signInCharges returns the budgets one sign-in attempt spends. From a
+// browser that signed in as user before (a device cookie), it is the
+// cookie's own budget alone, so that neither a flood of guesses at the
+// account nor one from the user's network nor one at everyone keeps the
+// rightful user out; from any other browser, the client IP's, the
+// account's and everyone's, in that order.
+func (s *Site) signInCharges(r *http.Request, username string, user store.User) []Charge {
+	budgets := s.SignInBudgets.WithDefaults(DefaultSignInBudgets())
+	if id, ok := s.knownBrowser(r, user.ID); ok {
+		return []Charge{{Key: "signin:browser:" + id, Budget: budgets.PerAccount}}
+	}
+	account := strings.ToLower(username)
+	if len(account) > maxUsernameKey {
+		account = account[:maxUsernameKey]
+	}
+	return s.Charges(r, "signin", account, budgets)
+}
+
+// refund gives back an attempt that did not count (it succeeded) to each
+// budget it spent. A failure to is logged: the attempt then counts, which
+// errs on the safe side.
+func (s *Site) refund(r *http.Request, charges []Charge) {
+	for _, c := range charges {
+		if err := s.Limiter.Refund(r.Context(), c.Key, c.Budget); err != nil {
+			s.logger().WarnContext(r.Context(), "refund a sign-in attempt", "err", err)
+		}
+	}
+}
+
+// findUser looks up a user by name. found is false when there is none; err
+// is a store failure.
+func (s *Site) findUser(ctx context.Context, username string) (store.User, bool, error) {
 	user, err := s.Store.UserByUsername(ctx, username)
 	if errors.Is(err, store.ErrNotFound) {
-		_ = secret.CheckPassword(dummyPasswordHash, password)
-		return store.User{}, errBadCredentials
+		return store.User{}, false, nil
 	}
 	if err != nil {
-		return store.User{}, fmt.Errorf("look up user: %w", err)
+		return store.User{}, false, fmt.Errorf("look up user: %w", err)
 	}
-	err = secret.CheckPassword(user.PasswordHash, password)
-	if err != nil && !errors.Is(err, secret.ErrMismatch) {
+	return user, true, nil
+}
+
+// checkPassword checks a password for user. It returns errBadCredentials
+// for an unknown user, a wrong password or a disabled account alike, after
+// the time of a password check in each case (UI-06) — for an unknown user
+// without making one (Verifier.Pretend) — and secret.ErrBusy, or another
+// error, when no check could be made.
+func (s *Site) checkPassword(ctx context.Context, user store.User, found bool, password string) error {
+	if !found {
+		if err := s.verifier().Pretend(ctx); err != nil {
+			return err
+		}
+		return errBadCredentials
+	}
+	err := s.verifier().Check(ctx, user.PasswordHash, password)
+	switch {
+	case errors.Is(err, secret.ErrBusy), ctx.Err() != nil:
+		return err
+	case err != nil && !errors.Is(err, secret.ErrMismatch):
 		s.logger().ErrorContext(ctx, "stored password hash unusable", "user_id", user.ID, "err", err)
 	}
 	if err != nil || user.Disabled {
-		return store.User{}, errBadCredentials
+		return errBadCredentials
 	}
-	return user, nil
+	return nil
 }
 
 // postSignOut ends the session (CSRF checked) and goes to the sign-in page.

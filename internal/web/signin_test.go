@@ -3,12 +3,14 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/grantd/grantd/internal/clientip"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/web"
@@ -49,8 +51,8 @@ func TestSignInRotatesSession(t *testing.T) {
 
 	form := signInForm(b, "?"+loc.RawQuery, "alice", alicePassword)
 	anon := b.Cookie(cookieName)
-	if anon == "" || !f.sessionExists(anon) {
-		t.Fatalf("GET /signin did not start a stored anonymous session")
+	if anon == "" || f.sessionExists(anon) {
+		t.Fatalf("GET /signin: cookie %q, stored %v; want an anonymous session that is not stored", anon, f.sessionExists(anon))
 	}
 	resp = b.Post("/signin", form)
 	if resp.StatusCode != http.StatusSeeOther {
@@ -63,8 +65,8 @@ func TestSignInRotatesSession(t *testing.T) {
 	if id == anon {
 		t.Errorf("session id not rotated at sign-in")
 	}
-	if f.sessionExists(anon) {
-		t.Errorf("anonymous session still in the store after sign-in")
+	if b.Get("/signin").StatusCode != http.StatusOK || b.Cookie(cookieName) != id {
+		t.Errorf("GET /signin signed in replaced the signed-in session")
 	}
 	sess, err := f.store.Session(context.Background(), secret.Hash(id), f.clock.Now())
 	if err != nil {
@@ -75,6 +77,32 @@ func TestSignInRotatesSession(t *testing.T) {
 	}
 	if page := b.Get("/device"); page.StatusCode != http.StatusOK || !strings.Contains(page.Body, "device page for u-alice") {
 		t.Errorf("GET /device signed in: status %d body %q", page.StatusCode, page.Body)
+	}
+}
+
+// TestAnonymousSessionsAreFree: a flood of cookieless GET /signin stores
+// nothing, yet each visitor's form carries a CSRF token bound to its own
+// cookie, which another visitor's cookie does not pass.
+func TestAnonymousSessionsAreFree(t *testing.T) {
+	f := newFixture(t, false, nil)
+	var cookies []string
+	for range 200 {
+		b := f.browser()
+		if resp := b.Get("/signin"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /signin: %d", resp.StatusCode)
+		}
+		cookies = append(cookies, b.Cookie(cookieName))
+	}
+	for i, c := range cookies {
+		if c == "" || f.sessionExists(c) {
+			t.Fatalf("visitor %d: cookie %q stored %v; want a cookie and no row", i, c, f.sessionExists(c))
+		}
+	}
+	victim, attacker := f.browser(), f.browser()
+	form := signInForm(attacker, "", "alice", alicePassword)
+	victim.Get("/signin")
+	if resp := victim.Post("/signin", form); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-in with another visitor's CSRF token: %d, want 403", resp.StatusCode)
 	}
 }
 
@@ -277,6 +305,101 @@ func TestSignInRateLimit(t *testing.T) {
 			if i == 3 {
 				checkTooMany(t, "fourth attempt from one IP", resp)
 			}
+		}
+	})
+}
+
+// TestSignInBudgetsFair: the budgets stop guessing without locking out
+// the rightful user. Only failures count; a browser that signed in as the
+// user before (its device cookie) passes budgets an attacker has spent —
+// the account's, the IP's and everyone's — and has one of its own; and an
+// IPv6 client is counted by its /64.
+func TestSignInBudgetsFair(t *testing.T) {
+	tight := func(s *web.Site) {
+		s.BrowserKey = []byte("0123456789abcdef0123456789abcdef")
+		s.SignInBudgets = web.Budgets{
+			PerAccount: ratelimit.Budget{N: 3, Per: 15 * time.Minute},
+			PerIP:      ratelimit.Budget{N: 100, Per: 15 * time.Minute},
+			Global:     ratelimit.Budget{N: 100, Per: time.Minute},
+		}
+	}
+	guess := func(f *fixture, n int) {
+		for range n {
+			b := f.browser()
+			b.Post("/signin", signInForm(b, "", "alice", "wrong"))
+		}
+	}
+	t.Run("successes do not count", func(t *testing.T) {
+		f := newFixture(t, false, tight)
+		for i := range 6 {
+			b := f.browser()
+			if resp := b.Post("/signin", signInForm(b, "", "alice", alicePassword)); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("sign-in %d of the rightful user: status %d, want 303", i+1, resp.StatusCode)
+			}
+		}
+		guess(f, 3)
+		b := f.browser()
+		checkTooMany(t, "a fourth failure", b.Post("/signin", signInForm(b, "", "alice", "wrong")))
+	})
+	t.Run("a known browser passes a locked account", func(t *testing.T) {
+		f := newFixture(t, false, tight)
+		known := f.browser()
+		known.SignIn("alice", alicePassword)
+		known.Post("/signout", url.Values{"csrf_token": {webtest.CSRF(known.Get("/device").Body)}})
+		guess(f, 10) // five wrong guesses from anywhere, then more as the budget refills
+		stranger := f.browser()
+		checkTooMany(t, "the right password from a new browser", stranger.Post("/signin", signInForm(stranger, "", "alice", alicePassword)))
+		if resp := known.Post("/signin", signInForm(known, "", "alice", alicePassword)); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("the right password from a browser that signed in before: status %d, want 303", resp.StatusCode)
+		}
+	})
+	t.Run("a known browser passes spent IP and global budgets", func(t *testing.T) {
+		f := newFixture(t, false, func(s *web.Site) {
+			tight(s)
+			s.SignInBudgets.PerIP = ratelimit.Budget{N: 2, Per: 15 * time.Minute}
+			s.SignInBudgets.Global = ratelimit.Budget{N: 2, Per: time.Minute}
+		})
+		known := f.browser()
+		known.SignIn("alice", alicePassword)
+		for range 5 { // a flood at other accounts, from the user's network
+			b := f.browser()
+			b.Post("/signin", signInForm(b, "", "mallory", "guess"))
+		}
+		if resp := known.Post("/signin", signInForm(known, "", "alice", alicePassword)); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("known browser after the flood: status %d, want 303", resp.StatusCode)
+		}
+	})
+	t.Run("a known browser has a budget of its own", func(t *testing.T) {
+		f := newFixture(t, false, tight)
+		known := f.browser()
+		known.SignIn("alice", alicePassword)
+		for range 3 {
+			known.Post("/signin", signInForm(known, "", "alice", "wrong"))
+		}
+		checkTooMany(t, "a fourth failure from the known browser", known.Post("/signin", signInForm(known, "", "alice", "wrong")))
+	})
+	t.Run("an IPv6 client is counted by its /64", func(t *testing.T) {
+		f := newFixture(t, false, func(s *web.Site) {
+			tight(s)
+			s.SignInBudgets.PerIP = ratelimit.Budget{N: 3, Per: 15 * time.Minute}
+			s.IPs = clientip.Resolver{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+		})
+		from := func(addr, user string) *webtest.Response {
+			b := f.browser()
+			form := signInForm(b, "", user, "wrong")
+			req, _ := http.NewRequest(http.MethodPost, b.Base+"/signin", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Forwarded-For", addr)
+			return b.Do(req)
+		}
+		for i, addr := range []string{"2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2:ffff::c"} {
+			if resp := from(addr, "user"+strconv.Itoa(i)); resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("attempt from %s: status %d, want 400", addr, resp.StatusCode)
+			}
+		}
+		checkTooMany(t, "a fourth address of the same /64", from("2001:db8:1:2::d", "user9"))
+		if resp := from("2001:db8:1:3::1", "user10"); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("another /64: status %d, want 400", resp.StatusCode)
 		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/grantd/grantd/internal/clientip"
 	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 )
 
@@ -71,13 +72,20 @@ type Site struct {
 	Issuer string
 	// SessionTTL is the lifetime of a signed-in session (default 12h).
 	SessionTTL time.Duration
-	// TrustedProxies are the peers whose X-Forwarded-For is believed (GEN-06).
-	TrustedProxies []netip.Prefix
+	// IPs finds the client's address, believing X-Forwarded-For from
+	// trusted proxies only (GEN-06), and keys per-IP budgets by its network.
+	IPs clientip.Resolver
 	// Limiter keeps the attempt budgets. Required.
 	Limiter ratelimit.Limiter
 	// SignInBudgets limit password guesses; zero budgets take
 	// DefaultSignInBudgets().
 	SignInBudgets Budgets
+	// Verifier bounds the password checks (nil: one of its own, of
+	// GOMAXPROCS slots); share the server's with its client authentication.
+	Verifier *secret.Verifier
+	// BrowserKey signs the device cookies of browsers that signed in before
+	// (see knownBrowser); shared by every instance. Empty: none are issued.
+	BrowserKey []byte
 	// Now is the clock (default time.Now); Rand the randomness for session
 	// ids (default crypto/rand.Reader); Logger the log (default discards).
 	Now    func() time.Time
@@ -106,7 +114,15 @@ func (s *Site) setup() {
 			}
 		}
 		s.origins.SetDenyHandler(http.HandlerFunc(s.Forbidden))
+		if s.Verifier == nil {
+			s.Verifier = secret.NewVerifier(0, 0)
+		}
 	})
+}
+
+func (s *Site) verifier() *secret.Verifier {
+	s.setup()
+	return s.Verifier
 }
 
 // AllowCrossSite exempts the route pattern (e.g. "POST /authorize") from the
@@ -221,7 +237,7 @@ func (s *Site) ParseForm(w http.ResponseWriter, r *http.Request) bool {
 // ClientIP returns the client address of r, believing X-Forwarded-For only
 // from TrustedProxies (GEN-06).
 func (s *Site) ClientIP(r *http.Request) netip.Addr {
-	return clientip.From(r, s.TrustedProxies)
+	return s.IPs.Addr(r)
 }
 
 // Charge is one attempt to spend from one budget.
@@ -250,7 +266,7 @@ func (s *Site) Spend(ctx context.Context, charges ...Charge) (ok bool, retryAfte
 // of kind (e.g. "signin", "usercode") against b, in that order.
 func (s *Site) Charges(r *http.Request, kind, account string, b Budgets) []Charge {
 	return []Charge{
-		{Key: kind + ":ip:" + s.ClientIP(r).String(), Budget: b.PerIP},
+		{Key: kind + ":ip:" + s.IPs.Key(r), Budget: b.PerIP},
 		{Key: kind + ":account:" + account, Budget: b.PerAccount},
 		{Key: kind + ":global", Budget: b.Global},
 	}

@@ -8,6 +8,21 @@ import (
 	"time"
 )
 
+// ReturnAttempt gives one attempt back to key's budget: it moves the
+// bucket's theoretical arrival time one emission interval earlier. A time
+// in the past counts as now at the next attempt, so the budget is never
+// fuller than full.
+func (s *Store) ReturnAttempt(ctx context.Context, key string, n int, window time.Duration) error {
+	if n <= 0 || window <= 0 {
+		return fmt.Errorf("return attempt: budget of %d per %v", n, window)
+	}
+	emission := max(window/time.Duration(n), 1)
+	if _, err := s.exec(ctx, "return attempt", `UPDATE attempts SET tat = tat - $2 WHERE bucket = $1`, key, int64(emission)); err != nil {
+		return fmt.Errorf("return attempt: %w", err)
+	}
+	return nil
+}
+
 // TakeAttempt spends one attempt of key's budget of n per window at now. The
 // budget is a GCRA token bucket kept as one number per key, the theoretical
 // arrival time (tat): each attempt moves it one emission interval T =

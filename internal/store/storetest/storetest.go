@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"REL-12/RotateSigningKey", testRotateSigningKey},
 		{"Secrets", testSecrets},
 		{"Attempts", testAttempts},
+		{"ReturnAttempt", testReturnAttempt},
 		{"PurgeExpired/DeviceGrantsSessionsRefreshTokens", testPurge},
 		{"PurgeExpired/GrantsAndCodes", testPurgeGrantsAndCodes},
 		{"REL-02/ConcurrentRedeem", testConcurrentRedeem},

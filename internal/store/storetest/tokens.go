@@ -216,6 +216,47 @@ func testAttempts(t *testing.T, s store.Store) {
 		if _, _, err := s.TakeAttempt(ctx, "k", bad.n, bad.window, at(0)); err == nil {
 			t.Errorf("TakeAttempt with n=%d window=%v: no error", bad.n, bad.window)
 		}
+		if err := s.ReturnAttempt(ctx, "k", bad.n, bad.window); err == nil {
+			t.Errorf("ReturnAttempt with n=%d window=%v: no error", bad.n, bad.window)
+		}
+	}
+}
+
+// testReturnAttempt: an attempt given back is as if never taken, and giving
+// back never makes a budget fuller than full; an unknown key is no error.
+func testReturnAttempt(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n, window = 3, 30 * time.Second
+	take := func(key string, at0 time.Duration) bool {
+		ok, _, err := s.TakeAttempt(ctx, key, n, window, at(at0))
+		mustOK(t, err, "take attempt")
+		return ok
+	}
+	for range n {
+		take("signin:account:alice", 0)
+	}
+	mustOK(t, s.ReturnAttempt(ctx, "signin:account:alice", n, window), "return attempt")
+	if !take("signin:account:alice", 0) {
+		t.Error("the attempt given back could not be taken")
+	}
+	if take("signin:account:alice", 0) {
+		t.Error("more than the budget after one attempt given back")
+	}
+	// Given back many times over: still no more than n at once.
+	for range 10 {
+		mustOK(t, s.ReturnAttempt(ctx, "signin:account:bob", n, window), "return attempt of an unknown key")
+	}
+	take("signin:account:bob", 0)
+	for range 10 {
+		mustOK(t, s.ReturnAttempt(ctx, "signin:account:bob", n, window), "return attempt")
+	}
+	for i := range n {
+		if !take("signin:account:bob", time.Minute) {
+			t.Errorf("attempt %d of a full budget refused", i)
+		}
+	}
+	if take("signin:account:bob", time.Minute) {
+		t.Error("a budget given back too often allowed more than n at once")
 	}
 }
 
