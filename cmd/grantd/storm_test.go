@@ -24,7 +24,7 @@ import (
 // password checks were bounded, 256 concurrent wrong secrets took the
 // server to 5 GB and /healthz to a p99 of 4.5 s.
 const (
-	stormPeakRSS = 250 << 20        // the server's peak resident memory
+	stormPeakRSS = 250 << 20       // the server's peak resident memory
 	stormP99     = 1 * time.Second // /healthz and a device poll, during a storm
 )
 
