@@ -173,9 +173,27 @@ type PollResult struct {
 	UserID   string
 	Scopes   []string
 	AuthTime time.Time
-	// SlowDown reports that the poll came sooner than the grant's interval
-	// after the one before; the interval has grown by 5 seconds.
+	// SlowDown reports that the grant is pending and the poll came sooner
+	// than its interval after the one before (PollTooSoon); the interval
+	// has grown by SlowDownStep.
 	SlowDown bool
+	// Interval is the grant's polling interval after this poll; zero for a
+	// poll by another client, which is not recorded.
+	Interval time.Duration
+}
+
+// SlowDownStep is how much each slow_down raises a grant's polling interval
+// (RFC 8628 §3.5).
+const SlowDownStep = 5 * time.Second
+
+// PollTooSoon reports whether a poll that comes elapsed after the one before
+// is too soon for a grant whose interval is interval. A poll up to a second
+// early, or a fifth of the interval when that is less, is on time: network
+// jitter makes a device that polls at exactly its interval arrive early now
+// and then, and RFC 8628 §3.5 asks for slow_down when a client polls too
+// fast, not when its packets jitter.
+func PollTooSoon(elapsed, interval time.Duration) bool {
+	return elapsed < interval-min(time.Second, interval/5)
 }
 
 // Expired reports whether the grant's lifetime is over at now.
@@ -196,11 +214,12 @@ type DeviceGrants interface {
 	// PollDeviceGrant is the store's part of a device access token request
 	// (RFC 8628 §3.4), in one call: it finds the grant with the given device
 	// code hash, or returns ErrNotFound, and when the grant is clientID's it
-	// records the poll at now. When the previous poll was less than the
-	// grant's interval before now, it raises the grant's interval by 5
-	// seconds and reports SlowDown (RFC 8628 §3.5); the first poll is never
-	// slow. Atomic: of concurrent polls at one instant, at most one is on
-	// time. A poll by another client is not recorded: it neither uses the
+	// records the poll at now. When the grant is pending and unexpired and
+	// the poll comes too soon after the previous one (PollTooSoon), it
+	// raises the grant's interval by SlowDownStep and reports SlowDown (RFC
+	// 8628 §3.5); the first poll is never slow, and neither is a poll of a
+	// decided or expired grant, which is answered by its state. Atomic: of
+	// concurrent polls at one instant, at most one is on time. A poll by another client is not recorded: it neither uses the
 	// code up nor counts as a poll (DEV-16), and its result carries the
 	// grant's owner so that the caller can refuse it. The poll record (the
 	// last poll and the raised interval, which DeviceGrantByDeviceCode

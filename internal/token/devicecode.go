@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/secret"
@@ -35,16 +36,18 @@ func (h *Handler) deviceCode(r *http.Request, client store.Client, f oauth.Form)
 	if p.ClientID != client.ID {
 		return nil, oauth.NewError(oauth.InvalidGrant, "The device code is invalid.")
 	}
-	// Polling sooner than the interval earns slow_down, and the store has
-	// raised this code's interval by 5 seconds (RFC 8628 §3.5).
-	if p.SlowDown {
-		return nil, oauth.NewError(oauth.SlowDown, "Poll less often: the interval has grown by 5 seconds.")
-	}
 	if p.Expired(now) {
 		return nil, oauth.NewError(oauth.ExpiredToken, "The device code has expired.")
 	}
 	switch p.State {
 	case store.DevicePending:
+		// Polling too soon earns slow_down, and the store has raised this
+		// code's interval by 5 seconds (RFC 8628 §3.5). A decided code is
+		// answered by its state however soon it is polled.
+		if p.SlowDown {
+			return nil, oauth.NewError(oauth.SlowDown, fmt.Sprintf("Poll less often: wait at least %d seconds between polls.",
+				int64(p.Interval/time.Second)))
+		}
 		return nil, oauth.NewError(oauth.AuthorizationPending, "The user has not yet decided.")
 	case store.DeviceDenied:
 		return nil, oauth.NewError(oauth.AccessDenied, "The user denied the request.")

@@ -10,9 +10,8 @@ import (
 	"github.com/grantd/grantd/internal/store"
 )
 
-// slowDownStep is how much each slow_down raises a grant's polling interval
-// (RFC 8628 §3.5).
-const slowDownStep = 5 * time.Second
+// slowDownStep is how much each slow_down raises a grant's polling interval.
+const slowDownStep = store.SlowDownStep
 
 const deviceColumns = `device_code_hash, user_code, client_id, scopes, state, user_id, auth_time,
 	poll_interval_ns, last_polled_at, created_at, expires_at, decided_at`
@@ -141,7 +140,13 @@ func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash, clientID st
 	if err != nil {
 		return store.PollResult{}, fmt.Errorf("poll device grant: %w", err)
 	}
-	p := store.PollResult{ClientID: g.ClientID, State: g.State, ExpiresAt: g.ExpiresAt, SlowDown: slowDown}
+	p := store.PollResult{ClientID: g.ClientID, State: g.State, ExpiresAt: g.ExpiresAt, SlowDown: slowDown, Interval: g.Interval}
+	if slowDown {
+		p.Interval += slowDownStep
+	}
+	if g.ClientID != clientID {
+		p.Interval = 0
+	}
 	if g.State == store.DeviceApproved {
 		p.UserID, p.Scopes, p.AuthTime = g.UserID, g.Scopes, g.AuthTime
 	}
@@ -220,9 +225,11 @@ const pollInRow = `WITH old AS (SELECT ` + devicePollColumns + ` FROM device_gra
 		FROM old WHERE g.device_code_hash = $1 AND old.client_id = $2::text)
 	SELECT ` + devicePollColumns + `, ` + pollTooSoon + `, set_config('synchronous_commit', 'off', true) FROM old`
 
-// pollTooSoon is true when the poll at $3 comes sooner than the interval
-// after the last one.
-const pollTooSoon = `old.last_polled_at IS NOT NULL AND $3::bigint - old.last_polled_at < old.poll_interval_ns`
+// pollTooSoon is true when the grant is pending and unexpired and the poll
+// at $3 comes too soon after the last one: store.PollTooSoon in SQL, with
+// its tolerance of a second or a fifth of the interval.
+const pollTooSoon = `old.state = 'pending' AND old.expires_at > $3::bigint AND old.last_polled_at IS NOT NULL AND
+	$3::bigint - old.last_polled_at < old.poll_interval_ns - LEAST(1000000000, old.poll_interval_ns / 5)`
 
 // queryPollInRow runs pollInRow for a poll at now by clientID, and reports
 // slow_down only for a poll it recorded.

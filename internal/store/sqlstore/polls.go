@@ -157,7 +157,7 @@ func (b *pollBook) recordLocked(g *store.DeviceGrant, now time.Time, pending boo
 		e.epoch = b.epoch
 	}
 	e.apply(g)
-	slowDown = e.poll(t)
+	slowDown = e.poll(t, g.State == store.DevicePending && t < e.expires)
 	b.entries[k] = e
 	b.newest = max(b.newest, t)
 	return slowDown
@@ -211,7 +211,8 @@ func (b *pollBook) pollPending(deviceCodeHash, clientID string, now time.Time) (
 	if p.ClientID != clientID {
 		return p, true, false
 	}
-	p.SlowDown = e.poll(t)
+	p.SlowDown = e.poll(t, true)
+	p.Interval = time.Duration(e.interval)
 	b.entries[k] = e
 	b.newest = max(b.newest, t)
 	return p, true, false
@@ -290,11 +291,12 @@ func (b *pollBook) intern(clientID string) uint32 {
 	return i
 }
 
-// poll records a poll at t (Unix ns) and reports whether it came sooner
-// than the interval after the one before, raising the interval by
-// slowDownStep if so (RFC 8628 §3.5).
-func (e *pollEntry) poll(t int64) (slowDown bool) {
-	if e.polled && t-e.last < e.interval {
+// poll records a poll at t (Unix ns). When judge is set (the grant is
+// pending and unexpired) it reports whether the poll came too soon after
+// the one before (store.PollTooSoon), raising the interval by slowDownStep
+// if so (RFC 8628 §3.5).
+func (e *pollEntry) poll(t int64, judge bool) (slowDown bool) {
+	if judge && e.polled && store.PollTooSoon(time.Duration(t-e.last), time.Duration(e.interval)) {
 		slowDown = true
 		e.interval += int64(slowDownStep)
 		e.raised = true

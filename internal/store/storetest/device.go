@@ -54,19 +54,21 @@ func testDevicePoll(t *testing.T, s store.Store) {
 	mustOK(t, s.CreateDeviceGrant(ctx, g), "create")
 
 	// Each poll sees the interval and last poll that the previous one left.
+	// A poll up to a second early is on time (store.PollTooSoon).
+	s5, ms := time.Second, time.Millisecond
 	steps := []struct {
 		at           time.Duration
 		wantSlow     bool
 		wantInterval time.Duration // before this poll
 		wantLast     time.Duration // before this poll; -1 for never
 	}{
-		{0, false, 5 * time.Second, -1}, // the first poll is never slow, even at once
-		{5 * time.Second, false, 5 * time.Second, 0},
-		{7 * time.Second, true, 5 * time.Second, 5 * time.Second},   // 2s < 5s
-		{16 * time.Second, true, 10 * time.Second, 7 * time.Second}, // 9s < 10s
-		{31 * time.Second, false, 15 * time.Second, 16 * time.Second},
-		{31 * time.Second, true, 15 * time.Second, 31 * time.Second}, // same instant
-		{52 * time.Second, false, 20 * time.Second, 31 * time.Second},
+		{0, false, 5 * s5, -1},         // the first poll is never slow, even at once
+		{4 * s5, false, 5 * s5, 0},     // a second early: on time
+		{6 * s5, true, 5 * s5, 4 * s5}, // 2s < 5s - 1s
+		{15 * s5, false, 10 * s5, 6 * s5},
+		{23*s5 + 999*ms, true, 10 * s5, 15 * s5},        // 8.999s < 10s - 1s
+		{23*s5 + 999*ms, true, 15 * s5, 23*s5 + 999*ms}, // same instant
+		{42*s5 + 999*ms, false, 20 * s5, 23*s5 + 999*ms},
 	}
 	for i, st := range steps {
 		before, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
@@ -86,12 +88,17 @@ func testDevicePoll(t *testing.T, s store.Store) {
 		if !before.LastPolledAt.Equal(wantLast) {
 			t.Errorf("poll %d at +%v: last poll before = %v, want %v", i, st.at, before.LastPolledAt, wantLast)
 		}
-		want := store.PollResult{ClientID: tvClient, State: store.DevicePending, ExpiresAt: g.ExpiresAt, SlowDown: st.wantSlow}
+		after := st.wantInterval
+		if st.wantSlow {
+			after += store.SlowDownStep
+		}
+		want := store.PollResult{ClientID: tvClient, State: store.DevicePending, ExpiresAt: g.ExpiresAt,
+			SlowDown: st.wantSlow, Interval: after}
 		wantEqual(t, fmt.Sprintf("poll %d", i), p, want)
 	}
 
 	want := g
-	want.Interval, want.LastPolledAt = 20*time.Second, at(52*time.Second)
+	want.Interval, want.LastPolledAt = 20*time.Second, at(42*s5+999*ms)
 	got, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
 	mustOK(t, err, "grant after polls")
 	wantEqual(t, "grant after polls", got, want)
@@ -102,7 +109,7 @@ func testDevicePoll(t *testing.T, s store.Store) {
 	p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute))
 	mustOK(t, err, "poll after approval")
 	wantEqual(t, "poll after approval", p, store.PollResult{ClientID: tvClient, State: store.DeviceApproved,
-		ExpiresAt: g.ExpiresAt, UserID: "user-1", Scopes: g.Scopes, AuthTime: at(0)})
+		ExpiresAt: g.ExpiresAt, UserID: "user-1", Scopes: g.Scopes, AuthTime: at(0), Interval: 20 * time.Second})
 	got, err = s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
 	mustOK(t, err, "grant after a poll of the approved code")
 	decided.LastPolledAt = at(2 * time.Minute)
@@ -122,24 +129,26 @@ func testPollDeviceGrant(t *testing.T, s store.Store) {
 	// answers some from memory shows both ways.
 	ms := time.Millisecond
 	steps := []struct {
-		at       time.Duration
-		client   string
-		wantSlow bool
+		at           time.Duration
+		client       string
+		wantSlow     bool
+		wantInterval time.Duration // after the poll
 	}{
-		{0, tvClient, false}, // the first poll is never slow, even at once
-		{100 * ms, "other", false},
-		{5 * time.Second, tvClient, false}, // on time: the other client's poll did not count
-		{5100 * ms, "other", false},        // never slowed down, and not recorded
-		{7 * time.Second, tvClient, true},  // 2s < 5s
-		{7100 * ms, "other", false},
-		{7200 * ms, tvClient, true}, // 200ms < 10s
-		{28 * time.Second, tvClient, false},
-		{28100 * ms, tvClient, true}, // 100ms < 20s
+		{0, tvClient, false, 5 * time.Second},               // the first poll is never slow, even at once
+		{100 * ms, "other", false, 0},                       // another client's poll is not recorded
+		{5 * time.Second, tvClient, false, 5 * time.Second}, // on time: the other client's poll did not count
+		{5100 * ms, "other", false, 0},                      // never slowed down, and not recorded
+		{7 * time.Second, tvClient, true, 10 * time.Second}, // 2s < 4s
+		{7100 * ms, "other", false, 0},
+		{7200 * ms, tvClient, true, 15 * time.Second}, // 200ms < 9s
+		{28 * time.Second, tvClient, false, 15 * time.Second},
+		{28100 * ms, tvClient, true, 20 * time.Second}, // 100ms < 14s
 	}
 	for i, st := range steps {
 		p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, st.client, at(st.at))
 		mustOK(t, err, "poll")
-		want := store.PollResult{ClientID: tvClient, State: store.DevicePending, ExpiresAt: g.ExpiresAt, SlowDown: st.wantSlow}
+		want := store.PollResult{ClientID: tvClient, State: store.DevicePending, ExpiresAt: g.ExpiresAt,
+			SlowDown: st.wantSlow, Interval: st.wantInterval}
 		wantEqual(t, fmt.Sprintf("poll %d at +%v by %s", i, st.at, st.client), p, want)
 	}
 	want := g
@@ -178,9 +187,12 @@ func testPollDeviceGrant(t *testing.T, s store.Store) {
 		for _, client := range []string{tvClient, "other"} {
 			p, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, client, decided.Add(100*ms))
 			mustOK(t, err, tc.name+": poll")
-			// 200ms after the poll before, if any: too soon.
-			want := store.PollResult{ClientID: tvClient, State: tc.want, ExpiresAt: g.ExpiresAt,
-				SlowDown: tc.pollBefore && client == tvClient}
+			// 200ms after the poll before, if any, but a decided grant
+			// is answered by its state, never slow_down (RFC 8628 §3.5).
+			want := store.PollResult{ClientID: tvClient, State: tc.want, ExpiresAt: g.ExpiresAt}
+			if client == tvClient {
+				want.Interval = 5 * time.Second
+			}
 			if tc.d.Approve { // what the token set needs, without a read of its own
 				want.UserID, want.Scopes, want.AuthTime = tc.d.UserID, g.Scopes, tc.d.AuthTime
 			}
