@@ -114,7 +114,7 @@ func TestPollOfUnknownCode(t *testing.T) {
 
 // bookGrant is a grant for the poll book alone, expiring at expires.
 func bookGrant(n int, expires time.Time) store.DeviceGrant {
-	return store.DeviceGrant{DeviceCodeHash: fmt.Sprintf("dc-%d", n), Interval: 5 * time.Second, ExpiresAt: expires}
+	return store.DeviceGrant{DeviceCodeHash: fmt.Sprintf("dc-%d", n), State: store.DevicePending, Interval: 5 * time.Second, ExpiresAt: expires}
 }
 
 // TestPollBookPrunesExpired: once the book has grown to its next sweep,
