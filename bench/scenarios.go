@@ -174,16 +174,21 @@ func authorizeStep(t *Target, sink *codeSink, limit int64) func(int) load.Step {
 }
 
 // pollRing is a ring of pending codes polled in turn, each no sooner than
-// its interval after the answer to its previous poll.
+// its interval after the answer to its previous poll, and by one
+// connection at a time: a connection that came round the ring while
+// another still waited to poll a code would otherwise poll it too, at the
+// same instant, as no device does.
 type pollRing struct {
 	codes    []deviceCode
 	cursor   atomic.Int64
 	notAfter []atomic.Int64 // unix nanoseconds before which a code must not be polled
 	interval []atomic.Int64 // current interval, raised by 5 s on each slow_down
+	busy     []atomic.Bool  // a connection is waiting to poll, or polling, the code
 }
 
 func newPollRing(codes []deviceCode) *pollRing {
-	r := &pollRing{codes: codes, notAfter: make([]atomic.Int64, len(codes)), interval: make([]atomic.Int64, len(codes))}
+	r := &pollRing{codes: codes, notAfter: make([]atomic.Int64, len(codes)), interval: make([]atomic.Int64, len(codes)),
+		busy: make([]atomic.Bool, len(codes))}
 	for i, c := range codes {
 		r.interval[i].Store(int64(c.Interval))
 	}
@@ -198,6 +203,10 @@ func pacedPollStep(t *Target, ring *pollRing) func(int) load.Step {
 		buf := make([]byte, 0, 256)
 		return func(ctx context.Context, c *load.Client) bool {
 			k := int((ring.cursor.Add(1) - 1) % int64(len(ring.codes)))
+			if !ring.busy[k].CompareAndSwap(false, true) {
+				return true // another connection has it: take the next
+			}
+			defer ring.busy[k].Store(false)
 			if wait := time.Until(time.Unix(0, ring.notAfter[k].Load())); wait > 0 && !load.Sleep(ctx, wait) {
 				return false
 			}
