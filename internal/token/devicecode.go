@@ -1,6 +1,9 @@
 package token
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -52,10 +55,10 @@ func (h *Handler) deviceCode(r *http.Request, client store.Client, f oauth.Form)
 	case store.DeviceDenied:
 		return nil, oauth.NewError(oauth.AccessDenied, "The user denied the request.")
 	case store.DeviceApproved:
-		return h.redeemDevice(r, client, store.DeviceGrant{DeviceCodeHash: hash, UserID: p.UserID,
+		return h.redeemDevice(r, client, code, store.DeviceGrant{DeviceCodeHash: hash, UserID: p.UserID,
 			Scopes: p.Scopes, AuthTime: p.AuthTime})
 	default: // issued: one token set per code (DEV-14)
-		return nil, oauth.NewError(oauth.InvalidGrant, "The device code has been used.")
+		return h.redeliverDevice(r, client, code)
 	}
 }
 
@@ -65,22 +68,30 @@ func (h *Handler) deviceCode(r *http.Request, client store.Client, f oauth.Form)
 // a signing failure leaves the grant approved and redeemable. The claim also
 // re-checks the approving user (DEV-18): tokens minted for a user disabled
 // since the approval are never sent.
-func (h *Handler) redeemDevice(r *http.Request, client store.Client, g store.DeviceGrant) (*Response, error) {
+//
+// The token set is derived from the device code (deviceTokens), so that a
+// retry within the grace window gets it again (redeliverDevice).
+func (h *Handler) redeemDevice(r *http.Request, client store.Client, code string, g store.DeviceGrant) (*Response, error) {
 	ctx := r.Context()
 	now := h.Now()
-	withRefresh := h.TokenSet.Refresh && client.AllowsGrant(GrantRefreshToken)
-	info, grant, err := h.newGrant(GrantDeviceCode, client, g.UserID, g.Scopes, "", g.AuthTime, withRefresh, now)
+	withRefresh := h.deviceRefresh(client)
+	d := h.deviceTokens(code)
+	info, grant := h.newGrantWithID(d.grantID, GrantDeviceCode, client, g.UserID, g.Scopes, "", g.AuthTime, withRefresh, now)
+	resp, err := h.mintAs(info, g.Scopes, h.TokenSet.ID, now, d.jti)
 	if err != nil {
 		return nil, oauth.Unavailable(err)
 	}
-	resp, rt, err := h.newTokenSet(info, g.Scopes, h.TokenSet.ID, withRefresh, now)
-	if err != nil {
-		return nil, err
+	var rt *store.RefreshToken
+	if withRefresh {
+		rec := h.refreshRecord(info, d.refresh, now)
+		rt, resp.RefreshToken = &rec, d.refresh
 	}
 	err = h.Store.RedeemDeviceGrant(ctx, g.DeviceCodeHash, client.ID, now, grant, rt)
 	switch {
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
-		return nil, oauth.NewError(oauth.InvalidGrant, "The device code has been used.")
+	case errors.Is(err, store.ErrConflict):
+		return h.redeliverDevice(r, client, code) // a concurrent poll redeemed it
+	case errors.Is(err, store.ErrNotFound):
+		return nil, deviceCodeUsed()
 	case errors.Is(err, store.ErrUserInactive):
 		return nil, inactiveUser()
 	}
@@ -89,6 +100,86 @@ func (h *Handler) redeemDevice(r *http.Request, client store.Client, g store.Dev
 	}
 	h.Logger.InfoContext(ctx, "device grant redeemed", "client_id", client.ID, "sub", g.UserID)
 	return resp, nil
+}
+
+// deviceRefresh reports whether a device grant of client comes with a
+// refresh token (RESULT_TOKEN_SET, and the client's grant types).
+func (h *Handler) deviceRefresh(client store.Client) bool {
+	return h.TokenSet.Refresh && client.AllowsGrant(GrantRefreshToken)
+}
+
+// redeliverDevice answers a device code presented again after its
+// redemption. Within RefreshTokenGrace of the redemption, by the same
+// client, while the grant is live, its user active and its refresh token
+// unused, it gets the same token set again — the same grant, access token
+// claims (jti and iat included) and refresh token — because a device whose
+// token response was lost (a crash between commit and answer, a dropped
+// connection) would otherwise have to start over. The tokens are derived,
+// not stored. Otherwise the code is used (DEV-14).
+func (h *Handler) redeliverDevice(r *http.Request, client store.Client, code string) (*Response, error) {
+	if h.RefreshTokenGrace <= 0 {
+		return nil, deviceCodeUsed()
+	}
+	ctx, now, d := r.Context(), h.Now(), h.deviceTokens(code)
+	g, err := h.Store.Grant(ctx, d.grantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, deviceCodeUsed()
+	}
+	if err != nil {
+		return nil, oauth.Unavailable(fmt.Errorf("load device grant's grant: %w", err))
+	}
+	if g.ClientID != client.ID || !g.RevokedAt.IsZero() || now.Sub(g.CreatedAt) > h.RefreshTokenGrace {
+		return nil, deviceCodeUsed()
+	}
+	dg, err := h.Store.DeviceGrantByDeviceCode(ctx, secret.Hash(code))
+	if err != nil {
+		return nil, oauth.Unavailable(fmt.Errorf("reload device grant: %w", err))
+	}
+	if err := h.checkUser(r, g.UserID); err != nil {
+		return nil, err
+	}
+	withRefresh := h.deviceRefresh(client)
+	if withRefresh {
+		rt, err := h.Store.RefreshToken(ctx, secret.Hash(d.refresh))
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !rt.Active(now)) {
+			return nil, deviceCodeUsed() // the device has its tokens, and used them
+		}
+		if err != nil {
+			return nil, oauth.Unavailable(fmt.Errorf("load device grant's refresh token: %w", err))
+		}
+	}
+	info := grantInfo{GrantID: g.ID, ClientID: client.ID, UserID: g.UserID, Scopes: g.Scopes, AuthTime: dg.AuthTime,
+		Audience: h.audience(client, ""), Expires: g.ExpiresAt}
+	resp, err := h.mintAs(info, g.Scopes, h.TokenSet.ID, g.CreatedAt, d.jti)
+	if err != nil {
+		return nil, oauth.Unavailable(err)
+	}
+	resp.ExpiresIn -= int64(now.Sub(g.CreatedAt) / time.Second)
+	if withRefresh {
+		resp.RefreshToken = d.refresh
+	}
+	h.Logger.InfoContext(ctx, "device grant redelivered", "client_id", client.ID, "sub", g.UserID)
+	return resp, nil
+}
+
+// deviceTokens are the identifiers of the token set a device code yields,
+// derived from the code with HMAC-SHA256 under the successor key: without
+// the key the code tells nothing of them, and with it a retry gets the same
+// ones although only their hashes are stored.
+type deviceTokens struct{ grantID, jti, refresh string }
+
+func (h *Handler) deviceTokens(code string) deviceTokens {
+	derive := func(label string, n int) string {
+		m := hmac.New(sha256.New, h.SuccessorKey)
+		m.Write([]byte("device-code\x00" + label + "\x00"))
+		m.Write([]byte(code))
+		return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:n])
+	}
+	return deviceTokens{grantID: derive("grant", 16), jti: derive("jti", 16), refresh: derive("refresh", 32)}
+}
+
+func deviceCodeUsed() error {
+	return oauth.NewError(oauth.InvalidGrant, "The device code has been used.")
 }
 
 // checkUser refuses a grant whose user is gone or disabled.

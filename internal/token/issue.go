@@ -48,9 +48,17 @@ type grantInfo struct {
 // for it, the ID token. It makes no state change, so a signing failure loses
 // nothing.
 func (h *Handler) mint(g grantInfo, accessScopes []string, withID bool, now time.Time) (*Response, error) {
-	jti, err := newID(h.Rand)
-	if err != nil {
-		return nil, fmt.Errorf("make jti: %w", err)
+	return h.mintAs(g, accessScopes, withID, now, "")
+}
+
+// mintAs is mint of tokens issued at now, whose access token has id jti
+// (a random one when empty).
+func (h *Handler) mintAs(g grantInfo, accessScopes []string, withID bool, now time.Time, jti string) (*Response, error) {
+	if jti == "" {
+		var err error
+		if jti, err = newID(h.Rand); err != nil {
+			return nil, fmt.Errorf("make jti: %w", err)
+		}
 	}
 	scope := strings.Join(accessScopes, " ")
 	exp := now.Add(h.AccessTokenTTL)
@@ -130,6 +138,13 @@ func (h *Handler) newGrant(kind string, client store.Client, userID string, scop
 	if err != nil {
 		return grantInfo{}, store.Grant{}, err
 	}
+	info, g := h.newGrantWithID(id, kind, client, userID, scopes, resource, authTime, withRefresh, now)
+	return info, g, nil
+}
+
+// newGrantWithID is newGrant with the grant's id given.
+func (h *Handler) newGrantWithID(id, kind string, client store.Client, userID string, scopes []string, resource string,
+	authTime time.Time, withRefresh bool, now time.Time) (grantInfo, store.Grant) {
 	expires := now.Add(h.AccessTokenTTL)
 	if withRefresh {
 		expires = now.Add(h.RefreshTokenTTL)
@@ -139,7 +154,7 @@ func (h *Handler) newGrant(kind string, client store.Client, userID string, scop
 		Audience: h.audience(client, resource), Resource: resource, Expires: expires,
 	}
 	g := store.Grant{ID: id, ClientID: client.ID, UserID: userID, Scopes: scopes, Kind: kind, CreatedAt: now, ExpiresAt: expires}
-	return info, g, nil
+	return info, g
 }
 
 // audience is the aud of a client's access tokens: the RFC 8707 resource
