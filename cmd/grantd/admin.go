@@ -77,6 +77,8 @@ func (e *environment) createUser(ctx context.Context, args []string) error {
 	username := fs.String("username", "", "user name (required)")
 	password := fs.String("password", "", "password")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	email := fs.String("email", "", "the user's e-mail address, released to clients granted the email scope")
+	verified := fs.Bool("email-verified", false, "the e-mail address has been verified (email_verified: true)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -101,14 +103,17 @@ func (e *environment) createUser(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	u, err := admin.CreateUser(ctx, st, rand.Reader, time.Now(), *username, pw)
+	u, err := admin.CreateUser(ctx, st, rand.Reader, time.Now(),
+		admin.UserSpec{Username: *username, Password: pw, Email: *email, EmailVerified: *verified})
 	if err != nil {
 		return err
 	}
 	return e.printJSON(struct {
-		ID       string `json:"id"`
-		Username string `json:"username"`
-	}{u.ID, u.Username})
+		ID            string `json:"id"`
+		Username      string `json:"username"`
+		Email         string `json:"email,omitempty"`
+		EmailVerified bool   `json:"email_verified,omitempty"`
+	}{u.ID, u.Username, u.Email, u.EmailVerified})
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) error {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -167,28 +168,57 @@ func checkRedirectURIs(uris []string) ([]string, error) {
 		if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(raw, "#") {
 			return nil, fmt.Errorf("redirect URI %q: must be absolute, without a fragment", raw)
 		}
-		switch u.Scheme {
-		case "https":
+		switch {
+		case u.Scheme == "https":
 			if u.Host == "" {
 				return nil, fmt.Errorf("redirect URI %q: no host", raw)
 			}
-		case "http":
+		case u.Scheme == "http":
 			ip, err := netip.ParseAddr(u.Hostname())
 			if err != nil || !ip.IsLoopback() {
 				return nil, fmt.Errorf("redirect URI %q: plain http only for loopback IP addresses (127.0.0.1, [::1])", raw)
 			}
+		case privateUseScheme(u.Scheme):
+		default:
+			return nil, fmt.Errorf("redirect URI %q: use https, http on a loopback IP address, "+
+				"or an app's private-use scheme in reverse domain notation, such as com.example.app:/callback", raw)
 		}
 	}
 	return uris, nil
 }
 
+// privateUseScheme reports whether scheme is a private-use URI scheme as
+// RFC 8252 §7.1 has native apps register: a reverse domain name, which
+// has a period. None of the schemes that run or embed content in a browser
+// (javascript, data, vbscript, file, blob, about) has one.
+func privateUseScheme(scheme string) bool {
+	return strings.Contains(scheme, ".") && !strings.HasPrefix(scheme, ".") && !strings.HasSuffix(scheme, ".")
+}
+
+// UserSpec describes a local account to create.
+type UserSpec struct {
+	Username, Password string
+	// Email, optional, is released with EmailVerified to clients granted
+	// the email scope.
+	Email         string
+	EmailVerified bool
+}
+
 // CreateUser validates and stores a local account with a fresh random id.
-func CreateUser(ctx context.Context, st store.Users, r io.Reader, now time.Time, username, password string) (store.User, error) {
+func CreateUser(ctx context.Context, st store.Users, r io.Reader, now time.Time, spec UserSpec) (store.User, error) {
+	username, password := spec.Username, spec.Password
 	if !usernamePattern.MatchString(username) {
 		return store.User{}, fmt.Errorf("username %q: use 1-64 characters of A-Z a-z 0-9 . _ @ + -", username)
 	}
 	if len(password) < MinPasswordLength {
 		return store.User{}, fmt.Errorf("password: at least %d characters", MinPasswordLength)
+	}
+	if spec.Email != "" {
+		if a, err := mail.ParseAddress(spec.Email); err != nil || a.Address != spec.Email || a.Name != "" {
+			return store.User{}, fmt.Errorf("email %q: not an e-mail address", spec.Email)
+		}
+	} else if spec.EmailVerified {
+		return store.User{}, errors.New("email verified: give the address with --email")
 	}
 	id, err := NewUserID(r)
 	if err != nil {
@@ -198,7 +228,7 @@ func CreateUser(ctx context.Context, st store.Users, r io.Reader, now time.Time,
 	if err != nil {
 		return store.User{}, fmt.Errorf("hash password: %w", err)
 	}
-	u := store.User{ID: id, Username: username, PasswordHash: hash, CreatedAt: now}
+	u := store.User{ID: id, Username: username, PasswordHash: hash, Email: spec.Email, EmailVerified: spec.EmailVerified, CreatedAt: now}
 	if err := st.CreateUser(ctx, u); err != nil {
 		return store.User{}, fmt.Errorf("create user %q: %w", username, err)
 	}

@@ -54,7 +54,7 @@ func EnsureDemo(ctx context.Context, st store.Store, r io.Reader, now time.Time)
 			return DemoOutputs{}, err
 		}
 		pw = pw[:16]
-		u, err = CreateUser(ctx, st, r, now, DemoUsername, pw)
+		u, err = CreateUser(ctx, st, r, now, UserSpec{Username: DemoUsername, Password: pw})
 		if errors.Is(err, store.ErrAlreadyExists) {
 			// Another instance created it a moment ago.
 			if u, err = st.UserByUsername(ctx, DemoUsername); err != nil {

@@ -73,6 +73,8 @@ func newFixture(t *testing.T, options ...func(*fixture, *authorize.Pages)) *fixt
 		{ID: "devonly", Public: true, RedirectURIs: []string{"https://dev.example/cb"}, GrantTypes: []string{"urn:ietf:params:oauth:grant-type:device_code"}},
 		{ID: "xss", Public: true, Name: xssName, RedirectURIs: []string{"https://xss.example/cb"}, GrantTypes: code},
 		{ID: "native", Public: true, RedirectURIs: []string{"com.example.app:/oauth2redirect"}, GrantTypes: code},
+		{ID: "loopback", Public: true, RedirectURIs: []string{"http://127.0.0.1/cb", "http://[::1]:8400/cb?x=1"}, GrantTypes: code,
+			Scopes: []string{"openid"}},
 	} {
 		c.Scopes, c.CreatedAt = allScopes, f.clock.Now()
 		if err := f.store.CreateClient(context.Background(), c); err != nil {

@@ -305,3 +305,29 @@ func TestAuthorizeAccepted(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopbackRedirectAnyPort is RFC 8252 §7.3 (AZ-01's one exception): a
+// native client's loopback redirect URI matches with any port, the port
+// sent being where the response goes; everything else about it must match
+// byte for byte, and nothing but a loopback IP literal over http gets the
+// exception.
+func TestLoopbackRedirectAnyPort(t *testing.T) {
+	f := newFixture(t)
+	f.consent("u-alice", "loopback", "openid")
+	b := f.signedIn("alice")
+	req := func(uri string) url.Values {
+		return with(pubRequest(), "client_id", "loopback", "redirect_uri", uri, "scope", "openid")
+	}
+	for _, uri := range []string{"http://127.0.0.1:51004/cb", "http://127.0.0.1/cb", "http://[::1]:8400/cb?x=1",
+		"http://[::1]:1/cb?x=1", "http://[::1]/cb?x=1"} {
+		q := f.clientRedirect(t, uri, b.Get(authz(req(uri))), uri)
+		if q.Get("code") == "" {
+			t.Errorf("%s: no code", uri)
+		}
+	}
+	for _, uri := range []string{"http://127.0.0.1:51004/cb/", "http://127.0.0.1:51004/CB", "http://127.0.0.2:51004/cb",
+		"http://[::1]:51004/cb", "http://localhost:51004/cb", "https://127.0.0.1:51004/cb", "http://127.0.0.1:51004/cb?x=1",
+		"http://127.0.0.1:http/cb", "http://127.0.0.1:99999/cb", "http://user@127.0.0.1:51004/cb", "http://[::1]:8400/cb?x=2"} {
+		errorPage(t, uri, b.Get(authz(req(uri))), http.StatusBadRequest)
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -159,8 +161,8 @@ func redirectTarget(client store.Client, sent []string) (string, *pageError) {
 		return "", &pageError{status: http.StatusBadRequest, msg: msgRedirect}
 	case len(sent) == 1:
 		for _, uri := range client.RedirectURIs {
-			if uri == sent[0] {
-				target = uri
+			if uri == sent[0] || sameLoopbackRedirect(uri, sent[0]) {
+				target = sent[0]
 			}
 		}
 	case len(client.RedirectURIs) == 1:
@@ -175,6 +177,46 @@ func redirectTarget(client store.Client, sent []string) (string, *pageError) {
 		return "", &pageError{status: http.StatusBadRequest, msg: msgRedirectCfg}
 	}
 	return target, nil
+}
+
+// sameLoopbackRedirect reports whether sent equals the registered URI but for
+// the port, both being http on one loopback IP address: a native app
+// listens on whatever port the operating system gives it, so any port
+// matches (RFC 8252 §7.3). Everything else is compared as it was sent,
+// byte for byte.
+func sameLoopbackRedirect(registered, sent string) bool {
+	rHost, rRest, ok := loopbackRedirect(registered)
+	if !ok {
+		return false
+	}
+	sHost, sRest, ok := loopbackRedirect(sent)
+	return ok && rHost == sHost && rRest == sRest
+}
+
+// loopbackRedirect splits an http URI on a loopback IP literal into its host
+// (without the port) and what follows the authority.
+func loopbackRedirect(uri string) (host, rest string, ok bool) {
+	after, found := strings.CutPrefix(uri, "http://")
+	if !found {
+		return "", "", false
+	}
+	authority, rest := after, ""
+	if i := strings.IndexAny(after, "/?"); i >= 0 {
+		authority, rest = after[:i], after[i:]
+	}
+	host = authority
+	if h, port, err := net.SplitHostPort(authority); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return "", "", false
+		}
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.IsLoopback() || ip.Zone() != "" || ip.String() != host {
+		return "", "", false
+	}
+	return host, rest, true
 }
 
 // validate is step 2: every check whose failure is redirected to the

@@ -131,9 +131,14 @@ func (e *env) client(spec admin.ClientSpec) string {
 	return c.GeneratedSecret
 }
 
+// user returns the user of that name, creating it if need be.
 func (e *env) user(name string) store.User {
 	e.t.Helper()
-	u, err := admin.CreateUser(context.Background(), e.store, rand.Reader, e.clock.Now(), name, "correct horse battery")
+	if u, err := e.store.UserByUsername(context.Background(), name); err == nil {
+		return u
+	}
+	u, err := admin.CreateUser(context.Background(), e.store, rand.Reader, e.clock.Now(),
+		admin.UserSpec{Username: name, Password: "correct horse battery"})
 	if err != nil {
 		e.t.Fatalf("create user: %v", err)
 	}

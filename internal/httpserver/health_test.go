@@ -70,3 +70,34 @@ func TestLiveness(t *testing.T) {
 		t.Errorf("/healthz of a store that failed for good: %d, want 503", got)
 	}
 }
+
+// TestRouterAnswersCarrySecurityHeaders is UI-01 for the answers no page
+// handler writes: the router's 404 and 405 carry the pages' security
+// headers (a browser may show them, and frame them otherwise).
+func TestRouterAnswersCarrySecurityHeaders(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/no/such/page", 404},
+		{"GET", "/.well-known/nothing", 404},
+		{"DELETE", "/device", 405},
+		{"PUT", "/signin", 405},
+	} {
+		req, _ := http.NewRequest(tc.method, e.srv.URL+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.status)
+		}
+		for _, h := range []string{"Content-Security-Policy", "X-Frame-Options", "Referrer-Policy", "X-Content-Type-Options"} {
+			if resp.Header.Get(h) == "" {
+				t.Errorf("%s %s: no %s", tc.method, tc.path, h)
+			}
+		}
+	}
+}

@@ -9,9 +9,14 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/grantd/grantd/internal/web"
 )
 
 // statusRecorder remembers the status a handler wrote, for the access log.
+// It also gives the router's own answers, 404 for a path nothing serves and
+// 405 for a method a path does not take, the security headers of the
+// pages, which a browser may show them as.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
@@ -20,6 +25,11 @@ type statusRecorder struct {
 func (s *statusRecorder) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
+		if code == http.StatusNotFound || code == http.StatusMethodNotAllowed {
+			if h := s.Header(); h.Get("Content-Security-Policy") == "" {
+				web.SetSecurityHeaders(h)
+			}
+		}
 	}
 	s.ResponseWriter.WriteHeader(code)
 }

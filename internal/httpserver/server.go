@@ -120,7 +120,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		Now: o.Now, Logger: o.Logger}).Mount(mux)
 	(&revoke.Handler{Store: o.Store, Auth: auth, Keys: ks, Issuer: cfg.Issuer, Limiter: limiter, Budget: cfg.RevokeLimit,
 		Now: o.Now, Logger: o.Logger}).Mount(mux)
-	(&userinfo.Handler{Checker: checker, Logger: o.Logger}).Mount(mux)
+	// UserInfo answers only tokens meant for this server (JWT-13): one for
+	// another resource server is not a key to the user's profile here.
+	(&userinfo.Handler{Checker: checker, Users: o.Store, Audience: cfg.Issuer, Logger: o.Logger}).Mount(mux)
 	browserKey, err := sharedSecret(ctx, o, "sign-in-browser-key")
 	if err != nil {
 		return nil, err

@@ -52,13 +52,17 @@ type IDTokenClaims struct {
 	AuthTime  int64  `json:"auth_time,omitempty"`
 	Nonce     string `json:"nonce,omitempty"`
 	AtHash    string `json:"at_hash,omitempty"`
+	// Email and EmailVerified are released by the email scope (OpenID
+	// Connect Core §5.4); EmailVerified is nil when Email is not released.
+	Email         string `json:"email,omitempty"`
+	EmailVerified *bool  `json:"email_verified,omitempty"`
 }
 
 // MarshalJSON encodes c exactly as encoding/json encodes its fields, built
 // directly when no string needs escaping; a nonce is the client's, so it may.
 func (c IDTokenClaims) MarshalJSON() ([]byte, error) {
 	o := newObject(len(c.Issuer) + len(c.Subject) + len(c.Audience) + len(c.AZP) + len(c.Nonce) +
-		len(c.AtHash) + 140)
+		len(c.AtHash) + len(c.Email) + 170)
 	o.str("iss", c.Issuer)
 	o.str("sub", c.Subject)
 	o.str("aud", c.Audience)
@@ -68,6 +72,10 @@ func (c IDTokenClaims) MarshalJSON() ([]byte, error) {
 	o.numOmitEmpty("auth_time", c.AuthTime)
 	o.strOmitEmpty("nonce", c.Nonce)
 	o.strOmitEmpty("at_hash", c.AtHash)
+	o.strOmitEmpty("email", c.Email)
+	if c.EmailVerified != nil {
+		o.boolean("email_verified", *c.EmailVerified)
+	}
 	if b, ok := o.end(); ok {
 		return b, nil
 	}

@@ -45,6 +45,8 @@ func TestClaimsJSON(t *testing.T) {
 			AuthTime: 3, Nonce: "n-0S6_WzA2Mj", AtHash: "77QmUPtjPfzWtF2AnpK9RQ"},
 		{},
 		{Nonce: `<script>alert("x")</script>`},
+		{Subject: "k2x7", Email: "alice@example.com", EmailVerified: new(true)},
+		{Email: `"quoted"@example.com`, EmailVerified: new(false)},
 	} {
 		b, err := c.MarshalJSON()
 		sameJSON(t, b, err, idFields(c))

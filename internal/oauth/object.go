@@ -56,6 +56,12 @@ func (o *object) numOmitEmpty(n string, v int64) {
 	}
 }
 
+// boolean writes a boolean member.
+func (o *object) boolean(n string, v bool) {
+	o.name(n)
+	o.b = strconv.AppendBool(o.b, v)
+}
+
 // end closes the object; ok is false when the caller must fall back.
 func (o *object) end() ([]byte, bool) {
 	return append(o.b, '}'), o.ok

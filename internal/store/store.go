@@ -102,8 +102,12 @@ type User struct {
 	ID           string
 	Username     string
 	PasswordHash string
-	Disabled     bool
-	CreatedAt    time.Time
+	// Email is the user's e-mail address ("" for none), released with
+	// EmailVerified to clients granted the email scope.
+	Email         string
+	EmailVerified bool
+	Disabled      bool
+	CreatedAt     time.Time
 }
 
 // Users stores local accounts.

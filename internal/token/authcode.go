@@ -42,7 +42,8 @@ func (h *Handler) authorizationCode(r *http.Request, client store.Client, f oaut
 	if err := checkCodeBindings(code, f); err != nil {
 		return nil, err
 	}
-	if err := h.checkUser(r, code.UserID); err != nil {
+	user, err := h.activeUser(r, code.UserID)
+	if err != nil {
 		return nil, err
 	}
 	withRefresh := client.AllowsGrant(GrantRefreshToken)
@@ -51,6 +52,7 @@ func (h *Handler) authorizationCode(r *http.Request, client store.Client, f oaut
 		return nil, oauth.Unavailable(err)
 	}
 	info.Nonce = code.Nonce
+	info.setUser(user)
 	resp, rt, err := h.newTokenSet(info, code.Scopes, true, withRefresh, now)
 	if err != nil {
 		return nil, err

@@ -77,6 +77,13 @@ func (h *Handler) redeemDevice(r *http.Request, client store.Client, code string
 	withRefresh := h.deviceRefresh(client)
 	d := h.deviceTokens(code)
 	info, grant := h.newGrantWithID(d.grantID, GrantDeviceCode, client, g.UserID, g.Scopes, "", g.AuthTime, withRefresh, now)
+	if h.TokenSet.ID && releasesEmail(g.Scopes) {
+		u, err := h.activeUser(r, g.UserID) // the redemption re-checks it too, atomically
+		if err != nil {
+			return nil, err
+		}
+		info.setUser(u)
+	}
 	resp, err := h.mintAs(info, g.Scopes, h.TokenSet.ID, now, d.jti)
 	if err != nil {
 		return nil, oauth.Unavailable(err)
@@ -135,7 +142,8 @@ func (h *Handler) redeliverDevice(r *http.Request, client store.Client, code str
 	if err != nil {
 		return nil, oauth.Unavailable(fmt.Errorf("reload device grant: %w", err))
 	}
-	if err := h.checkUser(r, g.UserID); err != nil {
+	u, err := h.activeUser(r, g.UserID)
+	if err != nil {
 		return nil, err
 	}
 	withRefresh := h.deviceRefresh(client)
@@ -150,6 +158,7 @@ func (h *Handler) redeliverDevice(r *http.Request, client store.Client, code str
 	}
 	info := grantInfo{GrantID: g.ID, ClientID: client.ID, UserID: g.UserID, Scopes: g.Scopes, AuthTime: dg.AuthTime,
 		Audience: h.audience(client, ""), Expires: g.ExpiresAt}
+	info.setUser(u)
 	resp, err := h.mintAs(info, g.Scopes, h.TokenSet.ID, g.CreatedAt, d.jti)
 	if err != nil {
 		return nil, oauth.Unavailable(err)
@@ -184,8 +193,18 @@ func deviceCodeUsed() error {
 
 // checkUser refuses a grant whose user is gone or disabled.
 func (h *Handler) checkUser(r *http.Request, userID string) error {
+	_, err := h.activeUser(r, userID)
+	return err
+}
+
+// activeUser returns the user of a grant, or the error that refuses the
+// grant when the user is gone or disabled.
+func (h *Handler) activeUser(r *http.Request, userID string) (store.User, error) {
 	u, err := h.Store.User(r.Context(), userID)
-	return userError(userID, u, err)
+	if err := userError(userID, u, err); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
 }
 
 // userError is checkUser's verdict on the user userID as read: u, or err.

@@ -42,7 +42,22 @@ type grantInfo struct {
 	Nonce    string
 	// Expires ends the grant: no token of it outlives this.
 	Expires time.Time
+	// Email and EmailVerified are the user's, for an ID token the email
+	// scope releases them in.
+	Email         string
+	EmailVerified bool
 }
+
+// setUser records what of u the token set may release.
+func (g *grantInfo) setUser(u store.User) {
+	g.Email, g.EmailVerified = u.Email, u.EmailVerified
+}
+
+// ScopeEmail releases the user's e-mail address (OpenID Connect Core §5.4).
+const ScopeEmail = "email"
+
+// releasesEmail reports whether scopes release the user's e-mail address.
+func releasesEmail(scopes []string) bool { return slices.Contains(scopes, ScopeEmail) }
 
 // mint signs the access token and, when withID and the scope (openid) call
 // for it, the ID token. It makes no state change, so a signing failure loses
@@ -75,11 +90,15 @@ func (h *Handler) mintAs(g grantInfo, accessScopes []string, withID bool, now ti
 	}
 	resp := &Response{AccessToken: at, TokenType: "Bearer", ExpiresIn: exp.Unix() - now.Unix(), Scope: scope}
 	if withID && slices.Contains(accessScopes, "openid") {
-		resp.IDToken, err = h.Keys.Sign(h.IDTokenAlg, keys.TypeIDToken, oauth.IDTokenClaims{
+		claims := oauth.IDTokenClaims{
 			Issuer: h.Issuer, Subject: g.UserID, Audience: g.ClientID, AZP: g.ClientID,
 			IssuedAt: now.Unix(), ExpiresAt: now.Add(h.AccessTokenTTL).Unix(),
 			AuthTime: unixOrZero(g.AuthTime), AtHash: atHash(h.IDTokenAlg, at), Nonce: g.Nonce,
-		})
+		}
+		if releasesEmail(accessScopes) && g.Email != "" {
+			claims.Email, claims.EmailVerified = g.Email, new(g.EmailVerified)
+		}
+		resp.IDToken, err = h.Keys.Sign(h.IDTokenAlg, keys.TypeIDToken, claims)
 		if err != nil {
 			return nil, fmt.Errorf("sign ID token: %w", err)
 		}

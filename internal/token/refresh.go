@@ -57,6 +57,7 @@ func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*
 			if err != nil {
 				return store.RefreshToken{}, err
 			}
+			info.setUser(u)
 			return h.refreshRecord(info, rawNext, now), nil
 		})
 	var oerr *oauth.Error
@@ -123,10 +124,12 @@ func (h *Handler) reuse(r *http.Request, client store.Client, old store.RefreshT
 		}
 		rawNext := h.successor(raw)
 		if err == nil && next.Hash == secret.Hash(rawNext) && next.Active(now) {
-			info, accessScopes, err := h.refreshGrant(client, next, requested, h.checkUser(r, next.UserID))
+			u, uerr := h.activeUser(r, next.UserID)
+			info, accessScopes, err := h.refreshGrant(client, next, requested, uerr)
 			if err != nil {
 				return nil, err
 			}
+			info.setUser(u)
 			resp, err := h.mint(info, accessScopes, true, now)
 			if err != nil {
 				return nil, oauth.Unavailable(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/grantd/grantd/internal/bearer"
 	"github.com/grantd/grantd/internal/oauth"
+	"github.com/grantd/grantd/internal/store"
 )
 
 // Path is where Mount serves the endpoint.
@@ -26,6 +27,7 @@ const (
 const (
 	ScopeOpenID  = "openid"
 	ScopeProfile = "profile"
+	ScopeEmail   = "email"
 )
 
 // Handler serves GET and POST /userinfo. It needs no clock of its own: the
@@ -33,6 +35,8 @@ const (
 type Handler struct {
 	// Checker decides whether the token is active and names its user.
 	Checker *bearer.Checker
+	// Users is read for the claims of the email scope.
+	Users store.Users
 	// Audience, when set, is the only aud this endpoint accepts (JWT-13);
 	// empty accepts any audience the Checker lets through.
 	Audience string
@@ -43,6 +47,8 @@ type Handler struct {
 type Response struct {
 	Subject           string `json:"sub"`
 	PreferredUsername string `json:"preferred_username,omitempty"`
+	Email             string `json:"email,omitempty"`
+	EmailVerified     *bool  `json:"email_verified,omitempty"`
 }
 
 // Mount registers the endpoint on mux for GET and POST (OpenID Connect Core
@@ -85,6 +91,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (Response, error
 	resp := Response{Subject: c.Subject}
 	if slices.Contains(scopes, ScopeProfile) {
 		resp.PreferredUsername = c.Username
+	}
+	if slices.Contains(scopes, ScopeEmail) && h.Users != nil {
+		u, err := h.Users.User(ctx, c.Subject)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return Response{}, oauth.Unavailable(fmt.Errorf("load user for the email scope: %w", err))
+		}
+		if u.Email != "" {
+			resp.Email, resp.EmailVerified = u.Email, new(u.EmailVerified)
+		}
 	}
 	return resp, nil
 }

@@ -52,12 +52,12 @@ func (s *Store) Client(ctx context.Context, id string) (store.Client, error) {
 // user name is taken.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	_, err := s.exec(ctx, fmt.Sprintf("create user %q", u.ID),
-		`INSERT INTO users (id, username, password_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		u.ID, u.Username, u.PasswordHash, u.Disabled, dbTime(u.CreatedAt))
+		`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		u.ID, u.Username, u.PasswordHash, u.Email, u.EmailVerified, u.Disabled, dbTime(u.CreatedAt))
 	return err
 }
 
-const userColumns = `id, username, password_hash, disabled, created_at`
+const userColumns = `id, username, password_hash, email, email_verified, disabled, created_at`
 
 // User returns the user with the given id, or store.ErrNotFound.
 func (s *Store) User(ctx context.Context, id string) (store.User, error) {
@@ -84,7 +84,7 @@ func scanUser(row rowScanner) (store.User, error) {
 		u       store.User
 		created sql.NullInt64
 	)
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Disabled, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &u.EmailVerified, &u.Disabled, &created); err != nil {
 		return store.User{}, notFound(err)
 	}
 	u.CreatedAt = goTime(created)

@@ -99,6 +99,7 @@ var migrations = []migration{
 	}},
 	{version: 2, statements: migration2},
 	{version: 3, statements: migration3},
+	{version: 4, statements: migration4},
 }
 
 // migration2 adds authorization codes, grants, consent, revoked access
@@ -173,6 +174,13 @@ var migration3 = []string{
 	`ALTER TABLE signing_keys ADD COLUMN activates_at BIGINT NOT NULL DEFAULT 0`,
 	`UPDATE signing_keys SET activates_at = created_at`,
 	`ALTER TABLE signing_keys ADD COLUMN retires_at BIGINT`,
+}
+
+// migration4 gives users an e-mail address, which the email scope releases
+// (OpenID Connect Core §5.4), and whether it was verified.
+var migration4 = []string{
+	`ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE users ADD COLUMN email_verified BOOLEAN NOT NULL DEFAULT FALSE`,
 }
 
 // blobType matches the SQLite type name that PostgreSQL spells BYTEA.

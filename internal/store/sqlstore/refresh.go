@@ -82,11 +82,11 @@ func (s *Store) RefreshSuccessor(ctx context.Context, hash string) (store.Refres
 // user or, when the user is gone, store.ErrNotFound as userErr.
 func scanRefreshAndUser(row rowScanner) (t store.RefreshToken, u store.User, userErr, err error) {
 	var (
-		id, username, passwordHash sql.NullString
-		disabled                   sql.NullBool
-		created                    sql.NullInt64
+		id, username, passwordHash, email sql.NullString
+		verified, disabled                sql.NullBool
+		created                           sql.NullInt64
 	)
-	t, err = scanRefreshTokenAlso(row, &id, &username, &passwordHash, &disabled, &created)
+	t, err = scanRefreshTokenAlso(row, &id, &username, &passwordHash, &email, &verified, &disabled, &created)
 	if err != nil {
 		return store.RefreshToken{}, store.User{}, nil, err
 	}
@@ -94,7 +94,7 @@ func scanRefreshAndUser(row rowScanner) (t store.RefreshToken, u store.User, use
 		return t, store.User{}, store.ErrNotFound, nil
 	}
 	u = store.User{ID: id.String, Username: username.String, PasswordHash: passwordHash.String,
-		Disabled: disabled.Bool, CreatedAt: goTime(created)}
+		Email: email.String, EmailVerified: verified.Bool, Disabled: disabled.Bool, CreatedAt: goTime(created)}
 	return t, u, nil, nil
 }
 

@@ -51,7 +51,7 @@ func testClients(t *testing.T, s store.Store) {
 
 func testUsers(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	alice := store.User{ID: "u-1", Username: "alice", PasswordHash: "$argon2id$v=19$...", CreatedAt: at(0)}
+	alice := store.User{ID: "u-1", Username: "alice", PasswordHash: "$argon2id$v=19$...", Email: "alice@example.com", EmailVerified: true, CreatedAt: at(0)}
 	bob := store.User{ID: "u-2", Username: "bob", PasswordHash: "$2b$10$...", Disabled: true, CreatedAt: at(7 * time.Second)}
 	mustOK(t, s.CreateUser(ctx, alice), "create alice")
 	mustOK(t, s.CreateUser(ctx, bob), "create bob")

@@ -24,7 +24,7 @@ func Rotate(ctx context.Context, s store.RefreshTokens, oldHash string, next sto
 // refusal leaves everything as it was.
 func testRefreshRotateDecides(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	user := store.User{ID: "user-1", Username: "dana", PasswordHash: "$argon2id$v=19$...", CreatedAt: at(0)}
+	user := store.User{ID: "user-1", Username: "dana", PasswordHash: "$argon2id$v=19$...", Email: "dana@example.com", CreatedAt: at(0)}
 	mustOK(t, s.CreateUser(ctx, user), "create user")
 	gen1 := newRefresh("gen-1", "grant-a", at(0))
 	orphan := newRefresh("orphan-1", "grant-o", at(0))
