@@ -68,7 +68,10 @@ var schema = []string{
 // Open opens (creating when needed) the store at path. Several processes
 // may open one file: writes wait for each other (busy timeout).
 func Open(ctx context.Context, path string) (*Store, error) {
-	dsn := "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+	// Write transactions begin IMMEDIATE: a deferred one that reads first
+	// would fail at once (SQLITE_BUSY, no waiting) when another process
+	// wrote in between, as `lightsd set` does beside `lightsd serve`.
+	dsn := "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
