@@ -6,7 +6,7 @@
 //
 //	lights-connector --issuer URL --audience URI --lights URL --client-id ID
 //	                 --connector-id ID [--addr A] [--introspect]
-//	                 [--events-endpoint URL] [--region R] [--webhook-url URL]
+//	                 [--events-endpoint URL|-] [--region R] [--webhook-url URL]
 //
 // Every flag can also be given in the environment (for Lambda), as
 // LIGHTS_CONNECTOR_ and the flag's name in upper case with _ for -, e.g.
@@ -50,7 +50,7 @@ type config struct {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lights-connector:", err)
@@ -75,7 +75,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&c.clientID, "client-id", "", "the platform's OAuth client at grantd, for /revoke and /introspect (required)")
 	str(&c.connectorID, "connector-id", "", "the connector's id at managed integrations (required)")
 	str(&c.region, "region", getenv("AWS_REGION"), "AWS region of managed integrations")
-	str(&c.eventsEndpoint, "events-endpoint", "", "SendConnectorEvent endpoint (default: the region's)")
+	str(&c.eventsEndpoint, "events-endpoint", "", "SendConnectorEvent endpoint (default: the region's; - prints the events on standard output)")
 	str(&c.webhookURL, "webhook-url", "", "URL lightsd calls with state changes (HTTP mode default: this server's /lights-webhook)")
 	fs.BoolVar(&c.introspect, "introspect", getenv("LIGHTS_CONNECTOR_INTROSPECT") == "true", "check every token at grantd's /introspect instead of locally")
 	fs.BoolVar(&c.lambda, "lambda", getenv("AWS_LAMBDA_RUNTIME_API") != "", "run as an AWS Lambda handler")
@@ -97,7 +97,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	return c, nil
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -120,11 +120,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if hookSecret == "" {
 		hookSecret = rand.Text()
 	}
+	var events connector.EventSink = &connector.EventSender{Endpoint: cfg.eventsEndpoint, Region: cfg.region, Now: time.Now,
+		Credentials: aws.Credentials{AccessKeyID: getenv("AWS_ACCESS_KEY_ID"),
+			SecretAccessKey: getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: getenv("AWS_SESSION_TOKEN")}}
+	if cfg.eventsEndpoint == "-" {
+		events = &connector.Printer{W: stdout}
+	}
 	c := &connector.Connector{
-		Tokens: tokens, LightsURL: cfg.lights,
-		Events: &connector.EventSender{Endpoint: cfg.eventsEndpoint, Region: cfg.region, Now: time.Now,
-			Credentials: aws.Credentials{AccessKeyID: getenv("AWS_ACCESS_KEY_ID"),
-				SecretAccessKey: getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: getenv("AWS_SESSION_TOKEN")}},
+		Tokens: tokens, LightsURL: cfg.lights, Events: events,
 		Revoker:    &connector.Revoker{Endpoint: m.RevocationEndpoint, ClientID: cfg.clientID, ClientSecret: secret},
 		WebhookURL: cfg.webhookURL, WebhookSecret: hookSecret, ConnectorID: cfg.connectorID,
 		Now: time.Now, Logger: logger,

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -104,4 +105,26 @@ func (s *EventSender) Send(ctx context.Context, connectorID string, ev Event) er
 		return fmt.Errorf("send %s: status %d: %s", ev.Operation, resp.StatusCode, msg)
 	}
 	return nil
+}
+
+// Printer is an EventSink that writes each event as one JSON line, for
+// trying the connector without managed integrations.
+type Printer struct {
+	mu sync.Mutex
+	W  io.Writer
+}
+
+// Send writes ev with its connector id.
+func (p *Printer) Send(_ context.Context, connectorID string, ev Event) error {
+	b, err := json.Marshal(struct {
+		ConnectorID string `json:"ConnectorId"`
+		Event
+	}{connectorID, ev})
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, err = fmt.Fprintf(p.W, "%s\n", b)
+	return err
 }
