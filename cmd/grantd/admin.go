@@ -33,6 +33,7 @@ func (e *environment) createClient(ctx context.Context, args []string) error {
 	fs.StringVar(&spec.AuthMethod, "auth-method", "", "token endpoint auth method: client_secret_basic (HTTP_BASIC), client_secret_post (REQUEST_BODY_CREDENTIALS) or none (default: either secret method)")
 	fs.StringVar(&spec.Audience, "audience", "", "default aud of the client's access tokens (default: the issuer)")
 	fs.BoolVar(&spec.Introspect, "introspect", false, "allow the client to call the introspection endpoint")
+	fs.BoolVar(&spec.RevokeEndsGrant, "revoke-ends-grant", false, "revoking one of the client's access tokens revokes its whole grant (refresh and access tokens)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -65,8 +66,9 @@ func (e *environment) createClient(ctx context.Context, args []string) error {
 		Scope        string   `json:"scope"`
 		Audience     string   `json:"audience,omitempty"`
 		Introspect   bool     `json:"introspect"`
+		EndsGrant    bool     `json:"revoke_ends_grant"`
 	}{c.ID, created.GeneratedSecret, c.Name, c.Public, method, nonNil(c.RedirectURIs), c.GrantTypes,
-		strings.Join(c.Scopes, " "), c.Audience, c.Introspect})
+		strings.Join(c.Scopes, " "), c.Audience, c.Introspect, c.RevokeEndsGrant})
 }
 
 // createUser is `grantd user create`.

@@ -28,6 +28,8 @@ const usage = `usage:
   grantd serve [--addr ADDR] [--issuer URL] [--database PATH] [--demo]
   grantd client create --id ID (--secret SECRET | --public) [--name NAME]
                        [--redirect-uri URI]... [--grant-type TYPE]... [--scope SCOPE]...
+                       [--auth-method METHOD] [--audience URI] [--introspect]
+                       [--revoke-ends-grant]
   grantd user create --username NAME (--password PW | --password-stdin)
   grantd migrate [--database PATH_OR_URL]
   grantd keys list [--database PATH_OR_URL]

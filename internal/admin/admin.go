@@ -54,6 +54,9 @@ type ClientSpec struct {
 	Audience string
 	// Introspect lets the client call the introspection endpoint.
 	Introspect bool
+	// RevokeEndsGrant makes the client's revocation of one of its access
+	// tokens revoke the token's whole grant (store.Client.RevokeEndsGrant).
+	RevokeEndsGrant bool
 }
 
 // CreatedClient is a stored client, with its secret in clear text only when
@@ -75,7 +78,8 @@ func CreateClient(ctx context.Context, st store.Store, r io.Reader, now time.Tim
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return CreatedClient{}, fmt.Errorf("check client id %q: %w", spec.ID, err)
 	}
-	c := store.Client{ID: spec.ID, Public: spec.Public, Name: spec.Name, Introspect: spec.Introspect, CreatedAt: now}
+	c := store.Client{ID: spec.ID, Public: spec.Public, Name: spec.Name, Introspect: spec.Introspect,
+		RevokeEndsGrant: spec.RevokeEndsGrant, CreatedAt: now}
 	var err error
 	if c.AuthMethod, err = checkAuthMethod(spec.AuthMethod, spec.Public); err != nil {
 		return CreatedClient{}, err

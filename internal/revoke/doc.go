@@ -15,9 +15,16 @@
 //     REV-03).
 //   - Revoking one of the client's access tokens records its jti as revoked
 //     until its exp, and nothing more. §2.1 lets the server also revoke the
-//     refresh token; we do not, so a client can drop an access token it no
-//     longer needs (or leaked) and keep refreshing. To end everything, it
-//     revokes the refresh token.
+//     refresh token; by default we do not, so a client can drop an access
+//     token it no longer needs (or leaked) and keep refreshing. To end
+//     everything, it revokes the refresh token.
+//   - A client created with --revoke-ends-grant (store.Client.
+//     RevokeEndsGrant) ends everything with either token: revoking one of
+//     its access tokens also revokes the grant the token's grant_id names,
+//     every refresh token and access token of it. This is for a client that
+//     holds only an access token when the user unlinks, such as a
+//     cloud-to-cloud connector answering AWS.DeactivateUser while the
+//     platform keeps the refresh token.
 //   - A token of another client is not revoked, and the answer is the same
 //     200 an unknown or malformed token gets (§2.2). §2.1 says the server
 //     "refuses the request", which would tell the caller that the token

@@ -16,8 +16,9 @@ import (
 
 // Clients of the fixture, with their secrets.
 var clientSecrets = map[string]string{
-	"app":   "app-secret-012345678",
-	"other": "other-secret-0123456",
+	"app":    "app-secret-012345678",
+	"other":  "other-secret-0123456",
+	"linker": "linker-secret-012345",
 }
 
 // reply is an HTTP answer with its body.
@@ -36,13 +37,13 @@ type fixture struct {
 
 // newFixture starts the endpoint. budget throttles tokens that are not the
 // caller's; authBudget throttles full client secret checks. It stores users
-// alice, bob and carol, the confidential clients of clientSecrets, and the
-// public device clients tv and radio.
+// alice, bob and carol, the confidential clients of clientSecrets (linker
+// with RevokeEndsGrant), and the public device clients tv and radio.
 func newFixture(t *testing.T, budget, authBudget ratelimit.Budget) *fixture {
 	t.Helper()
 	f := &fixture{Fixture: bearertest.New(t)}
 	f.AddUsers("alice", "bob", "carol")
-	for _, c := range []store.Client{{ID: "app"}, {ID: "other"}, {ID: "tv", Public: true}, {ID: "radio", Public: true}} {
+	for _, c := range []store.Client{{ID: "app"}, {ID: "other"}, {ID: "linker", RevokeEndsGrant: true}, {ID: "tv", Public: true}, {ID: "radio", Public: true}} {
 		f.AddClient(c, clientSecrets[c.ID])
 	}
 	f.view = f.Open()

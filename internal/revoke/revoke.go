@@ -105,18 +105,27 @@ func (h *Handler) refreshToken(ctx context.Context, caller store.Client, raw str
 	if rt.ClientID != caller.ID {
 		return false, nil
 	}
-	err = h.Store.RevokeGrant(ctx, rt.GrantID, h.Now())
+	return true, h.revokeGrant(ctx, caller, rt.GrantID)
+}
+
+// revokeGrant revokes one of caller's grants and every token issued under
+// it.
+func (h *Handler) revokeGrant(ctx context.Context, caller store.Client, grantID string) error {
+	err := h.Store.RevokeGrant(ctx, grantID, h.Now())
 	// A grant that is gone was purged after it expired, and every token of
 	// it with it: there is nothing left to revoke.
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return false, oauth.Unavailable(fmt.Errorf("revoke grant: %w", err))
+		return oauth.Unavailable(fmt.Errorf("revoke grant %q: %w", grantID, err))
 	}
-	h.Logger.InfoContext(ctx, "grant revoked", "client_id", caller.ID, "grant_id", rt.GrantID)
-	return true, nil
+	h.Logger.InfoContext(ctx, "grant revoked", "client_id", caller.ID, "grant_id", grantID)
+	return nil
 }
 
 // accessToken revokes one of caller's access tokens, by its jti, until its
-// exp. It leaves the grant and its refresh token alone.
+// exp. It leaves the grant and its refresh token alone, unless the caller
+// is a client whose revocations end grants (store.Client.RevokeEndsGrant):
+// then it revokes the token's whole grant, as revoking its refresh token
+// would.
 func (h *Handler) accessToken(ctx context.Context, caller store.Client, raw string) (bool, error) {
 	var c oauth.AccessTokenClaims
 	if err := h.Keys.Verify(raw, keys.TypeAccessToken, &c); err != nil {
@@ -129,6 +138,9 @@ func (h *Handler) accessToken(ctx context.Context, caller store.Client, raw stri
 		return false, oauth.Unavailable(fmt.Errorf("revoke access token: %w", err))
 	}
 	h.Logger.InfoContext(ctx, "access token revoked", "client_id", caller.ID, "jti", c.ID)
+	if caller.RevokeEndsGrant && c.GrantID != "" {
+		return true, h.revokeGrant(ctx, caller, c.GrantID)
+	}
 	return true, nil
 }
 

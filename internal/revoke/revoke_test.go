@@ -46,6 +46,10 @@ func TestRevokeOwnership(t *testing.T) {
 		{"REV-03", "own refresh token, public client", "tv", "tv", true, state{false, false}},
 		{"REV-01", "own access token: that token only", "app", "app", false, state{false, true}},
 		{"REV-01", "own access token, public client", "tv", "tv", false, state{false, true}},
+		{"REV-03", "own access token, client whose revocations end grants", "linker", "linker", false, state{false, false}},
+		{"REV-03", "own refresh token, client whose revocations end grants", "linker", "linker", true, state{false, false}},
+		{"REV-01", "another client's access token, by a client whose revocations end grants", "linker", "app", false, state{true, true}},
+		{"REV-01", "its access token, by another client", "app", "linker", false, state{true, true}},
 	}
 	for _, tc := range cases {
 		g := f.Issue(tc.owner, "u-alice", "openid", "")
@@ -192,6 +196,17 @@ func TestRevokeGrant(t *testing.T) {
 	}
 	if !f.accessActive(at2) || !f.refreshActive(g.RTHash) {
 		t.Errorf("revoking one access token revoked more than it")
+	}
+
+	// A client whose revocations end grants ends the grant with its access
+	// token: the refresh token and every other access token of the grant.
+	g = f.Issue("linker", "u-alice", "openid", "")
+	at2 = second(g)
+	if r := f.revoke("linker", g.AT, revoke.HintAccessToken); r.Status != http.StatusOK {
+		t.Fatalf("revoke access token of a client whose revocations end grants: got %d %s", r.Status, r.Raw)
+	}
+	if f.accessActive(g.AT) || f.accessActive(at2) || f.refreshActive(g.RTHash) {
+		t.Errorf("REV-03: after revoking an access token of a client whose revocations end grants, a token of its grant is still active")
 	}
 }
 

@@ -75,8 +75,15 @@ type Client struct {
 	Audience string
 	// Introspect allows the client to call the introspection endpoint.
 	Introspect bool
-	Disabled   bool
-	CreatedAt  time.Time
+	// RevokeEndsGrant makes the client's revocation of one of its own
+	// access tokens revoke the whole grant the token was issued under —
+	// every refresh token and access token of it — as revoking its refresh
+	// token does (RFC 7009 §2.1 allows revoking related tokens). For a
+	// client, such as a cloud-to-cloud connector, that holds only an access
+	// token when the user unlinks.
+	RevokeEndsGrant bool
+	Disabled        bool
+	CreatedAt       time.Time
 }
 
 // AllowsGrant reports whether the client may use grantType.

@@ -9,7 +9,7 @@ import (
 )
 
 const clientColumns = `id, secret_hash, public, name, redirect_uris, grant_types, scopes, auth_method, audience,
-	introspect, disabled, created_at`
+	introspect, revoke_ends_grant, disabled, created_at`
 
 const selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 
@@ -17,9 +17,9 @@ const selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 // taken.
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	_, err := s.exec(ctx, fmt.Sprintf("create client %q", c.ID),
-		`INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		`INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		c.ID, c.SecretHash, c.Public, c.Name, dbList(c.RedirectURIs), dbList(c.GrantTypes),
-		dbList(c.Scopes), c.AuthMethod, c.Audience, c.Introspect, c.Disabled, dbTime(c.CreatedAt))
+		dbList(c.Scopes), c.AuthMethod, c.Audience, c.Introspect, c.RevokeEndsGrant, c.Disabled, dbTime(c.CreatedAt))
 	return err
 }
 
@@ -32,7 +32,7 @@ func (s *Store) Client(ctx context.Context, id string) (store.Client, error) {
 	)
 	err := s.readRow(ctx, s.st.client, id).
 		Scan(&c.ID, &c.SecretHash, &c.Public, &c.Name, &redirects, &grants, &scps, &c.AuthMethod, &c.Audience,
-			&c.Introspect, &c.Disabled, &created)
+			&c.Introspect, &c.RevokeEndsGrant, &c.Disabled, &created)
 	if err != nil {
 		return store.Client{}, fmt.Errorf("client %q: %w", id, notFound(err))
 	}

@@ -100,6 +100,7 @@ var migrations = []migration{
 	{version: 2, statements: migration2},
 	{version: 3, statements: migration3},
 	{version: 4, statements: migration4},
+	{version: 5, statements: migration5},
 }
 
 // migration2 adds authorization codes, grants, consent, revoked access
@@ -181,6 +182,13 @@ var migration3 = []string{
 var migration4 = []string{
 	`ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT ''`,
 	`ALTER TABLE users ADD COLUMN email_verified BOOLEAN NOT NULL DEFAULT FALSE`,
+}
+
+// migration5 adds the client setting that makes revoking one of the
+// client's access tokens revoke its whole grant (store.Client.
+// RevokeEndsGrant). Existing clients keep revoking the token alone.
+var migration5 = []string{
+	`ALTER TABLE clients ADD COLUMN revoke_ends_grant BOOLEAN NOT NULL DEFAULT FALSE`,
 }
 
 // blobType matches the SQLite type name that PostgreSQL spells BYTEA.

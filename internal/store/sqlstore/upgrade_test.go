@@ -55,7 +55,7 @@ func testUpgradeFromV1(t *testing.T, db *sql.DB, d *dialect, reopen func() *Stor
 		t.Errorf("signing key after upgrade: %+v, %v; want one, signing since its creation, not retiring", keys, err)
 	}
 	c, err := s.Client(ctx, "tv")
-	if err != nil || !c.Public || c.AuthMethod != "" || c.Audience != "" || c.Introspect {
+	if err != nil || !c.Public || c.AuthMethod != "" || c.Audience != "" || c.Introspect || c.RevokeEndsGrant {
 		t.Errorf("client after upgrade: %+v, %v", c, err)
 	}
 	old, err := s.RefreshToken(ctx, "old-rt")
