@@ -42,6 +42,11 @@ type Platform struct {
 	// Events receives every accepted event.
 	Events chan Received
 	t      testing.TB
+	// held are events Wait took from Events while waiting for another
+	// operation, kept for the Wait that wants them: the connector reports
+	// asynchronously, so a DEVICE_EVENT may come before the
+	// DEVICE_COMMAND_RESPONSE of the command that caused it.
+	held []Received
 }
 
 // New starts a Platform, stopped when t ends.
@@ -55,9 +60,16 @@ func New(t testing.TB) *Platform {
 }
 
 // Wait returns the next event of operation op, failing t after timeout;
-// events of other operations are skipped.
+// events of other operations are kept, in order, for later Waits. Call it
+// from one goroutine.
 func (p *Platform) Wait(t testing.TB, op string, timeout time.Duration) Received {
 	t.Helper()
+	for i, r := range p.held {
+		if r.Event.Operation == op {
+			p.held = append(p.held[:i], p.held[i+1:]...)
+			return r
+		}
+	}
 	deadline := time.After(timeout)
 	for {
 		select {
@@ -65,6 +77,7 @@ func (p *Platform) Wait(t testing.TB, op string, timeout time.Duration) Received
 			if r.Event.Operation == op {
 				return r
 			}
+			p.held = append(p.held, r)
 		case <-deadline:
 			t.Fatalf("no %s event within %v", op, timeout)
 			return Received{}
