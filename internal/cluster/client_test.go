@@ -156,6 +156,16 @@ func tokensOf(t *testing.T, what string, r reply) tokens {
 	return tk
 }
 
+// sameTokenSet fails t unless r carries the token set first got: a code
+// polled again within GRANTD_REFRESH_TOKEN_GRACE of its redemption is
+// redelivered the one token set it yields, never a second one.
+func sameTokenSet(t *testing.T, what string, r reply, first tokens) {
+	t.Helper()
+	if got := tokensOf(t, what, r); got.RefreshToken != first.RefreshToken {
+		t.Errorf("%s: refresh token %q, want the first poll's %q (one token set per code)", what, got.RefreshToken, first.RefreshToken)
+	}
+}
+
 // wantError fails t unless r is a 400 with the OAuth error code.
 func wantError(t *testing.T, what string, r reply, code string) {
 	t.Helper()
