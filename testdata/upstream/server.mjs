@@ -1,13 +1,15 @@
 // A real OpenID Connect provider for grantd's tests: panva's oidc-provider
 // (OpenID certified), configured to look like an Amazon Cognito user pool.
 //
-//   node server.mjs --client-id ID --client-secret SECRET --redirect-uri URI [--redirect-uri URI]... [--port N]
+//   node server.mjs --client-id ID --client-secret SECRET --redirect-uri URI [--redirect-uri URI]...
+//                   [--port N] [--exit-with-stdin]
 //
 // (or UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_REDIRECT_URIS
-// separated by spaces, UPSTREAM_PORT). It listens on 127.0.0.1 (port 0: one
-// the system picks), prints its issuer URL as the first line on stdout when it
-// is ready, and exits on SIGTERM, SIGINT or when its stdin closes, so a test
-// that dies leaves no server behind.
+// separated by spaces, UPSTREAM_PORT). It listens on 127.0.0.1 (port 0, the
+// default: one the system picks), prints its issuer URL as the first line on
+// stdout when it is ready, and exits on SIGTERM or SIGINT, and with
+// --exit-with-stdin also when its standard input closes, so that a test
+// process that dies leaves no server behind.
 //
 // What it shares with a Cognito user pool:
 //   - an issuer with a path (…/us-east-1_grantdTest), the endpoints under
@@ -58,6 +60,7 @@ function settings() {
       'client-secret': { type: 'string', default: process.env.UPSTREAM_CLIENT_SECRET },
       'redirect-uri': { type: 'string', multiple: true },
       port: { type: 'string', default: process.env.UPSTREAM_PORT ?? '0' },
+      'exit-with-stdin': { type: 'boolean', default: false },
     },
   });
   const redirectURIs = values['redirect-uri']
@@ -71,6 +74,7 @@ function settings() {
     clientSecret: values['client-secret'],
     redirectURIs,
     port: Number(values.port),
+    exitWithStdin: values['exit-with-stdin'],
   };
 }
 
@@ -311,8 +315,10 @@ function main() {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  process.stdin.on('end', stop);
-  process.stdin.resume();
+  if (s.exitWithStdin) {
+    process.stdin.on('end', stop);
+    process.stdin.resume();
+  }
 }
 
 main();

@@ -91,7 +91,7 @@ func Start(t testing.TB, o Options) *Upstream {
 	t.Helper()
 	dir := serverDir(t)
 	o = o.withDefaults(t)
-	args := []string{"server.mjs", "--client-id", o.ClientID, "--client-secret", o.ClientSecret}
+	args := []string{"server.mjs", "--exit-with-stdin", "--client-id", o.ClientID, "--client-secret", o.ClientSecret}
 	for _, r := range o.RedirectURIs {
 		args = append(args, "--redirect-uri", r)
 	}
