@@ -6,13 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/grantd/grantd/internal/browsertest"
 	"github.com/grantd/grantd/internal/upstream/upstreamtest"
 )
 
@@ -147,4 +150,40 @@ func refresh(t *testing.T, u *upstreamtest.Upstream, tokenURL, rt string) map[st
 		t.Fatalf("refresh: HTTP %d %v", res.StatusCode, raw)
 	}
 	return raw
+}
+
+// TestSignInWithABrowser: the sign-in page works in headless Chromium, by
+// its labels and button names, up to the redirect back to the client.
+func TestSignInWithABrowser(t *testing.T) {
+	got := make(chan url.Values, 1)
+	client := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case got <- r.URL.Query():
+		default:
+		}
+		w.Write([]byte("<!DOCTYPE html><title>back</title><p id=back>back at the client</p>"))
+	}))
+	t.Cleanup(client.Close)
+	ctx := browsertest.New(t)
+	u := upstreamtest.Start(t, upstreamtest.Options{RedirectURIs: []string{client.URL + "/callback"}})
+	auth := u.Issuer + "/oauth2/authorize?" + url.Values{
+		"client_id": {u.ClientID}, "response_type": {"code"}, "scope": {"openid"},
+		"redirect_uri": {client.URL + "/callback"}, "state": {"s1"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"},
+	}.Encode()
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(auth),
+		chromedp.WaitVisible(browsertest.Input("Username")),
+		chromedp.SendKeys(browsertest.Input("Username"), "bob"),
+		chromedp.SendKeys(browsertest.Input("Password"), upstreamtest.Bob().Password),
+		chromedp.Click(browsertest.Button("Sign in")),
+		chromedp.WaitVisible("#back", chromedp.ByID),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := <-got
+	if q.Get("state") != "s1" || q.Get("code") == "" {
+		t.Errorf("callback query %v", q)
+	}
 }
