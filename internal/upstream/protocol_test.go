@@ -103,6 +103,11 @@ func TestAuthCodeURL(t *testing.T) {
 			t.Errorf("AuthCodeURL accepted %+v", bad)
 		}
 	}
+	for _, bad := range []string{"", "/callback", "https://grantd.example/cb#x"} {
+		if _, err := p.AuthCodeURL(t.Context(), bad, a); err == nil {
+			t.Errorf("AuthCodeURL accepted the redirect URI %q", bad)
+		}
+	}
 }
 
 // TestExchangeRequest checks what the token request carries: the code, the

@@ -159,7 +159,10 @@ func NewAuthRequest(r io.Reader) (AuthRequest, error) {
 	return AuthRequest{State: v[0], Nonce: v[1], CodeVerifier: v[2]}, nil
 }
 
-func (a AuthRequest) validate() error {
+func (a AuthRequest) validate(redirectURI string) error {
+	if u, err := url.Parse(redirectURI); err != nil || !u.IsAbs() || u.Fragment != "" {
+		return fmt.Errorf("upstream: redirect URI %q is not an absolute URL", redirectURI)
+	}
 	if a.State == "" || a.Nonce == "" {
 		return errors.New("upstream: state and nonce are required")
 	}
@@ -176,7 +179,7 @@ func (a AuthRequest) validate() error {
 // with a's state and nonce, the S256 challenge of a's verifier, and the
 // configured extra parameters.
 func (p *Provider) AuthCodeURL(ctx context.Context, redirectURI string, a AuthRequest) (string, error) {
-	if err := a.validate(); err != nil {
+	if err := a.validate(redirectURI); err != nil {
 		return "", err
 	}
 	d, err := p.discovered(ctx)

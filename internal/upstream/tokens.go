@@ -55,7 +55,7 @@ func (p *Provider) Exchange(ctx context.Context, redirectURI, code string, a Aut
 	if code == "" {
 		return Identity{}, Tokens{}, fmt.Errorf("upstream %s: %w: no code", p.cfg.ID, ErrInvalidCallback)
 	}
-	if err := a.validate(); err != nil {
+	if err := a.validate(redirectURI); err != nil {
 		return Identity{}, Tokens{}, err
 	}
 	d, err := p.discovered(ctx)
