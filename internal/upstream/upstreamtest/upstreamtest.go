@@ -82,8 +82,9 @@ type Upstream struct {
 	once   sync.Once
 }
 
-// startTimeout bounds how long node may take to print its issuer.
-const startTimeout = 30 * time.Second
+// startTimeout bounds how long node may take to print its issuer; it takes
+// well under a second on an idle machine.
+const startTimeout = 60 * time.Second
 
 // Start runs the provider for the length of the test and returns once it
 // answers. It is stopped when the test ends.
@@ -98,6 +99,7 @@ func Start(t testing.TB, o Options) *Upstream {
 	cmd := exec.Command("node", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "DEBUG=") // no oidc-provider debug output
+	cmd.WaitDelay = 5 * time.Second          // Wait returns even if something held on to the pipes
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatalf("upstreamtest: %v", err)
@@ -128,7 +130,8 @@ func Start(t testing.TB, o Options) *Upstream {
 	case <-u.exited:
 		t.Fatalf("upstreamtest: node exited before it was ready: %s", stderr.String())
 	case <-time.After(startTimeout):
-		t.Fatalf("upstreamtest: node printed no issuer within %v: %s", startTimeout, stderr.String())
+		t.Fatalf("upstreamtest: node printed no issuer within %v (process %s): %s",
+			startTimeout, procState(cmd.Process.Pid), stderr.String())
 	}
 	if !strings.HasPrefix(u.Issuer, "http://127.0.0.1:") {
 		t.Fatalf("upstreamtest: unexpected first line %q", u.Issuer)
@@ -150,6 +153,21 @@ func (u *Upstream) Stop() {
 			<-u.exited
 		}
 	})
+}
+
+// procState describes a process from /proc (Linux), for a failure message:
+// its state letter and the kernel function it waits in.
+func procState(pid int) string {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "unknown"
+	}
+	wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
+	state := ""
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		state = string(stat[i+2])
+	}
+	return fmt.Sprintf("%d state %s wchan %s", pid, state, wchan)
 }
 
 // serverDir finds testdata/upstream and checks that node and the npm

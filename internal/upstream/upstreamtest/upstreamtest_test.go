@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -24,7 +25,9 @@ import (
 // claims to reproduce.
 func TestLooksLikeCognito(t *testing.T) {
 	u := upstreamtest.Start(t, upstreamtest.Options{})
-	ctx := t.Context()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	ctx = oidc.ClientContext(ctx, &http.Client{Timeout: 30 * time.Second})
 	p, err := oidc.NewProvider(ctx, u.Issuer)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +93,7 @@ func TestLooksLikeCognito(t *testing.T) {
 	}
 
 	// A refresh is answered without a refresh token: Cognito does not rotate.
-	raw := refresh(t, u, p.Endpoint().TokenURL, tok.RefreshToken)
+	raw := refresh(ctx, t, u, p.Endpoint().TokenURL, tok.RefreshToken)
 	if _, ok := raw["refresh_token"]; ok {
 		t.Errorf("refresh rotated the refresh token: %v", raw)
 	}
@@ -133,13 +136,13 @@ func decode(t *testing.T, jwt string) (header, payload map[string]any) {
 	return header, payload
 }
 
-func refresh(t *testing.T, u *upstreamtest.Upstream, tokenURL, rt string) map[string]any {
+func refresh(ctx context.Context, t *testing.T, u *upstreamtest.Upstream, tokenURL, rt string) map[string]any {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, tokenURL,
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL,
 		strings.NewReader(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(u.ClientID, u.ClientSecret)
-	res, err := http.DefaultClient.Do(req)
+	res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +185,12 @@ func TestSignInWithABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := <-got
+	var q url.Values
+	select {
+	case q = <-got:
+	case <-time.After(time.Minute):
+		t.Fatal("the client's callback was not called")
+	}
 	if q.Get("state") != "s1" || q.Get("code") == "" {
 		t.Errorf("callback query %v", q)
 	}
