@@ -21,6 +21,8 @@ func key(t *testing.T, fill byte) seal.Key {
 	return k
 }
 
+// TestRoundTrip: a sealed value opens to its plaintext and shows nothing of
+// it, so a copy of the database yields no usable secret (GEN-03).
 func TestRoundTrip(t *testing.T) {
 	s := seal.New(rand.Reader, key(t, 1))
 	for _, plain := range []string{"", "s3cret", strings.Repeat("token.", 2000)} {
@@ -54,8 +56,8 @@ func TestSealReportsARandomFailure(t *testing.T) {
 	}
 }
 
-// TestOpenRefuses is the tamper matrix: each altered part of a sealed value,
-// a value moved to another row, and a value under another key.
+// TestOpenRefuses is the tamper matrix (GEN-05): each altered part of a
+// sealed value, a value moved to another row, and a value under another key.
 func TestOpenRefuses(t *testing.T) {
 	k1, k2 := key(t, 1), key(t, 2)
 	s := seal.New(rand.Reader, k1)
@@ -140,6 +142,8 @@ func TestResealMovesValuesToTheNewKey(t *testing.T) {
 	}
 }
 
+// TestKeyNeverPrintsItsBytes: a key that reaches a log line shows its id
+// only (GEN-04).
 func TestKeyNeverPrintsItsBytes(t *testing.T) {
 	k := key(t, 0x41) // "AAAA…"
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {

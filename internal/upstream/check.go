@@ -45,6 +45,15 @@ type Finding struct {
 	Fix   string
 }
 
+// String is the finding as one line, and its fix on a second line.
+func (f Finding) String() string {
+	s := fmt.Sprintf("%-7s %s", f.Level, f.What)
+	if f.Fix != "" && f.Level != Pass {
+		s += "\n        fix: " + f.Fix
+	}
+	return s
+}
+
 // Failed reports whether any finding is a Fail.
 func Failed(fs []Finding) bool {
 	return slices.ContainsFunc(fs, func(f Finding) bool { return f.Level == Fail })

@@ -14,7 +14,23 @@ import (
 func logFindings(t *testing.T, fs []upstream.Finding) {
 	t.Helper()
 	for _, f := range fs {
-		t.Logf("%-7s %s | %s", f.Level, f.What, f.Fix)
+		t.Log(f)
+	}
+}
+
+func TestFindingString(t *testing.T) {
+	tests := []struct {
+		f    upstream.Finding
+		want string
+	}{
+		{upstream.Finding{upstream.Pass, "JWKS found", ""}, "ok      JWKS found"},
+		{upstream.Finding{upstream.Fail, "issuer mismatch", "set the issuer"}, "FAIL    issuer mismatch\n        fix: set the issuer"},
+		{upstream.Finding{upstream.Warn, "no revocation", "set it"}, "warning no revocation\n        fix: set it"},
+	}
+	for _, tt := range tests {
+		if got := tt.f.String(); got != tt.want {
+			t.Errorf("String() = %q, want %q", got, tt.want)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"maps"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/grantd/grantd/internal/logtest"
 	"github.com/grantd/grantd/internal/upstream"
 )
 
@@ -285,5 +287,33 @@ func TestKeyAlgorithmIsBinding(t *testing.T) {
 	token := sign(t, x.rsa.Key, jose.PS256, map[jose.HeaderKey]any{"kid": "k1"}, x.claims())
 	if _, err := x.exchange(t, token); !errors.Is(err, upstream.ErrInvalidIDToken) {
 		t.Errorf("PS256 with a key for RS256: %v, want ErrInvalidIDToken", err)
+	}
+}
+
+// TestLogsHoldNoSecrets: the reasons logged for refused tokens and failed
+// calls carry no token, code, verifier or client secret (GEN-04).
+func TestLogsHoldNoSecrets(t *testing.T) {
+	x := newIDTokenFixture(t)
+	var logs logtest.Buffer
+	p, err := upstream.New(upstream.Config{ID: "fake", Issuer: x.f.issuer, ClientID: "grantd", ClientSecret: "client-secret-value"},
+		upstream.Options{Now: x.clock.Now, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := x.signRS(t, x.claims())
+	bad := x.signRS(t, x.with(map[string]any{"nonce": "another"}))
+	for _, body := range []any{tokenResponse(good), tokenResponse(bad), map[string]string{"error": "invalid_grant"}} {
+		x.f.set(func(f *fakeOP) { f.tokenStatus, f.tokenBody = 200, body })
+		p.Exchange(t.Context(), callback, "code-value", x.req)
+		p.Refresh(t.Context(), "refresh-value", "user-1")
+	}
+	if logs.Writes() == 0 {
+		t.Fatal("nothing was logged; the test proves nothing")
+	}
+	for _, secret := range []string{good, bad, "upstream-access", "upstream-refresh", "refresh-value", "code-value",
+		"client-secret-value", x.req.CodeVerifier, x.req.Nonce} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the log holds %.20q…", secret)
+		}
 	}
 }

@@ -53,6 +53,8 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+// TestNewAuthRequest: state, nonce and verifier are 256 random bits each
+// (GEN-02), from the injected reader.
 func TestNewAuthRequest(t *testing.T) {
 	a, err := upstream.NewAuthRequest(rand.Reader)
 	if err != nil {
