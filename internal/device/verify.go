@@ -158,7 +158,7 @@ func (p *Pages) enterCode(w http.ResponseWriter, r *http.Request) {
 		name = client.ID
 	}
 	p.Site.Render(w, http.StatusOK, p.conf, confirmPage{
-		Account:  p.Site.AccountOf(sess, user.Username),
+		Account:  p.Site.AccountOf(sess, user.Name()),
 		CSRF:     p.Site.CSRFToken(sess, purposeDecide, grant.UserCode),
 		UserCode: grant.UserCode,
 		Display:  usercode.Group(grant.UserCode),
@@ -215,7 +215,7 @@ func (p *Pages) decide(w http.ResponseWriter, r *http.Request) {
 	p.Site.Log().InfoContext(r.Context(), "device grant decided",
 		"client_id", grant.ClientID, "user_id", user.ID, "approved", approve)
 	p.Site.Render(w, http.StatusOK, p.done, resultPage{
-		Account:  p.Site.AccountOf(sess, user.Username),
+		Account:  p.Site.AccountOf(sess, user.Name()),
 		Approved: approve,
 	})
 }
@@ -278,7 +278,7 @@ func (p *Pages) pendingGrant(ctx context.Context, typed string) (store.DeviceGra
 
 func (p *Pages) renderEntry(w http.ResponseWriter, status int, sess web.Session, user store.User, code, msg string) {
 	p.Site.Render(w, status, p.enter, entryPage{
-		Account: p.Site.AccountOf(sess, user.Username),
+		Account: p.Site.AccountOf(sess, user.Name()),
 		CSRF:    p.Site.CSRFToken(sess, purposeEnterCode, ""),
 		Code:    code,
 		Message: msg,

@@ -6,25 +6,37 @@ import (
 	"github.com/grantd/grantd/internal/authorize"
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/device"
+	"github.com/grantd/grantd/internal/federation"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/web"
 )
 
-// mountPages mounts the browser pages: sign-in, device verification (RFC
-// 8628 §3.3), the authorization endpoint with its consent page (RFC 6749
-// §4.1) and the account page. They share one attempt limiter.
-func mountPages(mux *http.ServeMux, cfg config.Config, o Options, limiter ratelimit.Limiter,
-	verifier *secret.Verifier, browserKey []byte) {
+// pageDeps are what the pages share with the rest of the server.
+type pageDeps struct {
+	limiter    ratelimit.Limiter
+	verifier   *secret.Verifier
+	browserKey []byte
+	upstreams  *federation.Directory
+}
+
+// mountPages mounts the browser pages: sign-in (with a password, or at an
+// upstream provider and back at /callback), device verification (RFC 8628
+// §3.3), the authorization endpoint with its consent page (RFC 6749 §4.1)
+// and the account page. They share one attempt limiter.
+func mountPages(mux *http.ServeMux, cfg config.Config, o Options, d pageDeps) {
 	site := &web.Site{
 		Store: o.Store, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL, IPs: cfg.ClientIP(),
-		Limiter: limiter, Verifier: verifier, BrowserKey: browserKey,
+		Limiter: d.limiter, Verifier: d.verifier, BrowserKey: d.browserKey,
+		Upstreams: d.upstreams.Buttons, NoLocalSignIn: !cfg.LocalSignIn,
 		SignInBudgets: web.Budgets{
 			PerAccount: cfg.SignInLimitAccount, PerIP: cfg.SignInLimitIP, Global: cfg.SignInLimitGlobal,
 		},
 		Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 	}
 	site.Mount(mux)
+	(&federation.Pages{Site: site, Directory: d.upstreams, Users: o.Store, Once: o.Store, Issuer: cfg.Issuer,
+		Rand: o.Rand}).Mount(mux)
 	(&device.Pages{
 		Site: site, Store: o.Store, UserCodeFormat: cfg.UserCodeFormat, UserCodeLength: cfg.UserCodeLength,
 		UserCodeBudgets: web.Budgets{
