@@ -29,7 +29,8 @@
 // The users are fixed (see USERS); the sign-in page is a plain HTML form with
 // labelled Username and Password fields, a "Sign in" and a "Cancel" button.
 import { createServer } from 'node:http';
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { randomBytes, sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import Provider, { errors } from 'oidc-provider';
@@ -78,9 +79,13 @@ function settings() {
   };
 }
 
-function signingKey(kid) {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+// signingKeys are the ID token key (kid "id") and the access token key
+// (kid "access"), fixed in test-keys.json: Node 20 can deadlock making RSA
+// keys at start (a garbage collection during the JWK export), which hung a
+// test run now and then.
+function signingKeys() {
+  const { keys } = JSON.parse(readFileSync(new URL('./test-keys.json', import.meta.url), 'utf8'));
+  return keys;
 }
 
 function b64url(v) {
@@ -273,7 +278,7 @@ async function interaction(provider, req, res, path) {
 
 function main() {
   const s = settings();
-  const keys = [signingKey('id'), signingKey('access')];
+  const keys = signingKeys();
   const accessPrivate = { key: keys[1], format: 'jwk' };
   const server = createServer();
   server.listen(s.port, '127.0.0.1', () => {
