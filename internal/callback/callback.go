@@ -1,4 +1,8 @@
-package federation
+// Package callback serves the round trip of a sign-in at an upstream
+// OpenID Connect provider: from the sign-in page's button to the provider,
+// and back at GET /callback (the path of the design grantd follows), where
+// the user is signed in and returned to where they were.
+package callback
 
 import (
 	"context"
@@ -11,15 +15,12 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/admin"
+	"github.com/grantd/grantd/internal/federation"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/upstream"
 	"github.com/grantd/grantd/internal/web"
 )
-
-// CallbackPath is where upstreams send users back: the redirect URI to
-// register with each (as the AWS sample's /callback).
-const CallbackPath = "/callback"
 
 // loginTTL bounds an upstream sign-in from its start to the callback.
 const loginTTL = 10 * time.Minute
@@ -35,11 +36,11 @@ const loginTTL = 10 * time.Minute
 // once (store.Once), so a callback replayed, even with the cookie, fails.
 type Pages struct {
 	Site      *web.Site
-	Directory *Directory
+	Directory *federation.Directory
 	Users     store.Users
 	Once      store.Once
 	// Issuer is the server's public URL; the callback is Issuer +
-	// CallbackPath.
+	// federation.CallbackPath.
 	Issuer string
 	Rand   io.Reader
 }
@@ -47,7 +48,7 @@ type Pages struct {
 // Mount registers the routes on mux.
 func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /signin/upstream/{id}", p.Site.Handler(http.HandlerFunc(p.start)))
-	mux.Handle("GET "+CallbackPath, p.Site.Handler(http.HandlerFunc(p.callback)))
+	mux.Handle("GET "+federation.CallbackPath, p.Site.Handler(http.HandlerFunc(p.callback)))
 }
 
 // pending is an upstream sign-in between its start and its callback.
@@ -92,7 +93,7 @@ func (p *Pages) start(w http.ResponseWriter, r *http.Request) {
 		p.Site.Unavailable(w, r)
 		return
 	}
-	target, err := e.Provider.AuthCodeURL(ctx, p.Issuer+CallbackPath, a)
+	target, err := e.Provider.AuthCodeURL(ctx, p.Issuer+federation.CallbackPath, a)
 	if err != nil {
 		p.Site.Log().WarnContext(ctx, "upstream unavailable", "upstream", e.ID, "err", err)
 		p.unreachable(w, r, e)
@@ -193,7 +194,7 @@ func (p *Pages) callback(w http.ResponseWriter, r *http.Request) {
 		p.Site.Error(w, r, http.StatusForbidden, "Your account is disabled here. Please contact the operator of this service.")
 		return
 	}
-	held := Held{Upstream: e.ID, Subject: id.Subject, Tokens: tokens}
+	held := federation.Held{Upstream: e.ID, Subject: id.Subject, Tokens: tokens}
 	sealTokens := func(idHash string) (string, error) { return p.Directory.Seal(held, store.SealedSessionTokens, idHash) }
 	old, _, _ := p.Site.Session(r)
 	if _, err := p.Site.SignInHolding(w, r, old, user, p.Site.CurrentTime(), sealTokens); err != nil {
@@ -206,18 +207,18 @@ func (p *Pages) callback(w http.ResponseWriter, r *http.Request) {
 }
 
 // exchange reads the callback and redeems its code.
-func (p *Pages) exchange(ctx context.Context, e Entry, r *http.Request, pe pending) (upstream.Identity, upstream.Tokens, error) {
+func (p *Pages) exchange(ctx context.Context, e federation.Entry, r *http.Request, pe pending) (upstream.Identity, upstream.Tokens, error) {
 	code, err := e.Provider.Callback(ctx, r.URL.Query())
 	if err != nil {
 		return upstream.Identity{}, upstream.Tokens{}, err
 	}
-	return e.Provider.Exchange(ctx, p.Issuer+CallbackPath, code, pe.AuthRequest)
+	return e.Provider.Exchange(ctx, p.Issuer+federation.CallbackPath, code, pe.AuthRequest)
 }
 
 // failed answers a callback the upstream's answer or its ID token failed,
 // with a page that says what happened in the user's words; the cause goes
 // to the log only.
-func (p *Pages) failed(w http.ResponseWriter, r *http.Request, e Entry, err error) {
+func (p *Pages) failed(w http.ResponseWriter, r *http.Request, e federation.Entry, err error) {
 	p.Site.Log().InfoContext(r.Context(), "upstream sign-in failed", "upstream", e.ID, "err", err)
 	var ue *upstream.Error
 	switch {
@@ -235,15 +236,31 @@ func (p *Pages) failed(w http.ResponseWriter, r *http.Request, e Entry, err erro
 }
 
 // unreachable answers when the upstream does not answer in time.
-func (p *Pages) unreachable(w http.ResponseWriter, r *http.Request, e Entry) {
+func (p *Pages) unreachable(w http.ResponseWriter, r *http.Request, e federation.Entry) {
 	w.Header().Set("Retry-After", "30")
 	p.Site.Error(w, r, http.StatusServiceUnavailable, fmt.Sprintf("We could not reach %s to sign you in. "+
 		"Please try again in a moment.", displayName(e)))
 }
 
-func displayName(e Entry) string {
+func displayName(e federation.Entry) string {
 	if e.Name != "" {
 		return e.Name
 	}
 	return e.ID
+}
+
+// Buttons lists d's usable upstreams for the sign-in page (web.Site.
+// Upstreams).
+func Buttons(d *federation.Directory) func(ctx context.Context) ([]web.Upstream, error) {
+	return func(ctx context.Context) ([]web.Upstream, error) {
+		entries, err := d.Entries(ctx)
+		if err != nil {
+			return nil, err
+		}
+		buttons := make([]web.Upstream, len(entries))
+		for i, e := range entries {
+			buttons[i] = web.Upstream{ID: e.ID, Name: e.Name}
+		}
+		return buttons, nil
+	}
 }

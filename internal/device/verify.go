@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -62,11 +63,21 @@ type Pages struct {
 	// UserCodeBudgets limit code guesses per account, per IP and globally
 	// (DEV-06); zero budgets take DefaultUserCodeBudgets().
 	UserCodeBudgets web.Budgets
+	// Tokens hands a passthrough client's device the upstream tokens of the
+	// approving user's sign-in (package federation); nil when no upstream
+	// can be used.
+	Tokens TokenMover
 
 	once  sync.Once
 	enter *web.Page
 	conf  *web.Page
 	done  *web.Page
+}
+
+// TokenMover moves sealed upstream tokens from one row to another: from the
+// session that signed in at the upstream to the device grant it approves.
+type TokenMover interface {
+	Move(sealed, fromKind, fromKey, toKind, toKey string) (string, error)
 }
 
 // entryPage is the data of the code-entry page.
@@ -153,16 +164,12 @@ func (p *Pages) enterCode(w http.ResponseWriter, r *http.Request) {
 		p.Site.Unavailable(w, r)
 		return
 	}
-	name := client.Name
-	if name == "" {
-		name = client.ID
-	}
 	p.Site.Render(w, http.StatusOK, p.conf, confirmPage{
 		Account:  p.Site.AccountOf(sess, user.Name()),
 		CSRF:     p.Site.CSRFToken(sess, purposeDecide, grant.UserCode),
 		UserCode: grant.UserCode,
 		Display:  usercode.Group(grant.UserCode),
-		Client:   name,
+		Client:   clientName(client),
 		Scopes:   grant.Scopes,
 	})
 }
@@ -202,6 +209,12 @@ func (p *Pages) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	decision := store.Decision{Approve: approve, UserID: user.ID, AuthTime: sess.AuthTime}
+	if approve {
+		var ok bool
+		if decision.UpstreamTokens, ok = p.passthrough(w, r, sess, user, code); !ok {
+			return
+		}
+	}
 	grant, err := p.Store.DecideDeviceGrant(r.Context(), code, decision, p.Site.CurrentTime())
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
@@ -218,6 +231,54 @@ func (p *Pages) decide(w http.ResponseWriter, r *http.Request) {
 		Account:  p.Site.AccountOf(sess, user.Name()),
 		Approved: approve,
 	})
+}
+
+// passthrough returns, for the approval of a passthrough client's device,
+// the upstream tokens of the user's sign-in, taken from the session and
+// sealed for the device grant; "" for any other client. A local user gets a
+// page saying such a device needs a sign-in at an upstream; a session that
+// holds no tokens (they went to another device) is sent to sign in at its
+// upstream again and back to the code. ok false means the page is written.
+func (p *Pages) passthrough(w http.ResponseWriter, r *http.Request, sess web.Session, user store.User, code string) (string, bool) {
+	ctx := r.Context()
+	g, client, err := p.pendingGrant(ctx, code)
+	switch {
+	case errors.Is(err, errInvalidCode):
+		p.renderInvalid(w, sess, user)
+		return "", false
+	case err != nil:
+		p.Site.Log().ErrorContext(ctx, "device decision failed", "err", err)
+		p.Site.Unavailable(w, r)
+		return "", false
+	case !client.Passthrough():
+		return "", true
+	case user.UpstreamID == "" || p.Tokens == nil:
+		p.Site.Error(w, r, http.StatusBadRequest, fmt.Sprintf("%s needs you to sign in with your account at its sign-in "+
+			"provider, not a password here. Sign out, then sign in with the provider's button.", clientName(client)))
+		return "", false
+	}
+	sealed, err := p.Store.TakeUpstreamTokens(ctx, sess.IDHash)
+	if errors.Is(err, store.ErrNotFound) {
+		http.Redirect(w, r, web.UpstreamSignInURL(user.UpstreamID, "/device?user_code="+url.QueryEscape(code)), http.StatusSeeOther)
+		return "", false
+	}
+	if err == nil {
+		sealed, err = p.Tokens.Move(sealed, store.SealedSessionTokens, sess.IDHash, store.SealedDeviceTokens, g.DeviceCodeHash)
+	}
+	if err != nil {
+		p.Site.Log().ErrorContext(ctx, "hand the upstream tokens to the device", "client_id", client.ID, "err", err)
+		p.Site.Unavailable(w, r)
+		return "", false
+	}
+	return sealed, true
+}
+
+// clientName is how pages name a client.
+func clientName(c store.Client) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
 }
 
 // spend takes one attempt from the per-IP, per-account and global user-code

@@ -12,8 +12,11 @@ import (
 	"github.com/grantd/grantd/internal/seal"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/upstream"
-	"github.com/grantd/grantd/internal/web"
 )
+
+// CallbackPath is where upstreams send users back: the redirect URI to
+// register with each (as the /callback of the design grantd follows).
+const CallbackPath = "/callback"
 
 // DefaultReload is how often a Directory re-reads the upstreams, so that
 // `grantd upstream create` and `delete` reach running servers.
@@ -151,16 +154,3 @@ func (d *Directory) reload() time.Duration {
 
 // errNoKey reports a sealed value with no secret key to open it.
 var errNoKey = errors.New("no secret key (GRANTD_SECRET_KEY_FILE) to open sealed values with")
-
-// Buttons lists the usable upstreams for the sign-in page.
-func (d *Directory) Buttons(ctx context.Context) ([]web.Upstream, error) {
-	entries, err := d.Entries(ctx)
-	if err != nil {
-		return nil, err
-	}
-	buttons := make([]web.Upstream, len(entries))
-	for i, e := range entries {
-		buttons[i] = web.Upstream{ID: e.ID, Name: e.Name}
-	}
-	return buttons, nil
-}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/grantd/grantd/internal/authorize"
+	"github.com/grantd/grantd/internal/callback"
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/device"
 	"github.com/grantd/grantd/internal/federation"
@@ -28,20 +29,21 @@ func mountPages(mux *http.ServeMux, cfg config.Config, o Options, d pageDeps) {
 	site := &web.Site{
 		Store: o.Store, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL, IPs: cfg.ClientIP(),
 		Limiter: d.limiter, Verifier: d.verifier, BrowserKey: d.browserKey,
-		Upstreams: d.upstreams.Buttons, NoLocalSignIn: !cfg.LocalSignIn,
+		Upstreams: callback.Buttons(d.upstreams), NoLocalSignIn: !cfg.LocalSignIn,
 		SignInBudgets: web.Budgets{
 			PerAccount: cfg.SignInLimitAccount, PerIP: cfg.SignInLimitIP, Global: cfg.SignInLimitGlobal,
 		},
 		Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 	}
 	site.Mount(mux)
-	(&federation.Pages{Site: site, Directory: d.upstreams, Users: o.Store, Once: o.Store, Issuer: cfg.Issuer,
+	(&callback.Pages{Site: site, Directory: d.upstreams, Users: o.Store, Once: o.Store, Issuer: cfg.Issuer,
 		Rand: o.Rand}).Mount(mux)
 	(&device.Pages{
 		Site: site, Store: o.Store, UserCodeFormat: cfg.UserCodeFormat, UserCodeLength: cfg.UserCodeLength,
 		UserCodeBudgets: web.Budgets{
 			PerAccount: cfg.UserCodeLimitAccount, PerIP: cfg.UserCodeLimitIP, Global: cfg.UserCodeLimitGlobal,
 		},
+		Tokens: d.upstreams,
 	}).Mount(mux)
 	(&authorize.Pages{
 		Site: site, Store: o.Store, Issuer: cfg.Issuer, AuthCodeTTL: cfg.AuthCodeTTL, RequirePKCE: cfg.RequirePKCE,

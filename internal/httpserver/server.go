@@ -125,13 +125,13 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		AccessTokenAlg: cfg.AccessTokenAlg, IDTokenAlg: cfg.IDTokenAlg, AccessTokenTTL: cfg.AccessTokenTTL,
 		RefreshTokenTTL: cfg.RefreshTokenTTL, RefreshTokenIdleTTL: cfg.RefreshTokenIdleTTL,
 		RefreshTokenGrace: cfg.RefreshTokenGrace, SuccessorKey: successorKey,
-		TokenSet: token.TokenSet(cfg.ResultTokenSet), Now: o.Now, Rand: o.Rand, Logger: o.Logger,
+		TokenSet: token.TokenSet(cfg.ResultTokenSet), Upstreams: dir, Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 	}).Mount(mux)
 	checker := &bearer.Checker{Store: o.Store, Keys: ks, Issuer: cfg.Issuer, Now: o.Now}
 	(&introspect.Handler{Store: o.Store, Auth: auth, Checker: checker, Limiter: limiter, Budget: cfg.IntrospectLimit,
 		Now: o.Now, Logger: o.Logger}).Mount(mux)
 	(&revoke.Handler{Store: o.Store, Auth: auth, Keys: ks, Issuer: cfg.Issuer, Limiter: limiter, Budget: cfg.RevokeLimit,
-		Now: o.Now, Logger: o.Logger}).Mount(mux)
+		Upstreams: dir, Now: o.Now, Logger: o.Logger}).Mount(mux)
 	// UserInfo answers only tokens meant for this server (JWT-13): one for
 	// another resource server is not a key to the user's profile here.
 	(&userinfo.Handler{Checker: checker, Users: o.Store, Audience: cfg.Issuer, Logger: o.Logger}).Mount(mux)

@@ -1,12 +1,18 @@
 package httpserver_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grantd/grantd/internal/admin"
 	"github.com/grantd/grantd/internal/store"
@@ -123,5 +129,240 @@ func TestUpstreamSignInDevice(t *testing.T) {
 	}
 	if _, err := f.store.UserByUsername(context.Background(), alice.Username); err != store.ErrNotFound && err == nil {
 		t.Errorf("a local user %q exists: nothing may link by name", alice.Username)
+	}
+}
+
+// startUpstreamSignIn follows a protected page to the upstream's sign-in
+// and returns the upstream's authorization URL.
+func (f *fedEnv) startUpstreamSignIn(t *testing.T, b *webtest.Browser, page string) string {
+	t.Helper()
+	resp := b.Get(page)
+	signin := b.Get(strings.TrimPrefix(resp.Header.Get("Location"), b.Base))
+	m := regexp.MustCompile(`<a class="button" href="([^"]+)">`).FindStringSubmatch(signin.Body)
+	if m == nil {
+		t.Fatalf("no upstream button on the sign-in page:\n%s", signin.Body)
+	}
+	start := b.Get(htmlUnescape(m[1]))
+	if start.StatusCode != http.StatusSeeOther {
+		t.Fatalf("start: %d", start.StatusCode)
+	}
+	return start.Header.Get("Location")
+}
+
+// signedOut reports whether b has no signed-in session.
+func signedOut(b *webtest.Browser) bool { return b.Get("/device").StatusCode == http.StatusSeeOther }
+
+// TestUpstreamPassthrough is the design's own behaviour for a passthrough
+// client: the device receives the upstream's tokens of the user's sign-in,
+// filtered by RESULT_TOKEN_SET, exactly once; refreshes and revokes them
+// through grantd, which uses its own client credentials at the upstream;
+// and the database never holds them, nor the upstream client secret, in
+// clear.
+func TestUpstreamPassthrough(t *testing.T) {
+	f := newFedEnv(t, map[string]string{"RESULT_TOKEN_SET": "ACCESS+REFRESH+ID"})
+	secret := f.client(admin.ClientSpec{ID: "tv", Name: "Living-room TV", Scopes: []string{"openid"}, TokenMode: "passthrough"})
+	d := f.deviceAuthorize("tv", secret, "openid")
+	b := webtest.NewBrowser(t, f.srv.URL, nil)
+	confirm := confirmCode(t, b, f.signInUpstream(t, b, "/device?user_code="+d.str("user_code"), upstreamtest.Alice()))
+	if r := approve(t, b, confirm); r.StatusCode != http.StatusOK {
+		t.Fatalf("approve: %d %s", r.StatusCode, r.Body)
+	}
+	// Concurrent polls of the approved code: the tokens go to exactly one.
+	results := make(chan reply, 8)
+	for range 8 {
+		go func() { results <- f.poll("tv", secret, d.str("device_code")) }()
+	}
+	var tok reply
+	got := 0
+	for range 8 {
+		if r := <-results; r.status == 200 {
+			tok, got = r, got+1
+		} else if r.str("error") != "invalid_grant" {
+			t.Errorf("a losing poll: %d %s", r.status, r.raw)
+		}
+	}
+	if got != 1 {
+		t.Fatalf("%d of 8 concurrent polls got the upstream tokens, want exactly 1", got)
+	}
+	_, access := f.verifyUpstream(t, tok.str("access_token"))
+	_, id := f.verifyUpstream(t, tok.str("id_token"))
+	if access["token_use"] != "access" || id["token_use"] != "id" || id["cognito:username"] != "alice" ||
+		tok.str("refresh_token") == "" || tok.str("token_type") != "Bearer" {
+		t.Errorf("passthrough token set %s: want the upstream's access, ID and refresh tokens", tok.raw)
+	}
+	f.noSecretsInClear(t, f.up.ClientSecret, tok.str("access_token"), tok.str("refresh_token"), tok.str("id_token"))
+
+	refreshed := f.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.str("refresh_token")}},
+		basic("tv", secret))
+	if refreshed.status != 200 || refreshed.str("access_token") == "" || refreshed.str("access_token") == tok.str("access_token") {
+		t.Fatalf("refresh through grantd: %d %s; want a new upstream access token", refreshed.status, refreshed.raw)
+	}
+	if refreshed.str("refresh_token") != "" {
+		t.Errorf("refresh answered refresh_token %q: the upstream did not rotate it, so the device keeps its own", refreshed.str("refresh_token"))
+	}
+	other := f.client(admin.ClientSpec{ID: "other-tv", Scopes: []string{"openid"}, TokenMode: "passthrough"})
+	wantError(t, f.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.str("refresh_token")}},
+		basic("other-tv", other)), 400, "invalid_grant")
+
+	if r := f.post("/revoke", url.Values{"token": {tok.str("refresh_token")}}, basic("tv", secret)); r.status != 200 {
+		t.Fatalf("revoke: %d %s", r.status, r.raw)
+	}
+	wantError(t, f.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.str("refresh_token")}},
+		basic("tv", secret)), 400, "invalid_grant")
+}
+
+// verifyUpstream parses an upstream JWT (unverified: the test's provider
+// signed it) and returns its header typ and claims.
+func (f *fedEnv) verifyUpstream(t *testing.T, token string) (string, map[string]any) {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", token)
+	}
+	var claims map[string]any
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(payload, &claims) != nil {
+		t.Fatalf("claims of %q: %v", token, err)
+	}
+	return "", claims
+}
+
+// noSecretsInClear fails t if any of values is in the database's files.
+func (f *fedEnv) noSecretsInClear(t *testing.T, values ...string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(f.dir, "grantd.db*"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range values {
+			if v != "" && bytes.Contains(b, []byte(v)) {
+				t.Errorf("%s holds a secret in clear (%.12s…)", filepath.Base(name), v)
+			}
+		}
+	}
+}
+
+// TestUpstreamPassthroughNeedsUpstreamUser: a local user approving a
+// passthrough client's device is told it needs a sign-in at the provider,
+// and nothing is approved.
+func TestUpstreamPassthroughNeedsUpstreamUser(t *testing.T) {
+	f := newFedEnv(t, nil)
+	secret := f.client(admin.ClientSpec{ID: "tv", Scopes: []string{"openid"}, TokenMode: "passthrough"})
+	d := f.deviceAuthorize("tv", secret, "openid")
+	f.user("carla")
+	b := webtest.NewBrowser(t, f.srv.URL, nil)
+	b.SignIn("carla", "correct horse battery")
+	entry := b.Get("/device?user_code=" + d.str("user_code"))
+	r := approve(t, b, confirmCode(t, b, entry))
+	if r.StatusCode != http.StatusBadRequest || !strings.Contains(r.Body, "sign in with your account at its sign-in provider") {
+		t.Errorf("local user approving a passthrough device: %d %s", r.StatusCode, r.Body)
+	}
+	wantError(t, f.poll("tv", secret, d.str("device_code")), 400, "authorization_pending")
+}
+
+// TestUpstreamCallbackRefusals: every callback that is not this browser's
+// pending sign-in — no state, another browser's, one already used, one too
+// old — and the user cancelling at the upstream get a page in plain words,
+// never a 500, and no session.
+func TestUpstreamCallbackRefusals(t *testing.T) {
+	f := newFedEnv(t, nil)
+	alice := upstreamtest.Alice()
+	t.Run("cancelled at the upstream", func(t *testing.T) {
+		b := webtest.NewBrowser(t, f.srv.URL, nil)
+		back := f.up.Cancel(t, f.startUpstreamSignIn(t, b, "/device"))
+		r := b.Get(back.RequestURI())
+		if r.StatusCode != http.StatusForbidden || !strings.Contains(r.Body, "You did not sign in at Sign in with Lights Incorporated") {
+			t.Errorf("cancelled: %d %s", r.StatusCode, r.Body)
+		}
+		if !signedOut(b) {
+			t.Error("signed in after a cancelled sign-in")
+		}
+	})
+	cases := []struct {
+		name string
+		back func(t *testing.T, b *webtest.Browser) string // the callback URI to visit
+	}{
+		{"no state", func(t *testing.T, b *webtest.Browser) string {
+			u := f.up.SignIn(t, f.startUpstreamSignIn(t, b, "/device"), alice.Username, alice.Password)
+			q := u.Query()
+			q.Del("state")
+			return u.Path + "?" + q.Encode()
+		}},
+		{"another browser's state", func(t *testing.T, b *webtest.Browser) string {
+			other := webtest.NewBrowser(t, f.srv.URL, nil)
+			f.startUpstreamSignIn(t, b, "/device") // b's own pending sign-in
+			return f.up.SignIn(t, f.startUpstreamSignIn(t, other, "/device"), alice.Username, alice.Password).RequestURI()
+		}},
+		{"replayed", func(t *testing.T, b *webtest.Browser) string {
+			back := f.up.SignIn(t, f.startUpstreamSignIn(t, b, "/device"), alice.Username, alice.Password).RequestURI()
+			cookies := b.Client.Jar.Cookies(mustURL(t, f.srv.URL))
+			if r := b.Get(back); r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("first callback: %d", r.StatusCode)
+			}
+			b.Post("/signout", url.Values{"csrf_token": {webtest.CSRF(b.Get("/device").Body)}})
+			b.Client.Jar.SetCookies(mustURL(t, f.srv.URL), cookies) // the pending sign-in's cookie, again
+			return back
+		}},
+		{"expired", func(t *testing.T, b *webtest.Browser) string {
+			back := f.up.SignIn(t, f.startUpstreamSignIn(t, b, "/device"), alice.Username, alice.Password).RequestURI()
+			f.clock.Advance(11 * time.Minute)
+			return back
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := webtest.NewBrowser(t, f.srv.URL, nil)
+			r := b.Get(tc.back(t, b))
+			if r.StatusCode != http.StatusBadRequest || !strings.Contains(r.Body, "expired or was already used") {
+				t.Errorf("%s: %d %s", tc.name, r.StatusCode, r.Body)
+			}
+			if !signedOut(b) {
+				t.Errorf("%s: signed in", tc.name)
+			}
+		})
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// TestUpstreamDown: an upstream that stops answering mid-flow gives the
+// user a clear page and leaves no half-made session; a passthrough
+// refresh while it is down is 503 with Retry-After, not invalid_grant.
+func TestUpstreamDown(t *testing.T) {
+	f := newFedEnv(t, nil)
+	secret := f.client(admin.ClientSpec{ID: "tv", Scopes: []string{"openid"}, TokenMode: "passthrough"})
+	d := f.deviceAuthorize("tv", secret, "openid")
+	b := webtest.NewBrowser(t, f.srv.URL, nil)
+	confirm := confirmCode(t, b, f.signInUpstream(t, b, "/device?user_code="+d.str("user_code"), upstreamtest.Alice()))
+	approve(t, b, confirm)
+	tok := f.poll("tv", secret, d.str("device_code"))
+	if tok.status != 200 {
+		t.Fatalf("poll: %d %s", tok.status, tok.raw)
+	}
+
+	late := webtest.NewBrowser(t, f.srv.URL, nil)
+	back := f.up.SignIn(t, f.startUpstreamSignIn(t, late, "/device"), "bob", upstreamtest.Bob().Password)
+	f.up.Stop()
+	r := late.Get(back.RequestURI())
+	if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" ||
+		!strings.Contains(r.Body, "could not reach") {
+		t.Errorf("callback with the upstream down: %d %s", r.StatusCode, r.Body)
+	}
+	if !signedOut(late) {
+		t.Error("a half-made session after the upstream went down")
+	}
+	refreshed := f.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.str("refresh_token")}},
+		basic("tv", secret))
+	if refreshed.status != 503 || refreshed.header.Get("Retry-After") == "" {
+		t.Errorf("passthrough refresh with the upstream down: %d %s; want 503 with Retry-After", refreshed.status, refreshed.raw)
 	}
 }

@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/grantd/grantd/internal/federation"
 	"github.com/grantd/grantd/internal/keys"
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/upstream"
 )
 
 // Path is where Mount serves the endpoint.
@@ -37,8 +39,11 @@ type Handler struct {
 	// Budget must be positive.
 	Limiter ratelimit.Limiter
 	Budget  ratelimit.Budget
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Upstreams revokes, at their upstream, the upstream refresh tokens
+	// passthrough clients hold; nil when there are none.
+	Upstreams *federation.Directory
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // Mount registers the endpoint on mux. Every method reaches the handler, so
@@ -77,9 +82,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return oauth.NewError(oauth.InvalidRequest, "The token parameter is missing.")
 	}
 	// The hint orders the search and never limits it (§2.1, REV-02).
-	kinds := []revoker{h.refreshToken, h.accessToken}
+	kinds := []revoker{h.refreshToken, h.passthroughToken, h.accessToken}
 	if f.Get("token_type_hint") == HintAccessToken {
-		kinds[0], kinds[1] = kinds[1], kinds[0]
+		kinds[0], kinds[2] = kinds[2], kinds[0]
 	}
 	for _, revoke := range kinds {
 		mine, err := revoke(r.Context(), caller, raw)
@@ -119,6 +124,34 @@ func (h *Handler) revokeGrant(ctx context.Context, caller store.Client, grantID 
 	}
 	h.Logger.InfoContext(ctx, "grant revoked", "client_id", caller.ID, "grant_id", grantID)
 	return nil
+}
+
+// passthroughToken revokes an upstream refresh token one of caller's
+// devices holds (a passthrough client): at the upstream, when it has a
+// revocation endpoint, then grantd's record of it. An upstream that cannot
+// be reached is 503, so that the client tries again.
+func (h *Handler) passthroughToken(ctx context.Context, caller store.Client, raw string) (bool, error) {
+	rec, err := h.Store.PassthroughToken(ctx, secret.Hash(raw))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.ClientID != caller.ID) {
+		return false, nil
+	}
+	if err != nil {
+		return false, oauth.Unavailable(fmt.Errorf("load passthrough token: %w", err))
+	}
+	if h.Upstreams != nil {
+		e, err := h.Upstreams.Lookup(ctx, rec.UpstreamID)
+		if err == nil {
+			err = e.Provider.Revoke(ctx, raw, HintRefreshToken)
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, upstream.ErrNoRevocation) {
+			return false, oauth.Unavailable(fmt.Errorf("revoke at upstream %q: %w", rec.UpstreamID, err))
+		}
+	}
+	if err := h.Store.DeletePassthroughToken(ctx, rec.Hash); err != nil {
+		return false, oauth.Unavailable(fmt.Errorf("delete passthrough token: %w", err))
+	}
+	h.Logger.InfoContext(ctx, "passthrough refresh token revoked", "client_id", caller.ID, "upstream", rec.UpstreamID)
+	return true, nil
 }
 
 // accessToken revokes one of caller's access tokens, by its jti, until its

@@ -78,11 +78,11 @@ type PassthroughTokens interface {
 
 // Issue decides the record of an upstream refresh token that a
 // passthrough redemption hands out (DeviceGrants.RedeemPassthroughGrant):
-// given the sealed upstream tokens, it returns the record to store in the
-// same transaction, or nil when there is no refresh token. An error stops
-// the redemption with nothing changed. It may run more than once and must
-// only compute.
-type Issue func(sealedTokens string) (*PassthroughToken, error)
+// given the grant as it was, with its sealed UpstreamTokens, it returns the
+// record to store in the same transaction, or nil when there is no refresh
+// token. An error stops the redemption with nothing changed. It may run
+// more than once and must only compute.
+type Issue func(g DeviceGrant) (*PassthroughToken, error)
 
 // Once records that a single-use value (the state of an upstream sign-in)
 // has been used.

@@ -55,6 +55,9 @@ func (h *Handler) deviceCode(r *http.Request, client store.Client, f oauth.Form)
 	case store.DeviceDenied:
 		return nil, oauth.NewError(oauth.AccessDenied, "The user denied the request.")
 	case store.DeviceApproved:
+		if client.Passthrough() {
+			return h.redeemPassthrough(r, client, hash)
+		}
 		return h.redeemDevice(r, client, code, store.DeviceGrant{DeviceCodeHash: hash, UserID: p.UserID,
 			Scopes: p.Scopes, AuthTime: p.AuthTime})
 	default: // issued: one token set per code (DEV-14)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/grantd/grantd/internal/federation"
 	"github.com/grantd/grantd/internal/keys"
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/store"
@@ -47,9 +48,13 @@ type Handler struct {
 	SuccessorKey []byte
 	// TokenSet is what a device grant yields (RESULT_TOKEN_SET).
 	TokenSet TokenSet
-	Now      func() time.Time
-	Rand     io.Reader
-	Logger   *slog.Logger
+	// Upstreams opens the upstream tokens a passthrough client's device
+	// collects and refreshes them at their upstream; nil when there are
+	// none.
+	Upstreams *federation.Directory
+	Now       func() time.Time
+	Rand      io.Reader
+	Logger    *slog.Logger
 }
 
 // Mount registers the token endpoint on mux.

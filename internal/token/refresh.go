@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -63,7 +64,7 @@ func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*
 	var oerr *oauth.Error
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, invalidRefresh()
+		return h.refreshNotOurs(ctx, client, raw)
 	case errors.Is(err, errRotated):
 		return h.reuse(r, client, old, raw, requested, now)
 	case errors.Is(err, store.ErrConflict):
@@ -84,6 +85,20 @@ func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*
 	}
 	resp.RefreshToken = rawNext
 	return resp, nil
+}
+
+// refreshNotOurs answers a refresh token grantd did not issue: an upstream
+// refresh token a passthrough client holds, refreshed at its upstream, or
+// else an invalid one.
+func (h *Handler) refreshNotOurs(ctx context.Context, client store.Client, raw string) (*Response, error) {
+	rec, err := h.Store.PassthroughToken(ctx, secret.Hash(raw))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, invalidRefresh()
+	}
+	if err != nil {
+		return nil, oauth.Unavailable(fmt.Errorf("load passthrough token: %w", err))
+	}
+	return h.refreshPassthrough(ctx, client, raw, rec)
 }
 
 // errRotated stops the rotation of a generation that was rotated before:

@@ -130,7 +130,7 @@ func (s *Store) RedeemPassthroughGrant(ctx context.Context, deviceCodeHash, clie
 		if err := s.checkUserInTx(ctx, tx, g.UserID); err != nil {
 			return err
 		}
-		rec, err := issue(tokens)
+		rec, err := issue(g)
 		if err != nil || rec == nil {
 			return err
 		}

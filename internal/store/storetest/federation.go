@@ -171,13 +171,13 @@ func testRedeemPassthrough(t *testing.T, s store.Store) {
 	rec := &store.PassthroughToken{Hash: "pt-hash-40", ClientID: tvClient, UserID: "user-1", UpstreamID: "cognito",
 		CreatedAt: now, ExpiresAt: now.Add(familyLifetime)}
 	var seen string
-	issue := func(sealed string) (*store.PassthroughToken, error) { seen = sealed; return rec, nil }
+	issue := func(g store.DeviceGrant) (*store.PassthroughToken, error) { seen = g.UpstreamTokens; return rec, nil }
 
 	_, err := s.RedeemPassthroughGrant(ctx, g.DeviceCodeHash, "other", now, issue)
 	wantErr(t, err, store.ErrConflict, "redemption by another client")
 	errNo := errors.New("cannot unseal")
 	_, err = s.RedeemPassthroughGrant(ctx, g.DeviceCodeHash, tvClient, now,
-		func(string) (*store.PassthroughToken, error) { return nil, errNo })
+		func(store.DeviceGrant) (*store.PassthroughToken, error) { return nil, errNo })
 	wantErr(t, err, errNo, "redemption whose issue fails")
 	mustOK(t, s.SetUserDisabled(ctx, "user-1", true), "disable user-1")
 	_, err = s.RedeemPassthroughGrant(ctx, g.DeviceCodeHash, tvClient, now, issue)
@@ -205,7 +205,7 @@ func testRedeemPassthrough(t *testing.T, s store.Store) {
 	race := passthroughGrant(t, s, 41)
 	if n := concurrently(20, func() error {
 		_, err := s.RedeemPassthroughGrant(ctx, race.DeviceCodeHash, tvClient, now,
-			func(string) (*store.PassthroughToken, error) { return nil, nil })
+			func(store.DeviceGrant) (*store.PassthroughToken, error) { return nil, nil })
 		return err
 	}); n != 1 {
 		t.Errorf("%d of 20 concurrent redemptions got the tokens, want 1", n)
@@ -220,7 +220,7 @@ func testPassthroughTokens(t *testing.T, s store.Store) {
 	first := store.PassthroughToken{Hash: "pt-1", ClientID: tvClient, UserID: "user-1", UpstreamID: "cognito",
 		CreatedAt: at(0), ExpiresAt: at(familyLifetime)}
 	_, err := s.RedeemPassthroughGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute),
-		func(string) (*store.PassthroughToken, error) { return &first, nil })
+		func(store.DeviceGrant) (*store.PassthroughToken, error) { return &first, nil })
 	mustOK(t, err, "redeem")
 	next := first
 	next.Hash, next.CreatedAt = "pt-2", at(time.Hour)
