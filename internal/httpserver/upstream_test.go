@@ -366,3 +366,29 @@ func TestUpstreamDown(t *testing.T) {
 		t.Errorf("passthrough refresh with the upstream down: %d %s; want 503 with Retry-After", refreshed.status, refreshed.raw)
 	}
 }
+
+// TestUpstreamOnly: with GRANTD_LOCAL_SIGN_IN=false and one upstream, the
+// sign-in page goes straight to it, and a password post is refused.
+func TestUpstreamOnly(t *testing.T) {
+	f := newFedEnv(t, map[string]string{"GRANTD_LOCAL_SIGN_IN": "false"})
+	b := webtest.NewBrowser(t, f.srv.URL, nil)
+	r := b.Get("/signin?return_to=%2Faccount")
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/signin/upstream/cognito?return_to=%2Faccount" {
+		t.Errorf("GET /signin: %d to %q; want 303 straight to the one upstream", r.StatusCode, r.Header.Get("Location"))
+	}
+	f.user("carla")
+	page := b.Get("/signin?return_to=%2Fdevice") // rendered for its CSRF token only when two upstreams exist; post anyway
+	form := url.Values{"csrf_token": {webtest.CSRF(page.Body)}, "username": {"carla"}, "password": {"correct horse battery"}}
+	if r := b.Post("/signin", form); r.StatusCode != http.StatusForbidden {
+		t.Errorf("password sign-in with GRANTD_LOCAL_SIGN_IN=false: %d, want 403", r.StatusCode)
+	}
+	if _, err := admin.CreateUpstream(context.Background(), f.store, f.sealer, f.clock.Now(), admin.UpstreamSpec{
+		ID: "dex", Name: "Sign in with Dex", Issuer: f.up.Issuer, ClientID: f.up.ClientID}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Minute) // the directory re-reads the upstreams
+	page = b.Get("/signin")
+	if page.StatusCode != 200 || !strings.Contains(page.Body, "Sign in with Dex") || strings.Contains(page.Body, `name="password"`) {
+		t.Errorf("two upstreams and no local sign-in: %d %s", page.StatusCode, page.Body)
+	}
+}
