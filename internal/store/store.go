@@ -274,6 +274,13 @@ type RefreshToken struct {
 	FamilyExpiresAt time.Time
 	RotatedAt       time.Time // zero until rotated
 	RevokedAt       time.Time // zero unless revoked
+	// GrantKind is the Kind of the generation's grant (Grant.Kind): how the
+	// family began, which decides the token set its refreshes return
+	// (RESULT_TOKEN_SET for a device grant). Backends read it from the
+	// grant with every generation they return and ignore it on writes; it
+	// is empty when the family has no grant record (one stored before
+	// grants existed, schema version 1, when only device grants did).
+	GrantKind string
 }
 
 // Active reports whether the token can be used at now.

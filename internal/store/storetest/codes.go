@@ -122,6 +122,9 @@ func wantStored(t *testing.T, s store.Store, what string, gr store.Grant, rt sto
 	} else {
 		wantErr(t, err, store.ErrNotFound, what+": grant must not be stored")
 	}
+	if grant {
+		rt = ofGrant(rt, gr)
+	}
 	gotRT, err := s.RefreshToken(t.Context(), rt.Hash)
 	if token {
 		mustOK(t, err, what+": refresh token")

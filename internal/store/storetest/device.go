@@ -336,7 +336,7 @@ func testDeviceRedeem(t *testing.T, s store.Store) {
 		gotRT, err := s.RefreshToken(ctx, rt.Hash)
 		if tc.wantErr == nil && tc.withRT {
 			mustOK(t, err, tc.name+": refresh token")
-			wantEqual(t, tc.name+": refresh token", gotRT, rt)
+			wantEqual(t, tc.name+": refresh token", gotRT, ofGrant(rt, gr))
 		} else {
 			wantErr(t, err, store.ErrNotFound, tc.name+": refresh token must not be stored")
 		}

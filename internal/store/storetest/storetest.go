@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshTokens/RotateDecides", testRefreshRotateDecides},
 		{"RefreshTokens/RefusesForeignSuccessor", testRefreshRefusesForeignSuccessor},
 		{"RefreshTokens/RefusesInactive", testRefreshRefusesInactive},
+		{"RefreshTokens/GrantKind", testRefreshGrantKind},
 		{"AccessTokens", testAccessTokens},
 		{"RT-07/AccessTokenLive", testAccessTokenLive},
 		{"Consents", testConsents},
@@ -165,6 +166,15 @@ func storeGrant(t *testing.T, s store.Store, gr store.Grant, rt *store.RefreshTo
 	mustOK(t, s.CreateAuthorizationCode(t.Context(), c), "create code for grant "+gr.ID)
 	_, err := s.RedeemAuthorizationCode(t.Context(), c.Hash, gr.CreatedAt, gr, rt)
 	mustOK(t, err, "redeem code for grant "+gr.ID)
+}
+
+// ofGrant returns rt as a backend reads it back once it is stored with its
+// grant gr: carrying the grant's kind.
+func ofGrant(rt store.RefreshToken, gr store.Grant) store.RefreshToken {
+	if rt.GrantID == gr.ID {
+		rt.GrantKind = gr.Kind
+	}
+	return rt
 }
 
 // mustOK stops the test when err is not nil.
