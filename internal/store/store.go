@@ -33,6 +33,7 @@ type Store interface {
 	RefreshTokens
 	AccessTokens
 	Consents
+	Scopes
 	Sessions
 	Keys
 	Secrets

@@ -101,6 +101,10 @@ var migrations = []migration{
 	{version: 3, statements: migration3},
 	{version: 4, statements: migration4},
 	{version: 5, statements: migration5},
+	// Version 6 is another change's; a database that has 7 but not 6
+	// applies 6 when the binary that knows it first starts: each version
+	// is applied unless recorded, whatever the newest recorded is.
+	{version: 7, statements: migration7},
 }
 
 // migration2 adds authorization codes, grants, consent, revoked access
@@ -189,6 +193,17 @@ var migration4 = []string{
 // RevokeEndsGrant). Existing clients keep revoking the token alone.
 var migration5 = []string{
 	`ALTER TABLE clients ADD COLUMN revoke_ends_grant BOOLEAN NOT NULL DEFAULT FALSE`,
+}
+
+// migration7 adds the scopes' descriptions (store.Scope), shown on the
+// pages and, unless hidden, listed in the metadata's scopes_supported.
+var migration7 = []string{
+	`CREATE TABLE scopes (
+		name        TEXT PRIMARY KEY,
+		description TEXT NOT NULL,
+		hidden      BOOLEAN NOT NULL,
+		updated_at  BIGINT NOT NULL
+	)`,
 }
 
 // blobType matches the SQLite type name that PostgreSQL spells BYTEA.

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AccessTokens", testAccessTokens},
 		{"RT-07/AccessTokenLive", testAccessTokenLive},
 		{"Consents", testConsents},
+		{"Scopes", testScopes},
 		{"Sessions", testSessions},
 		{"SigningKeys", testSigningKeys},
 		{"REL-12/RotateSigningKey", testRotateSigningKey},
