@@ -86,8 +86,8 @@ func tokenSettings() []setting {
 			return err
 		},
 	}, {
-		Setting: Setting{"GRANTD_KEY_RELOAD_INTERVAL", "30s", "How often each instance re-reads the signing keys, so that a rotation by any instance " +
-			"or by `grantd keys rotate` reaches all (100ms..5m)."},
+		Setting: Setting{"GRANTD_KEY_RELOAD_INTERVAL", "30s", "How often each instance re-reads the signing keys and the scope descriptions, " +
+			"so that a rotation by any instance, `grantd keys rotate` or `grantd scope set` reaches all (100ms..5m)."},
 		apply: func(c *Config, v string) (err error) {
 			c.KeyReloadInterval, err = parseDuration(v, 100*time.Millisecond, 5*time.Minute)
 			return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/scopes"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/usercode"
 	"github.com/grantd/grantd/internal/web"
@@ -54,6 +55,9 @@ type Pages struct {
 	Site *web.Site
 	// Store holds the device grants and clients.
 	Store store.Store
+	// Scopes describes the scopes the confirm page lists; nil knows the
+	// built-in descriptions only.
+	Scopes *scopes.Catalog
 	// UserCodeFormat and UserCodeLength are those of the codes issued by
 	// the device authorization endpoint (required: a code of another length
 	// or alphabet is refused without a lookup).
@@ -84,7 +88,7 @@ type confirmPage struct {
 	UserCode string // normalised, posted back
 	Display  string // grouped for comparison with the device
 	Client   string
-	Scopes   []string
+	Scopes   []scopes.Described
 }
 
 // resultPage is the data of the page after a decision.
@@ -163,7 +167,7 @@ func (p *Pages) enterCode(w http.ResponseWriter, r *http.Request) {
 		UserCode: grant.UserCode,
 		Display:  usercode.Group(grant.UserCode),
 		Client:   name,
-		Scopes:   grant.Scopes,
+		Scopes:   p.Scopes.Describe(grant.Scopes),
 	})
 }
 

@@ -7,15 +7,17 @@ import (
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/device"
 	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/scopes"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/web"
 )
 
 // mountPages mounts the browser pages: sign-in, device verification (RFC
 // 8628 §3.3), the authorization endpoint with its consent page (RFC 6749
-// §4.1) and the account page. They share one attempt limiter.
+// §4.1) and the account page. They share one attempt limiter, and describe
+// scopes with catalog.
 func mountPages(mux *http.ServeMux, cfg config.Config, o Options, limiter ratelimit.Limiter,
-	verifier *secret.Verifier, browserKey []byte) {
+	verifier *secret.Verifier, browserKey []byte, catalog *scopes.Catalog) {
 	site := &web.Site{
 		Store: o.Store, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL, IPs: cfg.ClientIP(),
 		Limiter: limiter, Verifier: verifier, BrowserKey: browserKey,
@@ -26,12 +28,13 @@ func mountPages(mux *http.ServeMux, cfg config.Config, o Options, limiter rateli
 	}
 	site.Mount(mux)
 	(&device.Pages{
-		Site: site, Store: o.Store, UserCodeFormat: cfg.UserCodeFormat, UserCodeLength: cfg.UserCodeLength,
+		Site: site, Store: o.Store, Scopes: catalog, UserCodeFormat: cfg.UserCodeFormat, UserCodeLength: cfg.UserCodeLength,
 		UserCodeBudgets: web.Budgets{
 			PerAccount: cfg.UserCodeLimitAccount, PerIP: cfg.UserCodeLimitIP, Global: cfg.UserCodeLimitGlobal,
 		},
 	}).Mount(mux)
 	(&authorize.Pages{
-		Site: site, Store: o.Store, Issuer: cfg.Issuer, AuthCodeTTL: cfg.AuthCodeTTL, RequirePKCE: cfg.RequirePKCE,
+		Site: site, Store: o.Store, Scopes: catalog, Issuer: cfg.Issuer, AuthCodeTTL: cfg.AuthCodeTTL,
+		RequirePKCE: cfg.RequirePKCE,
 	}).Mount(mux)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/revoke"
+	"github.com/grantd/grantd/internal/scopes"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/token"
@@ -50,6 +51,8 @@ type Server struct {
 	now     func() time.Time
 	handler http.Handler
 	keeper  *keys.Keeper
+	// scopes are the scopes' descriptions, reloaded as the keys are.
+	scopes *scopes.Catalog
 	// stopping flips readiness to 503 as soon as shutdown begins (REL-14).
 	stopping atomic.Bool
 }
@@ -96,6 +99,10 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	meta.Mount(mux)
+	s.scopes = &scopes.Catalog{Store: o.Store, OnChange: meta.SetScopesSupported, Logger: o.Logger}
+	if _, err := s.scopes.Load(ctx); err != nil {
+		return nil, err
+	}
 	(&device.Authorization{
 		Store: o.Store, Auth: auth, VerificationURI: cfg.Issuer + VerificationPath,
 		DeviceCodeFormat: cfg.DeviceCodeFormat, DeviceCodeLength: cfg.DeviceCodeLength,
@@ -127,7 +134,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	mountPages(mux, cfg, o, limiter, verifier, browserKey)
+	mountPages(mux, cfg, o, limiter, verifier, browserKey, s.scopes)
 	mux.HandleFunc("GET "+livenessPath, s.live)
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.handler = withLogging(o.Logger, append(discovery.Paths(), livenessPath), mux)
@@ -289,6 +296,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopBackground()
 	go s.purge(bgCtx)
 	go s.keeper.Run(bgCtx)
+	// A `grantd scope set` reaches this instance within a reload interval.
+	go s.scopes.Run(bgCtx, s.cfg.KeyReloadInterval)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
