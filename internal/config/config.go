@@ -39,6 +39,9 @@ type Config struct {
 	UserCodeLength    int             // USER_CODE_LENGTH
 	ResultTokenSet    TokenSet        // RESULT_TOKEN_SET: tokens a device grant returns
 	AllowWeakUserCode bool            // GRANTD_ALLOW_WEAK_USER_CODE: accept a user code under 30 bits
+	// AWSSampleCompat is GRANTD_AWS_SAMPLE_COMPAT: accept the requests of
+	// devices written against the AWS sample (cognito-device-grant-flow).
+	AWSSampleCompat bool
 
 	AccessTokenTTL      time.Duration // GRANTD_ACCESS_TOKEN_TTL
 	AccessTokenAlg      string        // GRANTD_ACCESS_TOKEN_ALG: RS256, ES256 or EdDSA

@@ -57,6 +57,11 @@ func deviceSettings() []setting {
 	}, {
 		Setting: Setting{"GRANTD_ALLOW_WEAK_USER_CODE", "false", "Start even when a user code has under 30 bits (true/false)."},
 		apply:   func(c *Config, v string) (err error) { c.AllowWeakUserCode, err = parseBool(v); return err },
+	}, {
+		Setting: Setting{"GRANTD_AWS_SAMPLE_COMPAT", "false", "Accept devices written against the AWS sample unchanged: " +
+			"POST /token without grant_type requests a device code, polls may carry client_id, device_code and grant_type " +
+			"in the query string, and /device?code=X&authorize=true shows the confirm page (true/false)."},
+		apply: func(c *Config, v string) (err error) { c.AWSSampleCompat, err = parseBool(v); return err },
 	}}
 }
 

@@ -66,6 +66,11 @@ type Pages struct {
 	// UserCodeBudgets limit code guesses per account, per IP and globally
 	// (DEV-06); zero budgets take DefaultUserCodeBudgets().
 	UserCodeBudgets web.Budgets
+	// AWSSampleCompat makes the AWS sample's verification link,
+	// /device?code=X&authorize=true, show the approve-or-deny page for X
+	// at once (GRANTD_AWS_SAMPLE_COMPAT). It approves nothing: the user
+	// still presses Approve (RFC 8628 §5.4, DEV-12).
+	AWSSampleCompat bool
 
 	once  sync.Once
 	enter *web.Page
@@ -107,7 +112,9 @@ func (p *Pages) setup() {
 
 // Mount registers the verification pages on mux:
 //
-//	GET  /device           code entry (?user_code= or ?code= pre-fills it)
+//	GET  /device           code entry (?user_code= or ?code= pre-fills it;
+//	                       with AWSSampleCompat, ?code=X&authorize=… shows
+//	                       the approve-or-deny page for X)
 //	POST /device           check the code, show the approve-or-deny page
 //	POST /device/decision  approve or deny the device
 func (p *Pages) Mount(mux *http.ServeMux) {
@@ -118,15 +125,24 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 }
 
 // showEntry shows the code-entry form to a signed-in user; anyone else is
-// sent to sign in first and brought back (DEV-11). A code in the query only
-// pre-fills the form: nothing is approved without the user's explicit
-// decision (DEV-12).
+// sent to sign in first and brought back, the query kept (DEV-11). A code in
+// the query only pre-fills the form: nothing is approved without the user's
+// explicit decision (DEV-12). The AWS sample's link, with authorize, goes
+// on to the approve-or-deny page, which still waits for that decision.
 func (p *Pages) showEntry(w http.ResponseWriter, r *http.Request) {
 	sess, user, ok := p.Site.RequireUser(w, r)
 	if !ok {
 		return
 	}
 	q := r.URL.Query()
+	if p.AWSSampleCompat && q.Get("authorize") != "" && q.Get("code") != "" {
+		// Looking the code up is a guess like a typed one: it spends the
+		// same budgets (DEV-06).
+		if p.spend(w, r, user) {
+			p.showConfirm(w, r, sess, user, q.Get("code"))
+		}
+		return
+	}
 	code := q.Get("user_code")
 	if code == "" {
 		code = q.Get("code")
@@ -147,7 +163,14 @@ func (p *Pages) enterCode(w http.ResponseWriter, r *http.Request) {
 	if !ok || !p.Site.CheckForm(w, r, sess, purposeEnterCode, "") || !p.spend(w, r, user) {
 		return
 	}
-	grant, client, err := p.pendingGrant(r.Context(), r.PostForm.Get("user_code"))
+	p.showConfirm(w, r, sess, user, r.PostForm.Get("user_code"))
+}
+
+// showConfirm looks typed up, the budgets spent, and shows the
+// approve-or-deny page for a pending code, or the entry page again with
+// the one answer for every other (DEV-09).
+func (p *Pages) showConfirm(w http.ResponseWriter, r *http.Request, sess web.Session, user store.User, typed string) {
+	grant, client, err := p.pendingGrant(r.Context(), typed)
 	switch {
 	case errors.Is(err, errInvalidCode):
 		p.renderInvalid(w, sess, user)

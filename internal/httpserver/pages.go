@@ -32,6 +32,7 @@ func mountPages(mux *http.ServeMux, cfg config.Config, o Options, limiter rateli
 		UserCodeBudgets: web.Budgets{
 			PerAccount: cfg.UserCodeLimitAccount, PerIP: cfg.UserCodeLimitIP, Global: cfg.UserCodeLimitGlobal,
 		},
+		AWSSampleCompat: cfg.AWSSampleCompat,
 	}).Mount(mux)
 	(&authorize.Pages{
 		Site: site, Store: o.Store, Scopes: catalog, Issuer: cfg.Issuer, AuthCodeTTL: cfg.AuthCodeTTL,

@@ -103,14 +103,15 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if _, err := s.scopes.Load(ctx); err != nil {
 		return nil, err
 	}
-	(&device.Authorization{
+	deviceAuth := &device.Authorization{
 		Store: o.Store, Auth: auth, VerificationURI: cfg.Issuer + VerificationPath,
 		DeviceCodeFormat: cfg.DeviceCodeFormat, DeviceCodeLength: cfg.DeviceCodeLength,
 		UserCodeFormat: cfg.UserCodeFormat, UserCodeLength: cfg.UserCodeLength,
 		CodeExpiration: cfg.CodeExpiration, PollingInterval: cfg.PollingInterval,
 		Limiter: limiter, LimitIP: cfg.DeviceAuthLimitIP, LimitClient: cfg.DeviceAuthLimitClient,
 		ClientIP: cfg.ClientIP(), Now: o.Now, Rand: o.Rand, Logger: o.Logger,
-	}).Mount(mux)
+	}
+	deviceAuth.Mount(mux)
 	successorKey, err := sharedSecret(ctx, o, "refresh-successor-key")
 	if err != nil {
 		return nil, err
@@ -120,7 +121,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		AccessTokenAlg: cfg.AccessTokenAlg, IDTokenAlg: cfg.IDTokenAlg, AccessTokenTTL: cfg.AccessTokenTTL,
 		RefreshTokenTTL: cfg.RefreshTokenTTL, RefreshTokenIdleTTL: cfg.RefreshTokenIdleTTL,
 		RefreshTokenGrace: cfg.RefreshTokenGrace, SuccessorKey: successorKey,
-		TokenSet: token.TokenSet(cfg.ResultTokenSet), Now: o.Now, Rand: o.Rand, Logger: o.Logger,
+		TokenSet: token.TokenSet(cfg.ResultTokenSet), AWSSampleCompat: cfg.AWSSampleCompat,
+		DeviceAuthorization: deviceAuth, Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 	}).Mount(mux)
 	checker := &bearer.Checker{Store: o.Store, Keys: ks, Issuer: cfg.Issuer, Now: o.Now}
 	(&introspect.Handler{Store: o.Store, Auth: auth, Checker: checker, Limiter: limiter, Budget: cfg.IntrospectLimit,
