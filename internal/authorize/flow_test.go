@@ -303,7 +303,7 @@ func (failingCodes) CreateAuthorizationCode(context.Context, store.Authorization
 	return errors.New("database is locked")
 }
 
-// TestAuthorizeStoreFailure checks SECURITY.md C.1 invariant 1: when the
+// TestAuthorizeStoreFailure checks docs/SECURITY.md INV-01: when the
 // code cannot be stored the user gets 503 with Retry-After, never a
 // redirect with a code that does not exist.
 func TestAuthorizeStoreFailure(t *testing.T) {

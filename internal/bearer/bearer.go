@@ -60,7 +60,7 @@ type Token struct {
 
 // Check returns an active access token. It returns ErrInactive for any
 // token that is not, and another error when the store cannot say — which
-// callers must not turn into "inactive" (docs/SECURITY.md C.1).
+// callers must not turn into "inactive" (docs/SECURITY.md INV-01).
 func (c *Checker) Check(ctx context.Context, raw string) (Token, error) {
 	return c.CheckIf(ctx, raw, nil)
 }

@@ -4,7 +4,7 @@
 // A bad setting stops the server with a message that begins with the
 // setting's name, e.g. `USER_CODE_LENGTH "abc": not an integer`.
 //
-// Load also applies the entropy policy of SECURITY.md A.11: a device code
+// Load also applies the entropy policy of docs/SECURITY.md DEV-03 and DEV-05: a device code
 // needs at least 128 bits (DEV-03) and a user code at least 30 bits unless
 // the operator explicitly allows a weak one (DEV-05).
 package config

@@ -175,7 +175,7 @@ func limitSettings() []setting {
 			func(c *Config) *ratelimit.Budget { return &c.UserCodeLimitAccount }),
 		budget("GRANTD_USER_CODE_LIMIT_IP", "20/10m", "User-code attempts per client IP, N/DURATION.",
 			func(c *Config) *ratelimit.Budget { return &c.UserCodeLimitIP }),
-		budget("GRANTD_USER_CODE_LIMIT_GLOBAL", "1000/1m", "User-code attempts by everyone together, N/DURATION; bounds F in SECURITY.md A.11.",
+		budget("GRANTD_USER_CODE_LIMIT_GLOBAL", "1000/1m", "User-code attempts by everyone together, N/DURATION; bounds F in the guessing bound of docs/SECURITY.md DEV-05.",
 			func(c *Config) *ratelimit.Budget { return &c.UserCodeLimitGlobal }),
 		budget("GRANTD_SIGN_IN_LIMIT_ACCOUNT", "5/15m", "Sign-in attempts per account, N/DURATION.",
 			func(c *Config) *ratelimit.Budget { return &c.SignInLimitAccount }),

@@ -37,7 +37,7 @@ type Authorization struct {
 	PollingInterval  time.Duration
 	// Limiter with LimitIP and LimitClient bounds how fast codes are made,
 	// per client IP and per client (DEV-20): every pending code is one more
-	// target for a user-code guesser (SECURITY.md A.11). Nil: no limit.
+	// target for a user-code guesser (docs/SECURITY.md DEV-05). Nil: no limit.
 	Limiter     ratelimit.Limiter
 	LimitIP     ratelimit.Budget
 	LimitClient ratelimit.Budget

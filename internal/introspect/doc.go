@@ -31,7 +31,7 @@
 //   - Anything inactive gets exactly {"active":false}, whatever the reason
 //     (RFC 7662 §2.2, INT-03).
 //   - A store that cannot answer gets 503 with Retry-After, never
-//     {"active":false} (docs/SECURITY.md C.1, invariant 1).
+//     {"active":false} (docs/SECURITY.md INV-01).
 //   - Token scanning is throttled per calling client (INT-05): every inactive
 //     answer spends one attempt of the client's Budget; active answers spend
 //     nothing, so a busy resource server introspecting real tokens is not

@@ -125,7 +125,7 @@ func TestIntrospectThrottle(t *testing.T) {
 }
 
 // TestIntrospectStoreDown checks that a store that cannot answer gets 503
-// with Retry-After, never {"active":false} (SECURITY.md C.1, REL-01).
+// with Retry-After, never {"active":false} (docs/SECURITY.md INV-01, REL-01).
 func TestIntrospectStoreDown(t *testing.T) {
 	f := newFixture(t, generous)
 	g := f.Issue("app", "u-alice", "openid", "")

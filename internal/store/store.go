@@ -8,7 +8,7 @@ import (
 
 // Sentinel errors. Backends wrap them; callers test with errors.Is. Any other
 // error is an infrastructure fault and must never be turned into a definitive
-// protocol answer such as invalid_grant (SECURITY.md C.1, invariant 1).
+// protocol answer such as invalid_grant (docs/SECURITY.md INV-01).
 var (
 	// ErrNotFound reports that no record has the given key.
 	ErrNotFound = errors.New("store: not found")
@@ -247,8 +247,8 @@ type DeviceGrants interface {
 	// RedeemDeviceGrant moves an approved, unexpired grant of clientID to
 	// issued and, in the same transaction, stores the Grant g and rt when it
 	// is not nil. It succeeds for exactly one caller; every other gets
-	// ErrConflict and nothing is stored (RFC 8628 §3.5, SECURITY.md C.1
-	// invariants 2 and 3). The user who approved is re-checked in the same
+	// ErrConflict and nothing is stored (RFC 8628 §3.5, docs/SECURITY.md INV-02
+	// and INV-03). The user who approved is re-checked in the same
 	// transaction: when that user is gone or disabled it returns
 	// ErrUserInactive and nothing changes, the grant staying approved
 	// (DEV-18). g must be for that user.

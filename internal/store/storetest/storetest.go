@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite every store.Store backend runs
 // in full: no backend may skip a part of it. It checks the contracts in
 // package store, including the atomic verbs under real concurrency
-// (SECURITY.md REL-02, REL-03, REL-04, REL-05 and REL-20), and drives time only
+// (docs/SECURITY.md REL-02, REL-03, REL-04, REL-05 and REL-20), and drives time only
 // through explicit now values: it never sleeps.
 //
 // Times the suite stores are in a non-UTC zone with millisecond precision;
@@ -255,7 +255,7 @@ func race(n int, fn func(i int) error) []error {
 
 // tally counts nil errors and errors matching want, and reports any other
 // error: under concurrency a backend may only win or lose, never fail
-// (SECURITY.md C.1 invariant 1; REL-08 "database is locked").
+// (docs/SECURITY.md INV-01; REL-08 "database is locked").
 func tally(t *testing.T, errs []error, want error) (wins, losses int) {
 	t.Helper()
 	for i, err := range errs {
