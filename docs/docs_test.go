@@ -16,7 +16,7 @@ import (
 const root = ".."
 
 // ruleID matches the id of a rule in docs/SECURITY.md wherever it is cited.
-var ruleID = regexp.MustCompile(`\b(AZ|DEV|GEN|INT|INV|JWT|MD|REL|REV|RT|TOK|UI)-\d{2}\b`)
+var ruleID = regexp.MustCompile(`\b(AZ|DEV|FED|GEN|INT|INV|JWT|MD|REL|REV|RT|TOK|UI)-\d{2}\b`)
 
 // definedRules returns the ids of the rules docs/SECURITY.md defines, each
 // the first cell of a table row, with the row's tests (its third cell).

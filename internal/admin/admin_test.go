@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -102,3 +103,7 @@ func (u *users) UserByUsername(context.Context, string) (store.User, error) {
 }
 
 func (u *users) SetUserDisabled(context.Context, string, bool) error { return nil }
+
+func (u *users) SignInFederated(context.Context, store.User) (store.User, error) {
+	return store.User{}, errors.New("not for local users")
+}

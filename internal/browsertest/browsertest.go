@@ -59,12 +59,14 @@ func NewSized(t testing.TB, width, height int) context.Context {
 		chromedp.WindowSize(width, height),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
+	// NewContext's own cancel is not called: chromedp.Cancel does its work,
+	// and after a Cancel of a browser that never started (a test that
+	// failed before its first action) it would wait for ever.
+	ctx, _ := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(func() {
 		chromedp.Cancel(ctx) // closes the browser and waits for it
 		cancelTimeout()
-		cancel()
 		cancelAlloc()
 		os.RemoveAll(profile)
 	})

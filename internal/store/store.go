@@ -38,6 +38,10 @@ type Store interface {
 	Keys
 	Secrets
 	Attempts
+	Upstreams
+	PassthroughTokens
+	Once
+	Sealed
 
 	// PurgeExpired deletes rows whose lifetime ended before now and reports
 	// how many it removed. Expiry is always checked on read as well, so purging
@@ -76,6 +80,11 @@ type Client struct {
 	Audience string
 	// Introspect allows the client to call the introspection endpoint.
 	Introspect bool
+	// TokenMode is what the client's device grants yield: TokenModeLocal
+	// (grantd's own tokens) or TokenModePassthrough (the upstream's tokens
+	// of the user's sign-in, handed over once). A client stored with none
+	// is read back as local.
+	TokenMode string
 	// RevokeEndsGrant makes the client's revocation of one of its own
 	// access tokens revoke the whole grant the token was issued under —
 	// every refresh token and access token of it — as revoking its refresh
@@ -86,6 +95,16 @@ type Client struct {
 	Disabled        bool
 	CreatedAt       time.Time
 }
+
+// Token modes of a client.
+const (
+	TokenModeLocal       = "local"
+	TokenModePassthrough = "passthrough"
+)
+
+// Passthrough reports whether the client's device grants yield the
+// upstream's tokens.
+func (c Client) Passthrough() bool { return c.TokenMode == TokenModePassthrough }
 
 // AllowsGrant reports whether the client may use grantType.
 func (c Client) AllowsGrant(grantType string) bool {
@@ -105,10 +124,20 @@ type Clients interface {
 	Client(ctx context.Context, id string) (Client, error)
 }
 
-// User is a local account. ID is the stable value tokens carry as sub.
+// User is an account: local, with a password, or federated, signed in at an
+// upstream provider. ID is the stable value tokens carry as sub.
 type User struct {
-	ID           string
-	Username     string
+	ID string
+	// Username is the name a local user signs in with; a federated user's
+	// is FederatedUsername(UpstreamID, UpstreamSubject).
+	Username string
+	// DisplayName is what pages show for a federated user (from the
+	// upstream's username claim); "" for a local user, shown by Username.
+	DisplayName string
+	// UpstreamID and UpstreamSubject identify a federated user at its
+	// upstream (the upstream's sub); both "" for a local user.
+	UpstreamID, UpstreamSubject string
+	// PasswordHash is "" for a federated user, who has no password here.
 	PasswordHash string
 	// Email is the user's e-mail address ("" for none), released with
 	// EmailVerified to clients granted the email scope.
@@ -129,6 +158,21 @@ type Users interface {
 	UserByUsername(ctx context.Context, username string) (User, error)
 	// SetUserDisabled enables or disables a user. ErrNotFound if absent.
 	SetUserDisabled(ctx context.Context, id string, disabled bool) error
+	// SignInFederated returns the user who signs in at u.UpstreamID as
+	// u.UpstreamSubject: the one stored, with its display name, e-mail and
+	// its verification updated to u's, or, when there is none, u itself,
+	// stored with Username FederatedUsername(u.UpstreamID,
+	// u.UpstreamSubject) and no password. Atomic: concurrent first sign-ins
+	// of one subject store one user. A disabled user is returned as it is.
+	SignInFederated(ctx context.Context, u User) (User, error)
+}
+
+// Name is what pages show for u: its display name, or its user name.
+func (u User) Name() string {
+	if u.DisplayName != "" {
+		return u.DisplayName
+	}
+	return u.Username
 }
 
 // DeviceState is the life cycle of a device grant (RFC 8628 §3).
@@ -161,6 +205,10 @@ type DeviceGrant struct {
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
 	DecidedAt    time.Time // zero while pending
+	// UpstreamTokens, for a passthrough client's approved grant, are the
+	// upstream's tokens of the approving user's sign-in, sealed (see
+	// SealedDeviceTokens), until the device collects them.
+	UpstreamTokens string
 }
 
 // Expired reports whether the grant's lifetime is over at now.
@@ -171,6 +219,9 @@ type Decision struct {
 	Approve  bool
 	UserID   string
 	AuthTime time.Time
+	// UpstreamTokens are the sealed upstream tokens a passthrough client's
+	// grant hands over (DeviceGrant.UpstreamTokens); "" otherwise.
+	UpstreamTokens string
 }
 
 // PollResult is what one poll of a device code finds (RFC 8628 §3.5): enough
@@ -253,6 +304,14 @@ type DeviceGrants interface {
 	// ErrUserInactive and nothing changes, the grant staying approved
 	// (DEV-18). g must be for that user.
 	RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, g Grant, rt *RefreshToken) error
+	// RedeemPassthroughGrant is RedeemDeviceGrant for a passthrough
+	// client: it moves an approved, unexpired grant of clientID to issued
+	// and takes its UpstreamTokens, which it clears, storing the record
+	// issue returns for them in the same transaction, and returns the grant
+	// as it was, tokens included. It succeeds for exactly one caller, so
+	// the tokens are handed over once; others get ErrConflict. The user is
+	// re-checked as by RedeemDeviceGrant (ErrUserInactive).
+	RedeemPassthroughGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, issue Issue) (DeviceGrant, error)
 }
 
 // RefreshToken is one generation of a rotating refresh token. Generations of
@@ -328,6 +387,11 @@ type Session struct {
 	AuthTime  time.Time
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// UpstreamTokens are the upstream's tokens of a sign-in at an
+	// upstream, sealed (see SealedSessionTokens), until a passthrough
+	// client's device is approved with them (TakeUpstreamTokens); "" for
+	// none.
+	UpstreamTokens string
 }
 
 // Secrets stores named server secrets shared by every instance, such as the
@@ -346,6 +410,11 @@ type Sessions interface {
 	// Expired sessions are reported as ErrNotFound.
 	Session(ctx context.Context, idHash string, now time.Time) (Session, error)
 	DeleteSession(ctx context.Context, idHash string) error
+	// TakeUpstreamTokens returns the session's UpstreamTokens and clears
+	// them. Of concurrent callers exactly one gets them; the others, and
+	// any caller once they are taken, get ErrNotFound, as does an unknown
+	// session.
+	TakeUpstreamTokens(ctx context.Context, idHash string) (string, error)
 }
 
 // SigningKey is a private key that signs tokens, PKCS #8 DER encoded.

@@ -9,7 +9,7 @@ import (
 )
 
 const clientColumns = `id, secret_hash, public, name, redirect_uris, grant_types, scopes, auth_method, audience,
-	introspect, revoke_ends_grant, disabled, created_at`
+	introspect, revoke_ends_grant, token_mode, disabled, created_at`
 
 const selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 
@@ -17,9 +17,10 @@ const selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 // taken.
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	_, err := s.exec(ctx, fmt.Sprintf("create client %q", c.ID),
-		`INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		`INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		c.ID, c.SecretHash, c.Public, c.Name, dbList(c.RedirectURIs), dbList(c.GrantTypes),
-		dbList(c.Scopes), c.AuthMethod, c.Audience, c.Introspect, c.RevokeEndsGrant, c.Disabled, dbTime(c.CreatedAt))
+		dbList(c.Scopes), c.AuthMethod, c.Audience, c.Introspect, c.RevokeEndsGrant, tokenMode(c.TokenMode), c.Disabled,
+		dbTime(c.CreatedAt))
 	return err
 }
 
@@ -32,7 +33,7 @@ func (s *Store) Client(ctx context.Context, id string) (store.Client, error) {
 	)
 	err := s.readRow(ctx, s.st.client, id).
 		Scan(&c.ID, &c.SecretHash, &c.Public, &c.Name, &redirects, &grants, &scps, &c.AuthMethod, &c.Audience,
-			&c.Introspect, &c.RevokeEndsGrant, &c.Disabled, &created)
+			&c.Introspect, &c.RevokeEndsGrant, &c.TokenMode, &c.Disabled, &created)
 	if err != nil {
 		return store.Client{}, fmt.Errorf("client %q: %w", id, notFound(err))
 	}
@@ -48,16 +49,29 @@ func (s *Store) Client(ctx context.Context, id string) (store.Client, error) {
 	return c, nil
 }
 
+// tokenMode stores a client's token mode, local when unset.
+func tokenMode(m string) string {
+	if m == "" {
+		return store.TokenModeLocal
+	}
+	return m
+}
+
 // CreateUser stores u. It returns store.ErrAlreadyExists when the id or the
 // user name is taken.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	_, err := s.exec(ctx, fmt.Sprintf("create user %q", u.ID),
-		`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		u.ID, u.Username, u.PasswordHash, u.Email, u.EmailVerified, u.Disabled, dbTime(u.CreatedAt))
+		`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, userArgs(u)...)
 	return err
 }
 
-const userColumns = `id, username, password_hash, email, email_verified, disabled, created_at`
+const userColumns = `id, username, display_name, upstream_id, upstream_subject, password_hash, email, email_verified,
+	disabled, created_at`
+
+func userArgs(u store.User) []any {
+	return []any{u.ID, u.Username, u.DisplayName, u.UpstreamID, u.UpstreamSubject, u.PasswordHash, u.Email,
+		u.EmailVerified, u.Disabled, dbTime(u.CreatedAt)}
+}
 
 // User returns the user with the given id, or store.ErrNotFound.
 func (s *Store) User(ctx context.Context, id string) (store.User, error) {
@@ -84,7 +98,8 @@ func scanUser(row rowScanner) (store.User, error) {
 		u       store.User
 		created sql.NullInt64
 	)
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &u.EmailVerified, &u.Disabled, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.UpstreamID, &u.UpstreamSubject, &u.PasswordHash, &u.Email,
+		&u.EmailVerified, &u.Disabled, &created); err != nil {
 		return store.User{}, notFound(err)
 	}
 	u.CreatedAt = goTime(created)

@@ -268,10 +268,10 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userCode string, d store.
 	err := s.inTx(ctx, fmt.Sprintf("decide device grant (%s)", state), func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		g, err = scanDeviceGrant(tx.QueryRowContext(ctx,
-			`UPDATE device_grants SET state = $1, user_id = $2, auth_time = $3, decided_at = $4
+			`UPDATE device_grants SET state = $1, user_id = $2, auth_time = $3, decided_at = $4, upstream_tokens = $7
 			WHERE user_code = $5 AND state = 'pending' AND expires_at > $6
 			RETURNING `+deviceColumns,
-			string(state), d.UserID, dbTime(d.AuthTime), dbTime(now), userCode, nanos(now)))
+			string(state), d.UserID, dbTime(d.AuthTime), dbTime(now), userCode, nanos(now), d.UpstreamTokens))
 		if errors.Is(err, store.ErrNotFound) {
 			return conflictOrNotFound(ctx, tx, `SELECT 1 FROM device_grants WHERE user_code = $1`, userCode)
 		}

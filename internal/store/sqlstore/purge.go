@@ -45,6 +45,10 @@ var purgeStatements = []struct{ name, query string }{
 		SELECT id FROM signing_keys WHERE retires_at <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
 	{"full attempt budgets", `DELETE FROM attempts WHERE bucket IN (
 		SELECT bucket FROM attempts WHERE tat <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
+	{"passthrough token records", `DELETE FROM passthrough_tokens WHERE hash IN (
+		SELECT hash FROM passthrough_tokens WHERE expires_at <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
+	{"used single-use values", `DELETE FROM used_once WHERE id IN (
+		SELECT id FROM used_once WHERE expires_at <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
 }
 
 // purgeLockKey is the key of the PostgreSQL advisory lock that lets one

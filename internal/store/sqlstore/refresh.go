@@ -88,19 +88,21 @@ func (s *Store) RefreshSuccessor(ctx context.Context, hash string) (store.Refres
 // user or, when the user is gone, store.ErrNotFound as userErr.
 func scanRefreshAndUser(row rowScanner) (t store.RefreshToken, u store.User, userErr, err error) {
 	var (
-		id, username, passwordHash, email sql.NullString
-		verified, disabled                sql.NullBool
-		created                           sql.NullInt64
+		id, username, display, upstream, subject, passwordHash, email sql.NullString
+		verified, disabled                                            sql.NullBool
+		created                                                       sql.NullInt64
 	)
-	t, err = scanRefreshTokenAlso(row, &id, &username, &passwordHash, &email, &verified, &disabled, &created)
+	t, err = scanRefreshTokenAlso(row, &id, &username, &display, &upstream, &subject, &passwordHash, &email, &verified,
+		&disabled, &created)
 	if err != nil {
 		return store.RefreshToken{}, store.User{}, nil, err
 	}
 	if !id.Valid {
 		return t, store.User{}, store.ErrNotFound, nil
 	}
-	u = store.User{ID: id.String, Username: username.String, PasswordHash: passwordHash.String,
-		Email: email.String, EmailVerified: verified.Bool, Disabled: disabled.Bool, CreatedAt: goTime(created)}
+	u = store.User{ID: id.String, Username: username.String, DisplayName: display.String, UpstreamID: upstream.String,
+		UpstreamSubject: subject.String, PasswordHash: passwordHash.String, Email: email.String,
+		EmailVerified: verified.Bool, Disabled: disabled.Bool, CreatedAt: goTime(created)}
 	return t, u, nil, nil
 }
 

@@ -14,8 +14,9 @@ import (
 // hash is taken.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	_, err := s.exec(ctx, "create session",
-		`INSERT INTO sessions (id_hash, user_id, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-		sess.IDHash, sess.UserID, dbTime(sess.AuthTime), dbTime(sess.CreatedAt), dbTime(sess.ExpiresAt))
+		`INSERT INTO sessions (id_hash, user_id, auth_time, created_at, expires_at, upstream_tokens)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		sess.IDHash, sess.UserID, dbTime(sess.AuthTime), dbTime(sess.CreatedAt), dbTime(sess.ExpiresAt), sess.UpstreamTokens)
 	return err
 }
 
@@ -27,9 +28,9 @@ func (s *Store) Session(ctx context.Context, idHash string, now time.Time) (stor
 		authTime, created, expiry sql.NullInt64
 	)
 	err := s.read(ctx,
-		`SELECT id_hash, user_id, auth_time, created_at, expires_at FROM sessions
+		`SELECT id_hash, user_id, auth_time, created_at, expires_at, upstream_tokens FROM sessions
 		WHERE id_hash = $1 AND expires_at > $2`, idHash, nanos(now)).
-		Scan(&sess.IDHash, &sess.UserID, &authTime, &created, &expiry)
+		Scan(&sess.IDHash, &sess.UserID, &authTime, &created, &expiry, &sess.UpstreamTokens)
 	if err != nil {
 		return store.Session{}, fmt.Errorf("session: %w", notFound(err))
 	}
@@ -37,6 +38,35 @@ func (s *Store) Session(ctx context.Context, idHash string, now time.Time) (stor
 	sess.CreatedAt = goTime(created)
 	sess.ExpiresAt = goTime(expiry)
 	return sess, nil
+}
+
+// TakeUpstreamTokens returns the session's sealed upstream tokens and
+// clears them: a read, then an update conditional on the value read, so
+// that of concurrent callers exactly one changes the row and gets them.
+func (s *Store) TakeUpstreamTokens(ctx context.Context, idHash string) (string, error) {
+	var tokens string
+	err := s.inTx(ctx, "take session's upstream tokens", func(ctx context.Context, tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT upstream_tokens FROM sessions WHERE id_hash = $1`, idHash).Scan(&tokens)
+		if err != nil {
+			return notFound(err)
+		}
+		if tokens == "" {
+			return store.ErrNotFound
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET upstream_tokens = '' WHERE id_hash = $1 AND upstream_tokens = $2`,
+			idHash, tokens)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return errors.Join(err, store.ErrNotFound) // a concurrent caller took them
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return tokens, nil
 }
 
 // DeleteSession deletes the session with the given id hash. Deleting an

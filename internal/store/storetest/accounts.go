@@ -14,6 +14,7 @@ func testClients(t *testing.T, s store.Store) {
 			ID: "tv", Public: true, Name: "Living-room TV",
 			GrantTypes: []string{"urn:ietf:params:oauth:grant-type:device_code", "refresh_token"},
 			Scopes:     []string{"openid", "lights:write"},
+			TokenMode:  store.TokenModePassthrough,
 			CreatedAt:  at(0),
 		},
 		{
@@ -25,6 +26,7 @@ func testClients(t *testing.T, s store.Store) {
 			Audience:        "https://api.example.com/",
 			Introspect:      true,
 			RevokeEndsGrant: true,
+			TokenMode:       store.TokenModeLocal,
 			Disabled:        true,
 			CreatedAt:       at(1500 * time.Millisecond),
 		},
@@ -33,6 +35,7 @@ func testClients(t *testing.T, s store.Store) {
 	for _, c := range clients {
 		mustOK(t, s.CreateClient(ctx, c), "create client "+c.ID)
 	}
+	clients[2].TokenMode = store.TokenModeLocal // stored with none: local
 	for _, want := range clients {
 		got, err := s.Client(ctx, want.ID)
 		mustOK(t, err, "client "+want.ID)
