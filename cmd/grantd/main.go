@@ -37,6 +37,13 @@ const usage = `usage:
   grantd scope set NAME --description TEXT [--hidden] [--database PATH_OR_URL]
   grantd scope list [--database PATH_OR_URL]
   grantd scope delete NAME [--database PATH_OR_URL]
+  grantd upstream create --id ID --issuer URL --client-id ID (--client-secret S | --client-secret-stdin)
+                         [--scope SCOPE]... [--name NAME] [--claim-username CLAIM]
+                         [--extra-param NAME=VALUE]... [--revocation-url URL]
+  grantd upstream list
+  grantd upstream delete ID
+  grantd upstream test ID
+  grantd secrets rekey --old-key-file FILE
   grantd migrate [--database PATH_OR_URL]
   grantd keys list [--database PATH_OR_URL]
   grantd keys rotate [--alg RS256|ES256|EdDSA] [--publish-ahead DURATION | --immediately]
@@ -77,6 +84,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return env.listKeys(ctx, rest[1:])
 	case cmd == "keys" && len(rest) > 0 && rest[0] == "rotate":
 		return env.rotateKeys(ctx, rest[1:])
+	case cmd == "upstream" && len(rest) > 0 && rest[0] == "create":
+		return env.createUpstream(ctx, rest[1:])
+	case cmd == "upstream" && len(rest) > 0 && rest[0] == "list":
+		return env.listUpstreams(ctx, rest[1:])
+	case cmd == "upstream" && len(rest) > 0 && rest[0] == "delete":
+		return env.deleteUpstream(ctx, rest[1:])
+	case cmd == "upstream" && len(rest) > 0 && rest[0] == "test":
+		return env.testUpstream(ctx, rest[1:])
+	case cmd == "secrets" && len(rest) > 0 && rest[0] == "rekey":
+		return env.rekey(ctx, rest[1:])
 	case cmd == "migrate":
 		return env.migrate(ctx, rest)
 	case cmd == copierSubcommand && len(rest) == 1:

@@ -55,7 +55,14 @@ func (e *environment) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	opts := httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: time.Now, Rand: rand.Reader}
+	sealer, err := loadSealer(cfg)
+	if err != nil {
+		return err
+	}
+	if err := needSealer(ctx, st, sealer); err != nil {
+		return err
+	}
+	opts := httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: time.Now, Rand: rand.Reader, Sealer: sealer}
 	if isPostgres(cfg.Database) {
 		// Several instances may share this database: every attempt budget
 		// is kept in it, so none is multiplied by the number of instances.

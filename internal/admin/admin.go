@@ -57,6 +57,8 @@ type ClientSpec struct {
 	// RevokeEndsGrant makes the client's revocation of one of its access
 	// tokens revoke the token's whole grant (store.Client.RevokeEndsGrant).
 	RevokeEndsGrant bool
+	// TokenMode is local (default) or passthrough (store.Client.TokenMode).
+	TokenMode string
 }
 
 // CreatedClient is a stored client, with its secret in clear text only when
@@ -79,7 +81,14 @@ func CreateClient(ctx context.Context, st store.Store, r io.Reader, now time.Tim
 		return CreatedClient{}, fmt.Errorf("check client id %q: %w", spec.ID, err)
 	}
 	c := store.Client{ID: spec.ID, Public: spec.Public, Name: spec.Name, Introspect: spec.Introspect,
-		RevokeEndsGrant: spec.RevokeEndsGrant, CreatedAt: now}
+		RevokeEndsGrant: spec.RevokeEndsGrant, TokenMode: store.TokenModeLocal, CreatedAt: now}
+	switch spec.TokenMode {
+	case "", store.TokenModeLocal:
+	case store.TokenModePassthrough:
+		c.TokenMode = store.TokenModePassthrough
+	default:
+		return CreatedClient{}, fmt.Errorf("token mode %q: use local or passthrough", spec.TokenMode)
+	}
 	var err error
 	if c.AuthMethod, err = checkAuthMethod(spec.AuthMethod, spec.Public); err != nil {
 		return CreatedClient{}, err

@@ -60,7 +60,7 @@ func (p *Pages) showAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Site.Render(w, http.StatusOK, p.account, accountPage{
-		Account: p.Site.AccountOf(sess, user.Username),
+		Account: p.Site.AccountOf(sess, user.Name()),
 		Revoked: r.URL.Query().Get("revoked") == "1",
 		Clients: clients,
 	})

@@ -55,7 +55,7 @@ func (p *Pages) renderConsent(w http.ResponseWriter, req *request, sess web.Sess
 		}
 	}
 	page := consentPage{
-		Account: p.Site.AccountOf(sess, user.Username),
+		Account: p.Site.AccountOf(sess, user.Name()),
 		CSRF:    p.Site.CSRFToken(sess, purposeConsent, paramsDigest(params)),
 		Client:  name,
 		Scopes:  p.Scopes.Describe(req.scopes),

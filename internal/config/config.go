@@ -31,6 +31,9 @@ type Config struct {
 	Issuer   string // GRANTD_ISSUER: the issuer URL, no trailing '/'
 	Database string // GRANTD_DATABASE: the SQLite file or database URL
 
+	SecretKeyFile string // GRANTD_SECRET_KEY_FILE: "" for the default (see SecretKeyPath)
+	LocalSignIn   bool   // GRANTD_LOCAL_SIGN_IN, default true
+
 	CodeExpiration    time.Duration   // CODE_EXPIRATION: device and user code lifetime (expires_in)
 	DeviceCodeFormat  usercode.Format // DEVICE_CODE_FORMAT
 	DeviceCodeLength  int             // DEVICE_CODE_LENGTH
@@ -71,6 +74,29 @@ type Config struct {
 	KeyReloadInterval time.Duration // GRANTD_KEY_RELOAD_INTERVAL, default 30s
 	ShutdownDelay     time.Duration // GRANTD_SHUTDOWN_DELAY, default 0s
 	KeyRotationPeriod time.Duration // GRANTD_KEY_ROTATION_PERIOD, default 0 (manual)
+}
+
+// SecretKeyPath returns the secret key file in force, and whether it may be
+// created: GRANTD_SECRET_KEY_FILE as given (never created: it is the
+// operator's), else, with SQLite, the database file's name plus
+// ".secret-key", created on first start. With PostgreSQL and no setting it
+// returns "": every instance must read the same file, which the operator
+// provides.
+func (c Config) SecretKeyPath() (path string, create bool) {
+	switch {
+	case c.SecretKeyFile != "":
+		return c.SecretKeyFile, false
+	case c.Postgres():
+		return "", false
+	default:
+		return c.Database + ".secret-key", true
+	}
+}
+
+// Postgres reports whether the database is a PostgreSQL URL rather than a
+// SQLite file path.
+func (c Config) Postgres() bool {
+	return strings.HasPrefix(c.Database, "postgres://") || strings.HasPrefix(c.Database, "postgresql://")
 }
 
 // ClientIP returns how requests' client addresses are found and keyed for

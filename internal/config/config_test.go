@@ -45,6 +45,7 @@ func defaults(t *testing.T) Config {
 		RefreshTokenIdleTTL:   720 * time.Hour,
 		SessionTTL:            time.Hour,
 		TrustedProxies:        nil,
+		LocalSignIn:           true,
 		LimitIPv4Prefix:       32,
 		LimitIPv6Prefix:       64,
 		UserCodeLimitAccount:  ratelimit.Budget{N: 10, Per: 10 * time.Minute},
@@ -106,6 +107,8 @@ var field = map[string]func(Config) any{
 	"GRANTD_SESSION_TTL":              func(c Config) any { return c.SessionTTL },
 	"GRANTD_TRUSTED_PROXIES":          func(c Config) any { return c.TrustedProxies },
 	"GRANTD_MAX_CONNECTIONS":          func(c Config) any { return c.MaxConnections },
+	"GRANTD_SECRET_KEY_FILE":          func(c Config) any { return c.SecretKeyFile },
+	"GRANTD_LOCAL_SIGN_IN":            func(c Config) any { return c.LocalSignIn },
 	"GRANTD_LIMIT_IPV4_PREFIX":        func(c Config) any { return c.LimitIPv4Prefix },
 	"GRANTD_LIMIT_IPV6_PREFIX":        func(c Config) any { return c.LimitIPv6Prefix },
 	"GRANTD_USER_CODE_LIMIT_ACCOUNT":  func(c Config) any { return c.UserCodeLimitAccount },
@@ -181,6 +184,8 @@ var goodValues = []struct {
 	{"GRANTD_SESSION_TTL", "30m", 30 * time.Minute},
 	{"GRANTD_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7", prefixes("10.0.0.0/8", "192.168.1.7/32")},
 	{"GRANTD_MAX_CONNECTIONS", "auto", 0},
+	{"GRANTD_SECRET_KEY_FILE", "/etc/grantd/secret-key", "/etc/grantd/secret-key"},
+	{"GRANTD_LOCAL_SIGN_IN", "false", false},
 	{"GRANTD_MAX_CONNECTIONS", "512", 512},
 	{"GRANTD_LIMIT_IPV4_PREFIX", "24", 24},
 	{"GRANTD_LIMIT_IPV6_PREFIX", "56", 56},
@@ -287,6 +292,7 @@ var badValues = []struct {
 	{"GRANTD_SESSION_TTL", "0s"},
 	{"GRANTD_TRUSTED_PROXIES", "nonsense"},
 	{"GRANTD_MAX_CONNECTIONS", "8"},
+	{"GRANTD_LOCAL_SIGN_IN", "maybe"},
 	{"GRANTD_LIMIT_IPV4_PREFIX", "33"},
 	{"GRANTD_LIMIT_IPV6_PREFIX", "16"},
 	{"GRANTD_MAX_CONNECTIONS", "many"},
@@ -394,7 +400,7 @@ func TestSettingsCovered(t *testing.T) {
 	for _, tt := range goodValues {
 		good[tt.name] = true
 	}
-	bad := map[string]bool{"GRANTD_DATABASE": true} // takes any value
+	bad := map[string]bool{"GRANTD_DATABASE": true, "GRANTD_SECRET_KEY_FILE": true} // take any value
 	for _, tt := range badValues {
 		bad[tt.name] = true
 	}

@@ -126,6 +126,13 @@ func tokenSettings() []setting {
 		Setting: Setting{"GRANTD_SESSION_TTL", "1h", "Lifetime of a browser sign-in session, a Go duration."},
 		apply:   func(c *Config, v string) (err error) { c.SessionTTL, err = parseDuration(v, 0, 0); return err },
 	}, {
+		Setting: Setting{"GRANTD_SECRET_KEY_FILE", "", "File of the 32 random bytes that seal upstream client secrets and tokens at rest (mode 0600). " +
+			"Default with SQLite: the database file's name plus .secret-key, created on first start; required with PostgreSQL once upstreams are used."},
+		apply: func(c *Config, v string) error { c.SecretKeyFile = v; return nil },
+	}, {
+		Setting: Setting{"GRANTD_LOCAL_SIGN_IN", "true", "Offer sign-in with a local user name and password (true/false); false leaves the upstream providers only."},
+		apply:   func(c *Config, v string) (err error) { c.LocalSignIn, err = parseBool(v); return err },
+	}, {
 		Setting: Setting{"GRANTD_SHUTDOWN_DELAY", "0s", "How long, after SIGTERM, the server goes on serving while /readyz answers 503, " +
 			"so that a load balancer stops sending it requests before its listener closes (0s..60s)."},
 		apply: func(c *Config, v string) (err error) {

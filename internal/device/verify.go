@@ -185,7 +185,7 @@ func (p *Pages) showConfirm(w http.ResponseWriter, r *http.Request, sess web.Ses
 		name = client.ID
 	}
 	p.Site.Render(w, http.StatusOK, p.conf, confirmPage{
-		Account:  p.Site.AccountOf(sess, user.Username),
+		Account:  p.Site.AccountOf(sess, user.Name()),
 		CSRF:     p.Site.CSRFToken(sess, purposeDecide, grant.UserCode),
 		UserCode: grant.UserCode,
 		Display:  usercode.Group(grant.UserCode),
@@ -242,7 +242,7 @@ func (p *Pages) decide(w http.ResponseWriter, r *http.Request) {
 	p.Site.Log().InfoContext(r.Context(), "device grant decided",
 		"client_id", grant.ClientID, "user_id", user.ID, "approved", approve)
 	p.Site.Render(w, http.StatusOK, p.done, resultPage{
-		Account:  p.Site.AccountOf(sess, user.Username),
+		Account:  p.Site.AccountOf(sess, user.Name()),
 		Approved: approve,
 	})
 }
@@ -305,7 +305,7 @@ func (p *Pages) pendingGrant(ctx context.Context, typed string) (store.DeviceGra
 
 func (p *Pages) renderEntry(w http.ResponseWriter, status int, sess web.Session, user store.User, code, msg string) {
 	p.Site.Render(w, status, p.enter, entryPage{
-		Account: p.Site.AccountOf(sess, user.Username),
+		Account: p.Site.AccountOf(sess, user.Name()),
 		CSRF:    p.Site.CSRFToken(sess, purposeEnterCode, ""),
 		Code:    code,
 		Message: msg,

@@ -19,6 +19,7 @@ import (
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/httpserver"
 	"github.com/grantd/grantd/internal/logtest"
+	"github.com/grantd/grantd/internal/seal"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/sqlstore"
 )
@@ -57,6 +58,7 @@ type env struct {
 	logs    *logtest.Buffer
 	cfg     config.Config
 	dir     string
+	sealer  *seal.Sealer // the secret key's, for upstream secrets and tokens
 }
 
 // newEnv starts a server with the given environment variables. The issuer is
@@ -97,7 +99,15 @@ func (e *env) start(vars map[string]string) {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	s, err := httpserver.New(ctx, httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: e.clock.Now, Rand: rand.Reader})
+	if e.sealer == nil {
+		key, err := seal.CreateKey(filepath.Join(e.dir, "secret-key"), rand.Reader)
+		if err != nil {
+			t.Fatalf("secret key: %v", err)
+		}
+		e.sealer = seal.New(rand.Reader, key)
+	}
+	s, err := httpserver.New(ctx, httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: e.clock.Now, Rand: rand.Reader,
+		Sealer: e.sealer})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}

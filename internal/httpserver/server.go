@@ -18,15 +18,18 @@ import (
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/device"
 	"github.com/grantd/grantd/internal/discovery"
+	"github.com/grantd/grantd/internal/federation"
 	"github.com/grantd/grantd/internal/introspect"
 	"github.com/grantd/grantd/internal/keys"
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/revoke"
 	"github.com/grantd/grantd/internal/scopes"
+	"github.com/grantd/grantd/internal/seal"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/token"
+	"github.com/grantd/grantd/internal/upstream"
 	"github.com/grantd/grantd/internal/userinfo"
 )
 
@@ -68,6 +71,13 @@ type Options struct {
 	// Limiter keeps the attempt budgets; nil means an in-process one, right
 	// for a single instance. Several instances need ratelimit.Shared.
 	Limiter ratelimit.Limiter
+	// Sealer seals upstream client secrets and tokens at rest under the
+	// secret key (GRANTD_SECRET_KEY_FILE); nil when there is none, and then
+	// no upstream provider can be used.
+	Sealer *seal.Sealer
+	// UpstreamHTTP is the HTTP client of calls to upstream providers; nil
+	// means a default one.
+	UpstreamHTTP *http.Client
 }
 
 // New builds the server: it loads (or, on first start, generates) the signing
@@ -93,6 +103,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	auth := &oauth.ClientAuthenticator{Clients: o.Store, Verifier: verifier, Limiter: limiter, Budget: cfg.ClientAuthLimit,
 		ClientIP: cfg.ClientIP(), Now: o.Now, ClientTTL: clientTTL}
 	mux := http.NewServeMux()
+	dir := &federation.Directory{Store: o.Store, Sealer: o.Sealer, Now: o.Now, Logger: o.Logger,
+		Options: upstream.Options{HTTPClient: o.UpstreamHTTP, Now: o.Now, Logger: o.Logger}}
 
 	meta, err := discovery.New(metadata(cfg), ks.JWKS)
 	if err != nil {
@@ -136,7 +148,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	mountPages(mux, cfg, o, limiter, verifier, browserKey, s.scopes)
+	mountPages(mux, cfg, o, pageDeps{limiter: limiter, verifier: verifier, browserKey: browserKey, upstreams: dir,
+		scopes: s.scopes})
 	mux.HandleFunc("GET "+livenessPath, s.live)
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.handler = withLogging(o.Logger, append(discovery.Paths(), livenessPath), mux)

@@ -102,10 +102,17 @@ type SealedValue struct {
 
 // Kinds of sealed values.
 const (
-	SealedUpstreamSecret = "upstream-secret"        // Upstream.ClientSecret, keyed by upstream id
+	SealedUpstreamSecret = "upstream-secret"         // Upstream.ClientSecret, keyed by upstream id
 	SealedSessionTokens  = "session-upstream-tokens" // Session.UpstreamTokens, keyed by session id hash
 	SealedDeviceTokens   = "device-upstream-tokens"  // DeviceGrant.UpstreamTokens, keyed by device code hash
 )
+
+// SealedAAD is the additional data that binds a sealed value of kind to
+// the row key: moved to another row, it does not open.
+func SealedAAD(kind, key string) []byte { return []byte(kind + ":" + key) }
+
+// AAD is v's SealedAAD.
+func (v SealedValue) AAD() []byte { return SealedAAD(v.Kind, v.Key) }
 
 // Sealed re-seals the store's sealed values, for a change of the secret key.
 type Sealed interface {

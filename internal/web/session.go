@@ -46,6 +46,10 @@ func (s *Site) CookieName() string {
 	return "grantd_session"
 }
 
+// Secure reports whether the site's cookies are Secure and __Host-
+// prefixed: its issuer is https.
+func (s *Site) Secure() bool { return s.secure() }
+
 func (s *Site) secure() bool {
 	return strings.HasPrefix(strings.ToLower(s.Issuer), "https://")
 }
@@ -98,7 +102,16 @@ func (s *Site) EnsureSession(w http.ResponseWriter, r *http.Request) (Session, e
 // rotated at sign-in, so an id planted before sign-in is worthless after it
 // (UI-05, session fixation). authTime is when the user authenticated.
 func (s *Site) SignIn(w http.ResponseWriter, r *http.Request, old Session, user store.User, authTime time.Time) (Session, error) {
-	sess, err := s.startSession(r.Context(), w, user.ID, authTime, s.sessionTTL())
+	return s.SignInHolding(w, r, old, user, authTime, nil)
+}
+
+// SignInHolding is SignIn for a sign-in at an upstream provider whose
+// tokens the session holds for a passthrough client (store.Session.
+// UpstreamTokens): seal, when not nil, returns them sealed for the new
+// session's id hash.
+func (s *Site) SignInHolding(w http.ResponseWriter, r *http.Request, old Session, user store.User, authTime time.Time,
+	seal func(idHash string) (string, error)) (Session, error) {
+	sess, err := s.startSession(r.Context(), w, user.ID, authTime, s.sessionTTL(), seal)
 	if err != nil {
 		return Session{}, err
 	}
@@ -122,7 +135,8 @@ func (s *Site) SignOut(w http.ResponseWriter, r *http.Request, sess Session) err
 	return nil
 }
 
-func (s *Site) startSession(ctx context.Context, w http.ResponseWriter, userID string, authTime time.Time, ttl time.Duration) (Session, error) {
+func (s *Site) startSession(ctx context.Context, w http.ResponseWriter, userID string, authTime time.Time, ttl time.Duration,
+	seal func(idHash string) (string, error)) (Session, error) {
 	id, err := secret.NewToken(s.rand())
 	if err != nil {
 		return Session{}, fmt.Errorf("new session id: %w", err)
@@ -134,6 +148,11 @@ func (s *Site) startSession(ctx context.Context, w http.ResponseWriter, userID s
 		AuthTime:  authTime,
 		CreatedAt: now,
 		ExpiresAt: now.Add(ttl),
+	}
+	if seal != nil {
+		if st.UpstreamTokens, err = seal(st.IDHash); err != nil {
+			return Session{}, fmt.Errorf("seal the session's upstream tokens: %w", err)
+		}
 	}
 	if err := s.Store.CreateSession(ctx, st); err != nil {
 		return Session{}, fmt.Errorf("create session: %w", err)

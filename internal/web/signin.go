@@ -33,19 +33,61 @@ type signInForm struct {
 	ReturnTo string
 	Username string
 	Message  string
+	// Local shows the user name and password form; Upstreams are the
+	// buttons of the upstream providers.
+	Local     bool
+	Upstreams []upstreamButton
 }
 
+// upstreamButton is one provider's button on the sign-in page.
+type upstreamButton struct{ Name, URL string }
+
 func (s *Site) getSignIn(w http.ResponseWriter, r *http.Request) {
+	returnTo := LocalPath(r.URL.Query().Get("return_to"))
+	buttons, err := s.upstreamButtons(r.Context(), returnTo)
+	if err != nil {
+		s.logger().ErrorContext(r.Context(), "list upstream providers", "err", err)
+		s.Unavailable(w, r)
+		return
+	}
+	// With one provider and no password form there is nothing to choose.
+	if s.NoLocalSignIn && len(buttons) == 1 {
+		http.Redirect(w, r, buttons[0].URL, http.StatusSeeOther)
+		return
+	}
 	sess, err := s.EnsureSession(w, r)
 	if err != nil {
 		s.logger().ErrorContext(r.Context(), "start session", "err", err)
 		s.Unavailable(w, r)
 		return
 	}
-	s.RenderForm(w, http.StatusOK, s.pages().signin, signInForm{
-		CSRF:     s.CSRFToken(sess, purposeSignIn, ""),
-		ReturnTo: LocalPath(r.URL.Query().Get("return_to")),
-	}, FormActionAny)
+	form := signInForm{CSRF: s.CSRFToken(sess, purposeSignIn, ""), ReturnTo: returnTo, Local: !s.NoLocalSignIn, Upstreams: buttons}
+	if !form.Local && len(buttons) == 0 {
+		s.logger().ErrorContext(r.Context(), "no way to sign in: GRANTD_LOCAL_SIGN_IN=false and no upstream provider")
+		form.Message = "Signing in is not available on this server yet. Please contact its operator."
+	}
+	s.RenderForm(w, http.StatusOK, s.pages().signin, form, FormActionAny)
+}
+
+// upstreamButtons returns the sign-in page's buttons, which return to
+// returnTo after the upstream sign-in.
+func (s *Site) upstreamButtons(ctx context.Context, returnTo string) ([]upstreamButton, error) {
+	if s.Upstreams == nil {
+		return nil, nil
+	}
+	ups, err := s.Upstreams(ctx)
+	if err != nil {
+		return nil, err
+	}
+	buttons := make([]upstreamButton, len(ups))
+	for i, u := range ups {
+		name := u.Name
+		if name == "" {
+			name = "Sign in with " + u.ID
+		}
+		buttons[i] = upstreamButton{Name: name, URL: UpstreamSignInURL(u.ID, returnTo)}
+	}
+	return buttons, nil
 }
 
 // postSignIn checks the CSRF token, spends the sign-in budgets before the
@@ -69,11 +111,21 @@ func (s *Site) postSignIn(w http.ResponseWriter, r *http.Request) {
 	if !s.CheckForm(w, r, sess, purposeSignIn, "") {
 		return
 	}
+	if s.NoLocalSignIn {
+		s.Error(w, r, http.StatusForbidden, "Signing in with a password is turned off here. Use one of the sign-in buttons.")
+		return
+	}
 	username := strings.TrimSpace(r.PostForm.Get("username"))
 	form := signInForm{
 		CSRF:     s.CSRFToken(sess, purposeSignIn, ""),
 		ReturnTo: LocalPath(r.PostForm.Get("return_to")),
 		Username: username,
+		Local:    true,
+	}
+	if form.Upstreams, err = s.upstreamButtons(r.Context(), form.ReturnTo); err != nil {
+		s.logger().ErrorContext(r.Context(), "list upstream providers", "err", err)
+		s.Unavailable(w, r)
+		return
 	}
 	user, found, err := s.findUser(r.Context(), username)
 	if err != nil {
@@ -170,7 +222,7 @@ func (s *Site) findUser(ctx context.Context, username string) (store.User, bool,
 // without making one (Verifier.Pretend) — and secret.ErrBusy, or another
 // error, when no check could be made.
 func (s *Site) checkPassword(ctx context.Context, user store.User, found bool, password string) error {
-	if !found {
+	if !found || user.PasswordHash == "" { // unknown, or federated: no password here
 		if err := s.verifier().Pretend(ctx); err != nil {
 			return err
 		}

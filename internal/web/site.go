@@ -86,6 +86,12 @@ type Site struct {
 	// BrowserKey signs the device cookies of browsers that signed in before
 	// (see knownBrowser); shared by every instance. Empty: none are issued.
 	BrowserKey []byte
+	// Upstreams, when set, lists the upstream providers the sign-in page
+	// offers, one button each (package federation serves their routes).
+	Upstreams func(ctx context.Context) ([]Upstream, error)
+	// NoLocalSignIn hides the user name and password form and refuses its
+	// posts (GRANTD_LOCAL_SIGN_IN=false): users sign in upstream only.
+	NoLocalSignIn bool
 	// Now is the clock (default time.Now); Rand the randomness for session
 	// ids (default crypto/rand.Reader); Logger the log (default discards).
 	Now    func() time.Time
@@ -238,6 +244,18 @@ func (s *Site) ParseForm(w http.ResponseWriter, r *http.Request) bool {
 // from TrustedProxies (GEN-06).
 func (s *Site) ClientIP(r *http.Request) netip.Addr {
 	return s.IPs.Addr(r)
+}
+
+// Upstream is a provider the sign-in page offers.
+type Upstream struct {
+	ID   string
+	Name string // the button's text
+}
+
+// UpstreamSignInURL is where a sign-in at the upstream id starts, returning
+// to the local path returnTo.
+func UpstreamSignInURL(id, returnTo string) string {
+	return "/signin/upstream/" + url.PathEscape(id) + "?" + url.Values{"return_to": {LocalPath(returnTo)}}.Encode()
 }
 
 // Charge is one attempt to spend from one budget.

@@ -34,10 +34,14 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 	return true, nil
 }
 
+// userName is the name a live token's user goes by: a federated user's
+// display name, else the user name (store.User.Name).
+const userName = `CASE WHEN u.display_name <> '' THEN u.display_name ELSE u.username END`
+
 // selectAccessTokenLive reads everything AccessTokenLive decides on, and the
 // user's name, in one statement: one round trip on the introspection hot
 // path instead of five.
-const selectAccessTokenLive = `SELECT g.revoked_at, g.expires_at, u.disabled, u.username, c.disabled,
+const selectAccessTokenLive = `SELECT g.revoked_at, g.expires_at, u.disabled, ` + userName + `, c.disabled,
 	EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)
 	FROM grants g
 	LEFT JOIN users u ON u.id = g.user_id
@@ -71,7 +75,7 @@ func (s *Store) AccessTokenLive(ctx context.Context, jti, grantID string, now ti
 // treats as a grant never revoked. Such a family is live while one of its
 // generations is unrevoked (RevokeGrant revokes them all) and within the
 // family's lifetime; its user and client are the generations'.
-const selectFamilyLive = `SELECT u.disabled, u.username, c.disabled,
+const selectFamilyLive = `SELECT u.disabled, ` + userName + `, c.disabled,
 	EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)
 	FROM refresh_tokens r
 	LEFT JOIN users u ON u.id = r.user_id
