@@ -32,7 +32,7 @@ func (e *environment) createClient(ctx context.Context, args []string) error {
 	fs.Var(&scopes, "scope", "a scope the client may request (repeatable)")
 	fs.StringVar(&spec.AuthMethod, "auth-method", "", "token endpoint auth method: client_secret_basic (HTTP_BASIC), client_secret_post (REQUEST_BODY_CREDENTIALS) or none (default: either secret method)")
 	fs.StringVar(&spec.Audience, "audience", "", "default aud of the client's access tokens (default: the issuer)")
-	fs.BoolVar(&spec.Introspect, "introspect", false, "allow the client to call the introspection endpoint")
+	fs.BoolVar(&spec.Introspect, "introspect", false, "allow the client to introspect other clients' tokens (every client may introspect its own)")
 	fs.StringVar(&spec.TokenMode, "token-mode", "local", "what the client's device grants yield: local (grantd's tokens) or "+
 		"passthrough (the upstream provider's tokens of the user's sign-in)")
 	fs.BoolVar(&spec.RevokeEndsGrant, "revoke-ends-grant", false, "revoking one of the client's access tokens revokes its whole grant (refresh and access tokens)")

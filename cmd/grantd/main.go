@@ -5,6 +5,9 @@
 //	grantd serve [--addr A] [--issuer URL] [--database PATH] [--demo]
 //	grantd client create --id ID (--secret S | --public) [--name N] [--redirect-uri U]... [--grant-type T]... [--scope S]...
 //	grantd user create --username NAME (--password PW | --password-stdin)
+//	grantd scope set NAME --description TEXT [--hidden]
+//	grantd scope list
+//	grantd scope delete NAME
 //	grantd migrate [--database PATH_OR_URL]
 //	grantd keys list
 //	grantd keys rotate [--alg ALG] [--publish-ahead D | --immediately]
@@ -31,6 +34,9 @@ const usage = `usage:
                        [--auth-method METHOD] [--audience URI] [--introspect]
                        [--revoke-ends-grant]
   grantd user create --username NAME (--password PW | --password-stdin)
+  grantd scope set NAME --description TEXT [--hidden] [--database PATH_OR_URL]
+  grantd scope list [--database PATH_OR_URL]
+  grantd scope delete NAME [--database PATH_OR_URL]
   grantd upstream create --id ID --issuer URL --client-id ID (--client-secret S | --client-secret-stdin)
                          [--scope SCOPE]... [--name NAME] [--claim-username CLAIM]
                          [--extra-param NAME=VALUE]... [--revocation-url URL]
@@ -68,6 +74,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return env.createClient(ctx, rest[1:])
 	case cmd == "user" && len(rest) > 0 && rest[0] == "create":
 		return env.createUser(ctx, rest[1:])
+	case cmd == "scope" && len(rest) > 0 && rest[0] == "set":
+		return env.setScope(ctx, rest[1:])
+	case cmd == "scope" && len(rest) > 0 && rest[0] == "list":
+		return env.listScopes(ctx, rest[1:])
+	case cmd == "scope" && len(rest) > 0 && rest[0] == "delete":
+		return env.deleteScope(ctx, rest[1:])
 	case cmd == "keys" && len(rest) > 0 && rest[0] == "list":
 		return env.listKeys(ctx, rest[1:])
 	case cmd == "keys" && len(rest) > 0 && rest[0] == "rotate":

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/grantd/grantd/internal/scopes"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/web"
 )
@@ -41,7 +42,7 @@ type linkedGrant struct {
 	Kind     string
 	When     string // for people
 	Datetime string // for machines (RFC 3339)
-	Scopes   []string
+	Scopes   []scopes.Described
 }
 
 // showAccount serves GET /account: the apps and devices the signed-in user
@@ -88,7 +89,7 @@ func (p *Pages) linked(ctx context.Context, sess web.Session, user store.User) (
 			Kind:     kindLabel(g.Kind),
 			When:     g.CreatedAt.UTC().Format("2 Jan 2006, 15:04 UTC"),
 			Datetime: g.CreatedAt.UTC().Format(time.RFC3339),
-			Scopes:   g.Scopes,
+			Scopes:   p.Scopes.Describe(g.Scopes),
 		})
 	}
 	return out, nil

@@ -138,7 +138,7 @@ func needsSignIn(req *request, authTime, now time.Time) bool {
 
 // issue is step 5: it stores the hash of a fresh code, bound to everything
 // its redemption must match (AZ-21), and sends the code to the client. A
-// store failure gets the 503 page, never a redirect (SECURITY.md C.1).
+// store failure gets the 503 page, never a redirect (docs/SECURITY.md INV-01).
 func (p *Pages) issue(w http.ResponseWriter, r *http.Request, req *request, sess web.Session, user store.User) {
 	code, err := secret.NewToken(p.rand())
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/grantd/grantd/internal/oauth"
+	"github.com/grantd/grantd/internal/scopes"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/web"
 )
@@ -22,7 +23,7 @@ type consentPage struct {
 	Account *web.Account
 	CSRF    string
 	Client  string
-	Scopes  []string
+	Scopes  []scopes.Described
 	Host    string
 	Fields  []field
 }
@@ -57,7 +58,7 @@ func (p *Pages) renderConsent(w http.ResponseWriter, req *request, sess web.Sess
 		Account: p.Site.AccountOf(sess, user.Name()),
 		CSRF:    p.Site.CSRFToken(sess, purposeConsent, paramsDigest(params)),
 		Client:  name,
-		Scopes:  req.scopes,
+		Scopes:  p.Scopes.Describe(req.scopes),
 		Host:    host,
 		Fields:  fields,
 	}

@@ -18,6 +18,11 @@ import (
 	"github.com/grantd/grantd/internal/web/webtest"
 )
 
+// consentOpenID is how the consent page lists openid: its built-in
+// description, then its name.
+const consentOpenID = `<li class="described"><span class="scope-description">Know which account is yours</span> ` +
+	`<small class="scope-name">openid</small></li>`
+
 // TestAuthorizeSignInRoundTrip follows a signed-out user from /authorize
 // through sign-in and consent back to the client with a code (AZ-18: every
 // redirect after a POST is 303).
@@ -28,7 +33,7 @@ func TestAuthorizeSignInRoundTrip(t *testing.T) {
 	page := signInAndReturn(t, b, "alice", alicePassword, back)
 	for _, want := range []string{
 		"<h1>Allow " + pubName + " to use your account?</h1>",
-		"<li>openid</li>", "<li>lights:read</li>", "<dd>app.example</dd>",
+		consentOpenID, "<li>lights:read</li>", "<dd>app.example</dd>",
 		`<form method="post" action="/authorize/consent">`,
 		`<button type="submit" name="action" value="approve">Approve</button>`,
 		`<button type="submit" name="action" value="deny" class="secondary">Deny</button>`,
@@ -298,7 +303,7 @@ func (failingCodes) CreateAuthorizationCode(context.Context, store.Authorization
 	return errors.New("database is locked")
 }
 
-// TestAuthorizeStoreFailure checks SECURITY.md C.1 invariant 1: when the
+// TestAuthorizeStoreFailure checks docs/SECURITY.md INV-01: when the
 // code cannot be stored the user gets 503 with Retry-After, never a
 // redirect with a code that does not exist.
 func TestAuthorizeStoreFailure(t *testing.T) {

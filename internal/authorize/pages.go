@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/grantd/grantd/internal/scopes"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/web"
 )
@@ -27,6 +28,9 @@ type Pages struct {
 	Site *web.Site
 	// Store holds clients, codes, consents and grants. Required.
 	Store store.Store
+	// Scopes describes the scopes the consent and account pages list; nil
+	// knows the built-in descriptions only.
+	Scopes *scopes.Catalog
 	// Issuer is sent as iss in every authorization response (RFC 9207);
 	// empty means Site.Issuer.
 	Issuer string

@@ -60,8 +60,16 @@ type Token struct {
 
 // Check returns an active access token. It returns ErrInactive for any
 // token that is not, and another error when the store cannot say — which
-// callers must not turn into "inactive" (SECURITY.md C.1).
+// callers must not turn into "inactive" (docs/SECURITY.md INV-01).
 func (c *Checker) Check(ctx context.Context, raw string) (Token, error) {
+	return c.CheckIf(ctx, raw, nil)
+}
+
+// CheckIf is Check of a token the caller may see: when accept is not nil
+// and refuses the token's verified claims, the token is ErrInactive before
+// the store is asked about it, so a caller learns of a token it may not see
+// no more than of one that does not exist.
+func (c *Checker) CheckIf(ctx context.Context, raw string, accept func(oauth.AccessTokenClaims) bool) (Token, error) {
 	now := c.Now()
 	claims, ok := c.verify(raw, now)
 	if !ok {
@@ -69,6 +77,9 @@ func (c *Checker) Check(ctx context.Context, raw string) (Token, error) {
 	}
 	if claims.Issuer != c.Issuer || claims.ID == "" || claims.GrantID == "" ||
 		now.Unix() >= claims.ExpiresAt || claims.IssuedAt > now.Add(Leeway).Unix() {
+		return Token{}, ErrInactive
+	}
+	if accept != nil && !accept(claims) {
 		return Token{}, ErrInactive
 	}
 	username, live, err := c.Store.AccessTokenLive(ctx, claims.ID, claims.GrantID, now)

@@ -1,7 +1,7 @@
 // Package clientip finds the address of the client behind a request, for
 // rate limits and logs. X-Forwarded-For is believed only as far as it was
 // written by proxies the operator trusts: a header sent by anyone else is
-// ignored, so a client cannot pick its own rate-limit bucket (SECURITY.md
+// ignored, so a client cannot pick its own rate-limit bucket (docs/SECURITY.md
 // GEN-06, RFC 9700 §4.13).
 package clientip
 

@@ -1,6 +1,6 @@
 // Package cluster tests grantd as it runs in production with PostgreSQL:
 // several `grantd serve` processes on one database, driven over real HTTP
-// (SECURITY.md REL-01, REL-06, REL-10, REL-14). The tests need the URL of a
+// (docs/SECURITY.md REL-01, REL-06, REL-10, REL-14). The tests need the URL of a
 // scratch PostgreSQL database in GRANTD_TEST_POSTGRES and skip without it.
 //
 // The package's only non-test code is FaultProxy, a TCP proxy that stands

@@ -35,12 +35,12 @@ const (
 	maxRounds = 500
 )
 
-// TestDatabaseOutage is SECURITY.md REL-01 with the database stopped: the
+// TestDatabaseOutage is docs/SECURITY.md REL-01 with the database stopped: the
 // proxy in front of PostgreSQL closes every connection and refuses new
 // ones while two instances serve steady traffic.
 func TestDatabaseOutage(t *testing.T) { testOutage(t, Down, outageHold) }
 
-// TestDatabasePartition is SECURITY.md REL-01 with the database
+// TestDatabasePartition is docs/SECURITY.md REL-01 with the database
 // partitioned away, as toxiproxy or a lost route would: connections stay
 // open but nothing comes back, for longer than answerWithin. The server's
 // statement_timeout cannot end a query it never received, and TCP takes

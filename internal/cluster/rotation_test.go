@@ -19,7 +19,7 @@ var rotationEnv = map[string]string{"GRANTD_KEY_RELOAD_INTERVAL": "250ms"}
 // before any signs with it.
 const publishAhead = 4 * time.Second
 
-// TestKeyRotationSeenByAll is SECURITY.md REL-12 across two instances: a
+// TestKeyRotationSeenByAll is docs/SECURITY.md REL-12 across two instances: a
 // rotation written to the shared database by `grantd keys rotate` is
 // published by every instance before any instance signs with the new key
 // (so no verifier that follows the JWKS meets an unknown kid); tokens of the

@@ -25,7 +25,7 @@ var sharedStateEnv = map[string]string{
 	"GRANTD_TRUSTED_PROXIES":    "127.0.0.1/32",
 }
 
-// TestTwoInstancesShareState is SECURITY.md REL-06 and REL-10 on two
+// TestTwoInstancesShareState is docs/SECURITY.md REL-06 and REL-10 on two
 // `grantd serve` processes, A and B, on one PostgreSQL database: what one
 // instance starts, the other finishes; every budget and the polling
 // interval are global; both sign with, and publish, the same keys.

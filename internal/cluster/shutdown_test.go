@@ -19,7 +19,7 @@ import (
 // typical 30 s orchestrator grace period.
 const shutdownGrace = 25 * time.Second
 
-// TestGracefulStop is SECURITY.md REL-14 on one of two instances: SIGTERM
+// TestGracefulStop is docs/SECURITY.md REL-14 on one of two instances: SIGTERM
 // reaches A while two requests are in flight on it. A stops being ready at
 // once — readiness turns 503 and the listener closes in the same step, so a
 // load balancer's /readyz probe is refused — while the requests in flight

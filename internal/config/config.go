@@ -4,7 +4,7 @@
 // A bad setting stops the server with a message that begins with the
 // setting's name, e.g. `USER_CODE_LENGTH "abc": not an integer`.
 //
-// Load also applies the entropy policy of SECURITY.md A.11: a device code
+// Load also applies the entropy policy of docs/SECURITY.md DEV-03 and DEV-05: a device code
 // needs at least 128 bits (DEV-03) and a user code at least 30 bits unless
 // the operator explicitly allows a weak one (DEV-05).
 package config
@@ -42,6 +42,9 @@ type Config struct {
 	UserCodeLength    int             // USER_CODE_LENGTH
 	ResultTokenSet    TokenSet        // RESULT_TOKEN_SET: tokens a device grant returns
 	AllowWeakUserCode bool            // GRANTD_ALLOW_WEAK_USER_CODE: accept a user code under 30 bits
+	// AWSSampleCompat is GRANTD_AWS_SAMPLE_COMPAT: accept the requests of
+	// devices written against the AWS sample (cognito-device-grant-flow).
+	AWSSampleCompat bool
 
 	AccessTokenTTL      time.Duration // GRANTD_ACCESS_TOKEN_TTL
 	AccessTokenAlg      string        // GRANTD_ACCESS_TOKEN_ALG: RS256, ES256 or EdDSA

@@ -14,7 +14,7 @@ import (
 const MinDeviceCodeBits = 128
 
 // MinUserCodeBits is the entropy below which Load refuses a user code format
-// unless GRANTD_ALLOW_WEAK_USER_CODE is true (SECURITY.md A.11, DEV-05). A
+// unless GRANTD_ALLOW_WEAK_USER_CODE is true (docs/SECURITY.md DEV-05). A
 // user code is short because a person types it; rate limits, not entropy
 // alone, keep brute force out (RFC 8628 §5.1), and UserCodeGuessBound says
 // how far.
@@ -35,7 +35,7 @@ func (c *Config) checkEntropy() []error {
 	if c.UserCodeFormat.Alphabet() != "" && c.UserCodeLength > 0 && !c.AllowWeakUserCode {
 		if bits := c.UserCodeFormat.Bits(c.UserCodeLength); bits < MinUserCodeBits {
 			errs = append(errs, fmt.Errorf(
-				"USER_CODE_FORMAT %q with USER_CODE_LENGTH %d: a user code has %.1f bits, under the %d-bit floor (SECURITY.md A.11); "+
+				"USER_CODE_FORMAT %q with USER_CODE_LENGTH %d: a user code has %.1f bits, under the %d-bit floor (docs/SECURITY.md DEV-05); "+
 					"use at least %d characters, a larger format, or set GRANTD_ALLOW_WEAK_USER_CODE=true to accept the risk",
 				c.UserCodeFormat.Spec(), c.UserCodeLength, bits, MinUserCodeBits,
 				lengthFor(MinUserCodeBits, c.UserCodeFormat.Bits(1))))
@@ -49,8 +49,8 @@ func lengthFor(bits int, perChar float64) int {
 	return int(math.Ceil(float64(bits)/perChar - 1e-9))
 }
 
-// UserCodeGuessBound returns p = F·A/S, the worksheet bound of SECURITY.md
-// A.11 on the chance that wrong guesses hit some pending user code within one
+// UserCodeGuessBound returns p = F·A/S, the guessing bound of docs/SECURITY.md
+// DEV-05 on the chance that wrong guesses hit some pending user code within one
 // code lifetime:
 //
 //   - F is the most user-code attempts the global budget admits in one

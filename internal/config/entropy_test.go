@@ -48,7 +48,7 @@ func TestEntropyPolicy(t *testing.T) {
 }
 
 // TestUserCodeGuessBound checks p = F·A/S against the rows of the
-// SECURITY.md A.11 worksheet. Budgets are chosen so that F, the attempts
+// docs/SECURITY.md DEV-05 guessing bound. Budgets are chosen so that F, the attempts
 // the global token bucket admits in one 1800 s lifetime (its burst plus
 // its refill), is the worksheet's.
 func TestUserCodeGuessBound(t *testing.T) {
@@ -83,7 +83,7 @@ func TestUserCodeGuessBound(t *testing.T) {
 	}
 	c, _ := Load(env(nil), Overrides{})
 	if p := UserCodeGuessBound(c, 1000); p > 1e-3 {
-		t.Errorf("defaults with 1,000 pending codes: p = %.3g, above the A.11 target 10^-3", p)
+		t.Errorf("defaults with 1,000 pending codes: p = %.3g, above the DEV-05 target 10^-3", p)
 	}
 }
 

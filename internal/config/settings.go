@@ -57,6 +57,11 @@ func deviceSettings() []setting {
 	}, {
 		Setting: Setting{"GRANTD_ALLOW_WEAK_USER_CODE", "false", "Start even when a user code has under 30 bits (true/false)."},
 		apply:   func(c *Config, v string) (err error) { c.AllowWeakUserCode, err = parseBool(v); return err },
+	}, {
+		Setting: Setting{"GRANTD_AWS_SAMPLE_COMPAT", "false", "Accept devices written against the AWS sample unchanged: " +
+			"POST /token without grant_type requests a device code, polls may carry client_id, device_code and grant_type " +
+			"in the query string, and /device?code=X&authorize=true shows the confirm page (true/false)."},
+		apply: func(c *Config, v string) (err error) { c.AWSSampleCompat, err = parseBool(v); return err },
 	}}
 }
 
@@ -86,8 +91,8 @@ func tokenSettings() []setting {
 			return err
 		},
 	}, {
-		Setting: Setting{"GRANTD_KEY_RELOAD_INTERVAL", "30s", "How often each instance re-reads the signing keys, so that a rotation by any instance " +
-			"or by `grantd keys rotate` reaches all (100ms..5m)."},
+		Setting: Setting{"GRANTD_KEY_RELOAD_INTERVAL", "30s", "How often each instance re-reads the signing keys and the scope descriptions, " +
+			"so that a rotation by any instance, `grantd keys rotate` or `grantd scope set` reaches all (100ms..5m)."},
 		apply: func(c *Config, v string) (err error) {
 			c.KeyReloadInterval, err = parseDuration(v, 100*time.Millisecond, 5*time.Minute)
 			return err
@@ -177,7 +182,7 @@ func limitSettings() []setting {
 			func(c *Config) *ratelimit.Budget { return &c.UserCodeLimitAccount }),
 		budget("GRANTD_USER_CODE_LIMIT_IP", "20/10m", "User-code attempts per client IP, N/DURATION.",
 			func(c *Config) *ratelimit.Budget { return &c.UserCodeLimitIP }),
-		budget("GRANTD_USER_CODE_LIMIT_GLOBAL", "1000/1m", "User-code attempts by everyone together, N/DURATION; bounds F in SECURITY.md A.11.",
+		budget("GRANTD_USER_CODE_LIMIT_GLOBAL", "1000/1m", "User-code attempts by everyone together, N/DURATION; bounds F in the guessing bound of docs/SECURITY.md DEV-05.",
 			func(c *Config) *ratelimit.Budget { return &c.UserCodeLimitGlobal }),
 		budget("GRANTD_SIGN_IN_LIMIT_ACCOUNT", "5/15m", "Sign-in attempts per account, N/DURATION.",
 			func(c *Config) *ratelimit.Budget { return &c.SignInLimitAccount }),

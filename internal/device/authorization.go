@@ -37,7 +37,7 @@ type Authorization struct {
 	PollingInterval  time.Duration
 	// Limiter with LimitIP and LimitClient bounds how fast codes are made,
 	// per client IP and per client (DEV-20): every pending code is one more
-	// target for a user-code guesser (SECURITY.md A.11). Nil: no limit.
+	// target for a user-code guesser (docs/SECURITY.md DEV-05). Nil: no limit.
 	Limiter     ratelimit.Limiter
 	LimitIP     ratelimit.Budget
 	LimitClient ratelimit.Budget
@@ -64,7 +64,19 @@ func (a *Authorization) Mount(mux *http.ServeMux) {
 
 // ServeHTTP answers a device authorization request.
 func (a *Authorization) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	resp, err := a.serve(w, r)
+	f, err := oauth.ParseForm(w, r)
+	if err != nil {
+		oauth.WriteError(w, r, a.Logger, err)
+		return
+	}
+	a.ServeForm(w, r, f)
+}
+
+// ServeForm answers a device authorization request whose parameters f are
+// parsed already: the token endpoint hands it the AWS sample's requests
+// (GRANTD_AWS_SAMPLE_COMPAT), which are answered exactly as here.
+func (a *Authorization) ServeForm(w http.ResponseWriter, r *http.Request, f oauth.Form) {
+	resp, err := a.serve(r, f)
 	if err != nil {
 		oauth.WriteError(w, r, a.Logger, err)
 		return
@@ -72,11 +84,7 @@ func (a *Authorization) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	oauth.WriteJSON(w, http.StatusOK, resp)
 }
 
-func (a *Authorization) serve(w http.ResponseWriter, r *http.Request) (*authorizationResponse, error) {
-	f, err := oauth.ParseForm(w, r)
-	if err != nil {
-		return nil, err
-	}
+func (a *Authorization) serve(r *http.Request, f oauth.Form) (*authorizationResponse, error) {
 	// The client authenticates as it would at the token endpoint; a public
 	// client is identified by its client_id (§3.1, DEV-01).
 	client, _, err := a.Auth.Authenticate(r.Context(), r, f)

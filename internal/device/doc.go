@@ -8,8 +8,11 @@
 //     user types the user code, sees the client and the scopes it asks for,
 //     compares the code with the one on the device, and approves or denies.
 //
-// The pages follow SECURITY.md A.1: sign-in comes first (DEV-11); a code in
-// the link only pre-fills the form (DEV-12); guesses are rate-limited per
+// The pages follow docs/SECURITY.md (device grant): sign-in comes first
+// (DEV-11); a code in the link only pre-fills the form, or, for the AWS
+// sample's link with GRANTD_AWS_SAMPLE_COMPAT, shows the approve-or-deny
+// page, and either way nothing is approved without an explicit Approve
+// (DEV-12); guesses are rate-limited per
 // account, per IP and globally before any code is evaluated, with no refund
 // on success (DEV-06, DEV-07); typed codes are normalised (DEV-08); unknown,
 // expired and decided codes get one identical answer (DEV-09); the decision

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/scopes"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/usercode"
 	"github.com/grantd/grantd/internal/web"
@@ -55,6 +56,9 @@ type Pages struct {
 	Site *web.Site
 	// Store holds the device grants and clients.
 	Store store.Store
+	// Scopes describes the scopes the confirm page lists; nil knows the
+	// built-in descriptions only.
+	Scopes *scopes.Catalog
 	// UserCodeFormat and UserCodeLength are those of the codes issued by
 	// the device authorization endpoint (required: a code of another length
 	// or alphabet is refused without a lookup).
@@ -67,6 +71,11 @@ type Pages struct {
 	// approving user's sign-in (package federation); nil when no upstream
 	// can be used.
 	Tokens TokenMover
+	// AWSSampleCompat makes the AWS sample's verification link,
+	// /device?code=X&authorize=true, show the approve-or-deny page for X
+	// at once (GRANTD_AWS_SAMPLE_COMPAT). It approves nothing: the user
+	// still presses Approve (RFC 8628 §5.4, DEV-12).
+	AWSSampleCompat bool
 
 	once  sync.Once
 	enter *web.Page
@@ -95,7 +104,7 @@ type confirmPage struct {
 	UserCode string // normalised, posted back
 	Display  string // grouped for comparison with the device
 	Client   string
-	Scopes   []string
+	Scopes   []scopes.Described
 }
 
 // resultPage is the data of the page after a decision.
@@ -114,7 +123,9 @@ func (p *Pages) setup() {
 
 // Mount registers the verification pages on mux:
 //
-//	GET  /device           code entry (?user_code= or ?code= pre-fills it)
+//	GET  /device           code entry (?user_code= or ?code= pre-fills it;
+//	                       with AWSSampleCompat, ?code=X&authorize=… shows
+//	                       the approve-or-deny page for X)
 //	POST /device           check the code, show the approve-or-deny page
 //	POST /device/decision  approve or deny the device
 func (p *Pages) Mount(mux *http.ServeMux) {
@@ -125,15 +136,24 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 }
 
 // showEntry shows the code-entry form to a signed-in user; anyone else is
-// sent to sign in first and brought back (DEV-11). A code in the query only
-// pre-fills the form: nothing is approved without the user's explicit
-// decision (DEV-12).
+// sent to sign in first and brought back, the query kept (DEV-11). A code in
+// the query only pre-fills the form: nothing is approved without the user's
+// explicit decision (DEV-12). The AWS sample's link, with authorize, goes
+// on to the approve-or-deny page, which still waits for that decision.
 func (p *Pages) showEntry(w http.ResponseWriter, r *http.Request) {
 	sess, user, ok := p.Site.RequireUser(w, r)
 	if !ok {
 		return
 	}
 	q := r.URL.Query()
+	if p.AWSSampleCompat && q.Get("authorize") != "" && q.Get("code") != "" {
+		// Looking the code up is a guess like a typed one: it spends the
+		// same budgets (DEV-06).
+		if p.spend(w, r, user) {
+			p.showConfirm(w, r, sess, user, q.Get("code"))
+		}
+		return
+	}
 	code := q.Get("user_code")
 	if code == "" {
 		code = q.Get("code")
@@ -154,7 +174,14 @@ func (p *Pages) enterCode(w http.ResponseWriter, r *http.Request) {
 	if !ok || !p.Site.CheckForm(w, r, sess, purposeEnterCode, "") || !p.spend(w, r, user) {
 		return
 	}
-	grant, client, err := p.pendingGrant(r.Context(), r.PostForm.Get("user_code"))
+	p.showConfirm(w, r, sess, user, r.PostForm.Get("user_code"))
+}
+
+// showConfirm looks typed up, the budgets spent, and shows the
+// approve-or-deny page for a pending code, or the entry page again with
+// the one answer for every other (DEV-09).
+func (p *Pages) showConfirm(w http.ResponseWriter, r *http.Request, sess web.Session, user store.User, typed string) {
+	grant, client, err := p.pendingGrant(r.Context(), typed)
 	switch {
 	case errors.Is(err, errInvalidCode):
 		p.renderInvalid(w, sess, user)
@@ -170,7 +197,7 @@ func (p *Pages) enterCode(w http.ResponseWriter, r *http.Request) {
 		UserCode: grant.UserCode,
 		Display:  usercode.Group(grant.UserCode),
 		Client:   clientName(client),
-		Scopes:   grant.Scopes,
+		Scopes:   p.Scopes.Describe(grant.Scopes),
 	})
 }
 

@@ -32,6 +32,11 @@ const (
 	verifyWarning       = "Only approve if you started this on a device you have with you. If someone sent you this code, choose Deny."
 )
 
+// verifyOpenID is how the confirm page lists openid: its built-in
+// description, then its name.
+const verifyOpenID = `<li class="described"><span class="scope-description">Know which account is yours</span> ` +
+	`<small class="scope-name">openid</small></li>`
+
 // verifyFixture is the verification pages on a real SQLite store behind a
 // real HTTP server, with users alice and bob and clients tv (named),
 // nameless and xss (a script for a name).
@@ -197,7 +202,7 @@ func TestVerifyCodeVariants(t *testing.T) {
 			t.Errorf("%q: status %d, want 200", typed, resp.StatusCode)
 			continue
 		}
-		for _, want := range []string{"WDJB-MJHT", verifyClientName, "<li>openid</li>", "<li>lights:write</li>", verifyWarning,
+		for _, want := range []string{"WDJB-MJHT", verifyClientName, verifyOpenID, "<li>lights:write</li>", verifyWarning,
 			`<button type="submit" name="action" value="approve">Approve</button>`,
 			`name="action" value="deny" class="secondary">Deny</button>`,
 			`<form method="post" action="/device/decision">`} {

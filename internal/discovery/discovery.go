@@ -1,14 +1,16 @@
 // Package discovery serves the authorization server metadata (RFC 8414, and
 // the same document as OpenID Connect Discovery 1.0) and the JWKS. Both are
 // served from memory, already encoded, so they stay up when the store does
-// not (REL-01): the metadata is encoded once at start-up, the JWKS each time
-// the signing keys change.
+// not (REL-01): the metadata is encoded at start-up and again when the
+// scopes supported change, the JWKS each time the signing keys change.
 package discovery
 
 import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,17 +61,36 @@ const JWKSMaxAge = 300 * time.Second
 
 // Handler serves the metadata and JWKS documents.
 type Handler struct {
-	metadata []byte
+	meta     Metadata
+	metadata atomic.Pointer[[]byte] // meta, encoded
 	jwks     func() []byte
 }
 
-// New encodes the metadata once; jwks returns the current JWKS, encoded.
+// New encodes the metadata; jwks returns the current JWKS, encoded.
 func New(m Metadata, jwks func() []byte) (*Handler, error) {
+	h := &Handler{meta: m, jwks: jwks}
+	if err := h.encode(m); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *Handler) encode(m Metadata) error {
 	b, err := json.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("encode metadata: %w", err)
+		return fmt.Errorf("encode metadata: %w", err)
 	}
-	return &Handler{metadata: b, jwks: jwks}, nil
+	h.metadata.Store(&b)
+	return nil
+}
+
+// SetScopesSupported makes the metadata's scopes_supported scopes from now
+// on, encoding the document again; the scopes given to New are replaced.
+// Safe to call while the handler serves.
+func (h *Handler) SetScopesSupported(scopes []string) error {
+	m := h.meta
+	m.ScopesSupported = slices.Clone(scopes)
+	return h.encode(m)
 }
 
 // Mount registers the well-known documents on mux (RFC 8414 §3).
@@ -80,7 +101,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 }
 
 func (h *Handler) serveMetadata(w http.ResponseWriter, _ *http.Request) {
-	write(w, "application/json", h.metadata)
+	write(w, "application/json", *h.metadata.Load())
 }
 
 func (h *Handler) serveJWKS(w http.ResponseWriter, _ *http.Request) {

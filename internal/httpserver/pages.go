@@ -9,6 +9,7 @@ import (
 	"github.com/grantd/grantd/internal/device"
 	"github.com/grantd/grantd/internal/federation"
 	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/scopes"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/web"
 )
@@ -19,12 +20,14 @@ type pageDeps struct {
 	verifier   *secret.Verifier
 	browserKey []byte
 	upstreams  *federation.Directory
+	scopes     *scopes.Catalog // describes the scopes the pages list
 }
 
 // mountPages mounts the browser pages: sign-in (with a password, or at an
 // upstream provider and back at /callback), device verification (RFC 8628
 // §3.3), the authorization endpoint with its consent page (RFC 6749 §4.1)
-// and the account page. They share one attempt limiter.
+// and the account page. They share one attempt limiter, and show scopes
+// in the words of d.scopes.
 func mountPages(mux *http.ServeMux, cfg config.Config, o Options, d pageDeps) {
 	site := &web.Site{
 		Store: o.Store, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL, IPs: cfg.ClientIP(),
@@ -39,13 +42,15 @@ func mountPages(mux *http.ServeMux, cfg config.Config, o Options, d pageDeps) {
 	(&callback.Pages{Site: site, Directory: d.upstreams, Users: o.Store, Once: o.Store, Issuer: cfg.Issuer,
 		Rand: o.Rand}).Mount(mux)
 	(&device.Pages{
-		Site: site, Store: o.Store, UserCodeFormat: cfg.UserCodeFormat, UserCodeLength: cfg.UserCodeLength,
+		Site: site, Store: o.Store, Scopes: d.scopes, UserCodeFormat: cfg.UserCodeFormat, UserCodeLength: cfg.UserCodeLength,
 		UserCodeBudgets: web.Budgets{
 			PerAccount: cfg.UserCodeLimitAccount, PerIP: cfg.UserCodeLimitIP, Global: cfg.UserCodeLimitGlobal,
 		},
-		Tokens: d.upstreams,
+		Tokens:          d.upstreams,
+		AWSSampleCompat: cfg.AWSSampleCompat,
 	}).Mount(mux)
 	(&authorize.Pages{
-		Site: site, Store: o.Store, Issuer: cfg.Issuer, AuthCodeTTL: cfg.AuthCodeTTL, RequirePKCE: cfg.RequirePKCE,
+		Site: site, Store: o.Store, Scopes: d.scopes, Issuer: cfg.Issuer, AuthCodeTTL: cfg.AuthCodeTTL,
+		RequirePKCE: cfg.RequirePKCE,
 	}).Mount(mux)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/revoke"
+	"github.com/grantd/grantd/internal/scopes"
 	"github.com/grantd/grantd/internal/seal"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
@@ -53,6 +54,8 @@ type Server struct {
 	now     func() time.Time
 	handler http.Handler
 	keeper  *keys.Keeper
+	// scopes are the scopes' descriptions, reloaded as the keys are.
+	scopes *scopes.Catalog
 	// stopping flips readiness to 503 as soon as shutdown begins (REL-14).
 	stopping atomic.Bool
 }
@@ -108,14 +111,19 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	meta.Mount(mux)
-	(&device.Authorization{
+	s.scopes = &scopes.Catalog{Store: o.Store, OnChange: meta.SetScopesSupported, Logger: o.Logger}
+	if _, err := s.scopes.Load(ctx); err != nil {
+		return nil, err
+	}
+	deviceAuth := &device.Authorization{
 		Store: o.Store, Auth: auth, VerificationURI: cfg.Issuer + VerificationPath,
 		DeviceCodeFormat: cfg.DeviceCodeFormat, DeviceCodeLength: cfg.DeviceCodeLength,
 		UserCodeFormat: cfg.UserCodeFormat, UserCodeLength: cfg.UserCodeLength,
 		CodeExpiration: cfg.CodeExpiration, PollingInterval: cfg.PollingInterval,
 		Limiter: limiter, LimitIP: cfg.DeviceAuthLimitIP, LimitClient: cfg.DeviceAuthLimitClient,
 		ClientIP: cfg.ClientIP(), Now: o.Now, Rand: o.Rand, Logger: o.Logger,
-	}).Mount(mux)
+	}
+	deviceAuth.Mount(mux)
 	successorKey, err := sharedSecret(ctx, o, "refresh-successor-key")
 	if err != nil {
 		return nil, err
@@ -125,7 +133,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		AccessTokenAlg: cfg.AccessTokenAlg, IDTokenAlg: cfg.IDTokenAlg, AccessTokenTTL: cfg.AccessTokenTTL,
 		RefreshTokenTTL: cfg.RefreshTokenTTL, RefreshTokenIdleTTL: cfg.RefreshTokenIdleTTL,
 		RefreshTokenGrace: cfg.RefreshTokenGrace, SuccessorKey: successorKey,
-		TokenSet: token.TokenSet(cfg.ResultTokenSet), Upstreams: dir, Now: o.Now, Rand: o.Rand, Logger: o.Logger,
+		TokenSet: token.TokenSet(cfg.ResultTokenSet), Upstreams: dir, AWSSampleCompat: cfg.AWSSampleCompat,
+		DeviceAuthorization: deviceAuth, Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 	}).Mount(mux)
 	checker := &bearer.Checker{Store: o.Store, Keys: ks, Issuer: cfg.Issuer, Now: o.Now}
 	(&introspect.Handler{Store: o.Store, Auth: auth, Checker: checker, Limiter: limiter, Budget: cfg.IntrospectLimit,
@@ -139,7 +148,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	mountPages(mux, cfg, o, pageDeps{limiter: limiter, verifier: verifier, browserKey: browserKey, upstreams: dir})
+	mountPages(mux, cfg, o, pageDeps{limiter: limiter, verifier: verifier, browserKey: browserKey, upstreams: dir,
+		scopes: s.scopes})
 	mux.HandleFunc("GET "+livenessPath, s.live)
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.handler = withLogging(o.Logger, append(discovery.Paths(), livenessPath), mux)
@@ -301,6 +311,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopBackground()
 	go s.purge(bgCtx)
 	go s.keeper.Run(bgCtx)
+	// A `grantd scope set` reaches this instance within a reload interval.
+	go s.scopes.Run(bgCtx, s.cfg.KeyReloadInterval)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -398,3 +398,50 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestResultTokenSetOnRefresh: a device grant's refreshes return the token
+// set RESULT_TOKEN_SET names, as its first token response did — an ID token
+// with every one, or with none — including a retry within the grace window;
+// an authorization code grant's refreshes keep returning ID tokens whatever
+// RESULT_TOKEN_SET says, as its code exchange did.
+func TestResultTokenSetOnRefresh(t *testing.T) {
+	tests := []struct {
+		set    string
+		wantID bool
+	}{
+		{"ACCESS+REFRESH", false},
+		{"ACCESS+REFRESH+ID", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.set, func(t *testing.T) {
+			e := newEnv(t, map[string]string{"RESULT_TOKEN_SET": tt.set})
+			id, secret := demoClient(e)
+			refresh := func(cid, csecret, rt string) reply {
+				r := e.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, basic(cid, csecret))
+				if r.status != 200 {
+					t.Fatalf("refresh: %d %s", r.status, r.raw)
+				}
+				return r
+			}
+			first := e.approvedTokens(id, secret, "openid lights:read", "ines")
+			second := refresh(id, secret, first.str("refresh_token"))
+			retried := refresh(id, secret, first.str("refresh_token")) // within the grace window
+			third := refresh(id, secret, second.str("refresh_token"))
+			for what, r := range map[string]reply{"device grant": first, "its refresh": second,
+				"a retried refresh": retried, "the next refresh": third} {
+				if got := r.str("id_token") != ""; got != tt.wantID {
+					t.Errorf("%s: ID token issued %v, want %v", what, got, tt.wantID)
+				}
+			}
+
+			sec := linkingClient(e)
+			code := e.exchange("aws-c2c", sec, e.code(e.user("ines").ID, nil), nil)
+			if code.status != 200 || code.str("id_token") == "" {
+				t.Fatalf("code exchange: %d %s; want an ID token", code.status, code.raw)
+			}
+			if r := refresh("aws-c2c", sec, code.str("refresh_token")); r.str("id_token") == "" {
+				t.Errorf("refresh of an authorization code grant: no ID token")
+			}
+		})
+	}
+}

@@ -13,7 +13,8 @@ import (
 )
 
 // TestIntrospectCaller checks who may introspect and how (INT-01, INT-02,
-// INT-05): only an authenticated confidential client allowed to, by POST.
+// INT-05): an authenticated confidential client, by POST; one not allowed
+// to introspect still sees its own token (TestIntrospectOwnTokens).
 func TestIntrospectCaller(t *testing.T) {
 	f := newFixture(t, generous)
 	g := f.Issue("app", "u-alice", "openid", "")
@@ -40,7 +41,7 @@ func TestIntrospectCaller(t *testing.T) {
 		{"INT-01", "wrong secret, body", withToken("client_id", "rs", "client_secret", "wrong"), nil, 401, "invalid_client"},
 		{"INT-01", "unknown client", tok, basic("nobody", "secret-0123456789"), 401, "invalid_client"},
 		{"INT-01", "public client names itself", withToken("client_id", "tv"), nil, 401, "invalid_client"},
-		{"INT-02", "client not allowed to introspect", tok, basic("app", clientSecrets["app"]), 403, "unauthorized_client"},
+		{"INT-02", "client not allowed to introspect, its own token", tok, basic("app", clientSecrets["app"]), 200, ""},
 		{"INT-01", "secret in the body works", withToken("client_id", "rs", "client_secret", clientSecrets["rs"]), nil, 200, ""},
 		{"RFC 7662 §2.1", "token missing", url.Values{}, basic("rs", clientSecrets["rs"]), 400, "invalid_request"},
 		{"INT-05", "GET", tok, func(r *http.Request) {
@@ -124,7 +125,7 @@ func TestIntrospectThrottle(t *testing.T) {
 }
 
 // TestIntrospectStoreDown checks that a store that cannot answer gets 503
-// with Retry-After, never {"active":false} (SECURITY.md C.1, REL-01).
+// with Retry-After, never {"active":false} (docs/SECURITY.md INV-01, REL-01).
 func TestIntrospectStoreDown(t *testing.T) {
 	f := newFixture(t, generous)
 	g := f.Issue("app", "u-alice", "openid", "")
@@ -141,6 +142,64 @@ func TestIntrospectStoreDown(t *testing.T) {
 			if strings.Contains(r.Raw, "active") {
 				t.Errorf("%s, hint %q: body %s answers about the token", name, hint, r.Raw)
 			}
+		}
+	}
+}
+
+// TestIntrospectOwnTokens is INT-02: every confidential client sees the
+// tokens issued to itself, whatever its audience; another client's token
+// only a client allowed to introspect sees, and to any other it is exactly
+// {"active":false}, as an unknown token is.
+func TestIntrospectOwnTokens(t *testing.T) {
+	f := newFixture(t, generous)
+	app := f.Issue("app", "u-alice", "openid", "https://lights.example")
+	other := f.Issue("app2", "u-bob", "openid", "")
+	rsOwn := f.Issue("rs-aud", "u-carol", "openid", "https://other.example")
+	cases := []struct {
+		name, caller, token string
+		wantActive          bool
+	}{
+		{"own access token, no --introspect", "app", app.AT, true},
+		{"own refresh token, no --introspect", "app", app.RT, true},
+		{"another client's access token, no --introspect", "app", other.AT, false},
+		{"another client's refresh token, no --introspect", "app", other.RT, false},
+		{"own access token for another audience, audience-bound caller", "rs-aud", rsOwn.AT, true},
+		{"own refresh token, audience-bound caller", "rs-aud", rsOwn.RT, true},
+		{"another client's token, --introspect", "rs", other.AT, true},
+		{"another client's refresh token, --introspect", "rs", other.RT, true},
+	}
+	for _, tc := range cases {
+		for _, hint := range []string{"", introspect.HintAccessToken, introspect.HintRefreshToken} {
+			r := f.introspect(tc.caller, tc.token, hint)
+			switch {
+			case tc.wantActive && (r.Status != http.StatusOK || r.Body["active"] != true):
+				t.Errorf("%s, hint %q: got %d %s, want active", tc.name, hint, r.Status, r.Raw)
+			case !tc.wantActive && (r.Status != http.StatusOK || r.Raw != inactiveBody):
+				t.Errorf("%s, hint %q: got %d %s, want exactly %s", tc.name, hint, r.Status, r.Raw, inactiveBody)
+			}
+		}
+	}
+	if r := f.introspect("app", app.AT, ""); r.Body["sub"] != "u-alice" || r.Body["client_id"] != "app" {
+		t.Errorf("own access token: sub %v client_id %v, want u-alice and app", r.Body["sub"], r.Body["client_id"])
+	}
+}
+
+// TestIntrospectForeignTokensSpendLikeUnknown is INT-02 with INT-05: to a
+// client not allowed to introspect, another client's live token costs its
+// budget exactly as an unknown one does, so the budget tells nothing either.
+func TestIntrospectForeignTokensSpendLikeUnknown(t *testing.T) {
+	budget := ratelimit.Budget{N: 3, Per: time.Minute}
+	f := newFixture(t, budget)
+	own := f.Issue("app", "u-alice", "openid", "")
+	other := f.Issue("app2", "u-bob", "openid", "")
+	for i, tok := range []string{other.AT, "guess-1", other.RT} {
+		if r := f.introspect("app", tok, ""); r.Raw != inactiveBody {
+			t.Fatalf("token %d: got %d %s, want %s", i, r.Status, r.Raw, inactiveBody)
+		}
+	}
+	for what, tok := range map[string]string{"another client's token": other.AT, "an unknown token": "guess-2", "its own token": own.AT} {
+		if r := f.introspect("app", tok, ""); r.Status != http.StatusTooManyRequests {
+			t.Errorf("%s once the budget is spent: got %d %s, want 429", what, r.Status, r.Raw)
 		}
 	}
 }

@@ -20,6 +20,7 @@ var clientSecrets = map[string]string{
 	"rs":     "rs-secret-0123456789", // may introspect, any audience
 	"rs-aud": "rs-aud-secret-012345", // may introspect, bound to rsAudience
 	"app":    "app-secret-012345678", // confidential, may not introspect
+	"app2":   "app2-secret-01234567", // confidential, may not introspect
 }
 
 // reply is an HTTP answer with its body.
@@ -42,6 +43,7 @@ func newFixture(t *testing.T, budget ratelimit.Budget) *fixture {
 		{ID: "rs", Introspect: true},
 		{ID: "rs-aud", Introspect: true, Audience: rsAudience},
 		{ID: "app"},
+		{ID: "app2"},
 		{ID: "tv", Public: true, Introspect: true},
 	} {
 		f.AddClient(c, clientSecrets[c.ID])

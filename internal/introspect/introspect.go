@@ -104,7 +104,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (Response, error
 }
 
 // authenticate returns the calling client: a confidential client that
-// authenticated (INT-01) and may introspect (INT-02).
+// authenticated (INT-01). What it may see is visible's to say (INT-02).
 func (h *Handler) authenticate(r *http.Request, f oauth.Form) (store.Client, error) {
 	caller, _, err := h.Auth.Authenticate(r.Context(), r, f)
 	if err != nil {
@@ -113,10 +113,23 @@ func (h *Handler) authenticate(r *http.Request, f oauth.Form) (store.Client, err
 	if caller.Public {
 		return store.Client{}, oauth.NewError(oauth.InvalidClient, "Client authentication is required.")
 	}
-	if !caller.Introspect {
-		e := oauth.NewError(oauth.UnauthorizedClient, "The client is not allowed to introspect tokens.")
-		e.Status = http.StatusForbidden
-		return store.Client{}, e
-	}
 	return caller, nil
+}
+
+// visible reports whether caller may see a token issued to clientID for
+// the audience aud (INT-02, INT-03). A client always sees the tokens issued
+// to itself (RFC 7662 §4 leaves the policy to the server). Another client's
+// token only a client allowed to introspect sees, and, when that client is
+// bound to an audience, only a token for that audience: refresh tokens,
+// never presented to a resource server (RFC 6749 §1.5), have none.
+func visible(caller store.Client, clientID, aud string) bool {
+	switch {
+	case clientID == caller.ID:
+		return true
+	case !caller.Introspect:
+		return false
+	case caller.Audience != "":
+		return aud == caller.Audience
+	}
+	return true
 }

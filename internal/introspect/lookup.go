@@ -36,18 +36,18 @@ func (h *Handler) lookup(r *http.Request, caller store.Client, raw, hint string)
 }
 
 // accessToken introspects a JWT access token. Beyond what package bearer
-// checks, a caller bound to an audience sees only tokens for that audience
-// (INT-03: a wrong-audience token is inactive for it).
+// checks, the caller sees only the tokens visible to it (INT-02, INT-03): a
+// token it may not see is inactive, decided before the store is asked, as
+// for a token that does not exist.
 func (h *Handler) accessToken(ctx context.Context, caller store.Client, raw string) (Response, error) {
-	c, err := h.Checker.Check(ctx, raw)
+	c, err := h.Checker.CheckIf(ctx, raw, func(c oauth.AccessTokenClaims) bool {
+		return visible(caller, c.ClientID, c.Audience)
+	})
 	if errors.Is(err, bearer.ErrInactive) {
 		return Response{}, nil
 	}
 	if err != nil {
 		return Response{}, oauth.Unavailable(fmt.Errorf("check access token: %w", err))
-	}
-	if caller.Audience != "" && c.Audience != caller.Audience {
-		return Response{}, nil
 	}
 	return Response{
 		Active: true, Scope: c.Scope, ClientID: c.ClientID, Username: c.Username, TokenType: TypeBearer,
@@ -58,12 +58,10 @@ func (h *Handler) accessToken(ctx context.Context, caller store.Client, raw stri
 
 // refreshToken introspects an opaque refresh token: active while its
 // generation is (not rotated, revoked or expired) and its grant, user and
-// client are live. Refresh tokens are for the authorization server alone
-// (RFC 6749 §1.5), so a caller bound to an audience never sees one active.
+// client are live, and visible to the caller. Refresh tokens are for the
+// authorization server alone (RFC 6749 §1.5), so a caller bound to an
+// audience sees only its own.
 func (h *Handler) refreshToken(ctx context.Context, caller store.Client, raw string) (Response, error) {
-	if caller.Audience != "" {
-		return Response{}, nil
-	}
 	rt, err := h.Store.RefreshToken(ctx, secret.Hash(raw))
 	if errors.Is(err, store.ErrNotFound) {
 		return Response{}, nil
@@ -71,7 +69,7 @@ func (h *Handler) refreshToken(ctx context.Context, caller store.Client, raw str
 	if err != nil {
 		return Response{}, oauth.Unavailable(fmt.Errorf("load refresh token: %w", err))
 	}
-	if !rt.Active(h.Now()) {
+	if !visible(caller, rt.ClientID, "") || !rt.Active(h.Now()) {
 		return Response{}, nil
 	}
 	username, err := h.Checker.CheckGrant(ctx, rt.GrantID)

@@ -67,7 +67,7 @@ func NewError(code ErrorCode, description string) *Error {
 
 // Unavailable is the answer to an infrastructure fault (a store that does not
 // answer): 503 with Retry-After, never a definitive negative and never a
-// false success (SECURITY.md C.1, invariant 1).
+// false success (docs/SECURITY.md INV-01).
 func Unavailable(cause error) *Error {
 	return &Error{
 		Code:        TemporarilyUnavailable,

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -37,40 +38,117 @@ func (f Form) Has(name string) bool {
 	return false
 }
 
+// ErrQueryString is the Cause of the error with which ParseForm refuses
+// parameters sent in the URI, so that an endpoint can say more.
+var ErrQueryString = errors.New("oauth: parameters in the query string")
+
 // ParseForm reads a POST request's application/x-www-form-urlencoded body as
 // RFC 6749 §3.2 and §3.1 require: POST only, parameters in the body and not
 // in the URI (§2.3.1 forbids credentials there), none repeated, body at most
 // MaxFormBytes (413 beyond).
 func ParseForm(w http.ResponseWriter, r *http.Request) (Form, error) {
+	return parseForm(w, r, nil)
+}
+
+// ParseFormQuery is ParseForm for a request that may also carry the
+// parameters named in query in its query string, as devices written
+// against the AWS sample send them (GRANTD_AWS_SAMPLE_COMPAT). A parameter
+// in the body wins over one of the same name in the query string; one
+// repeated within either is refused, as is any other parameter in the
+// query string. The body may then be empty and have no content type.
+func ParseFormQuery(w http.ResponseWriter, r *http.Request, query ...string) (Form, error) {
+	if query == nil {
+		query = []string{}
+	}
+	return parseForm(w, r, query)
+}
+
+// parseForm is ParseForm, with the parameters named in query (when not
+// nil) also accepted from the query string.
+func parseForm(w http.ResponseWriter, r *http.Request, query []string) (Form, error) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return Form{}, &Error{Code: InvalidRequest, Description: "The method must be POST.", Status: http.StatusMethodNotAllowed}
 	}
-	if r.URL.RawQuery != "" {
-		return Form{}, NewError(InvalidRequest, "Parameters must be sent in the request body, not in the URI.")
-	}
-	if ct := r.Header.Get("Content-Type"); ct != formContentType { // else, as it usually is, no need to parse it
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != formContentType {
-			return Form{}, NewError(InvalidRequest, "The content type must be application/x-www-form-urlencoded.")
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
+	fromQuery, err := queryParams(r, query)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return Form{}, &Error{Code: InvalidRequest, Description: "The request body is too large.", Status: http.StatusRequestEntityTooLarge}
-		}
-		return Form{}, NewError(InvalidRequest, "The request body could not be read.")
+		return Form{}, err
 	}
-	params, ok := parseParams(string(body))
+	body, err := readBody(w, r, query != nil)
+	if err != nil {
+		return Form{}, err
+	}
+	params, ok := parseParams(body)
 	if !ok {
 		return Form{}, NewError(InvalidRequest, "The request body is not valid form encoding.")
 	}
 	if name, ok := repeated(params); ok {
 		return Form{}, NewError(InvalidRequest, "A parameter is repeated: "+safeName(name)+".")
 	}
-	return Form{params: params}, nil
+	inBody := Form{params: params}
+	merged := params
+	for _, p := range fromQuery {
+		if !inBody.Has(p.name) { // the body wins
+			merged = append(merged, p)
+		}
+	}
+	return Form{params: merged}, nil
+}
+
+// queryParams returns the parameters of r's query string, each of which
+// must be named in allowed (nil allows none) and sent once.
+func queryParams(r *http.Request, allowed []string) ([]param, error) {
+	if r.URL.RawQuery == "" {
+		return nil, nil
+	}
+	refused := &Error{Code: InvalidRequest, Description: "Parameters must be sent in the request body, not in the URI.",
+		Status: http.StatusBadRequest, Cause: ErrQueryString}
+	if allowed == nil {
+		return nil, refused
+	}
+	params, ok := parseParams(r.URL.RawQuery)
+	if !ok {
+		return nil, NewError(InvalidRequest, "The query string is not valid form encoding.")
+	}
+	if name, ok := repeated(params); ok {
+		return nil, NewError(InvalidRequest, "A parameter is repeated: "+safeName(name)+".")
+	}
+	for _, p := range params {
+		if !slices.Contains(allowed, p.name) {
+			refused.Description = "The parameter " + safeName(p.name) + " must be sent in the request body, not in the URI."
+			return nil, refused
+		}
+	}
+	return params, nil
+}
+
+// readBody reads the form body of r. With emptyOK, a body that is empty
+// may have no content type.
+func readBody(w http.ResponseWriter, r *http.Request, emptyOK bool) (string, error) {
+	ct := r.Header.Get("Content-Type")
+	untyped := emptyOK && ct == ""
+	if ct != formContentType && !untyped { // else, as it usually is, no need to parse it
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != formContentType {
+			return "", errContentType()
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return "", &Error{Code: InvalidRequest, Description: "The request body is too large.", Status: http.StatusRequestEntityTooLarge}
+		}
+		return "", NewError(InvalidRequest, "The request body could not be read.")
+	}
+	if untyped && len(body) > 0 {
+		return "", errContentType()
+	}
+	return string(body), nil
+}
+
+func errContentType() *Error {
+	return NewError(InvalidRequest, "The content type must be application/x-www-form-urlencoded.")
 }
 
 const formContentType = "application/x-www-form-urlencoded"

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"errors"
 	"net/http/httptest"
 	"net/url"
 	"reflect"
@@ -93,4 +94,65 @@ func FuzzParseParams(f *testing.F) {
 			t.Errorf("parseParams(%q): repeated %q, %t; url.ParseQuery: %v", body, name, dup, v)
 		}
 	})
+}
+
+// TestParseFormQuery is the AWS sample's way of sending parameters
+// (GRANTD_AWS_SAMPLE_COMPAT): the named ones may come in the query string,
+// the body's win over the query's, and a parameter repeated in either, or
+// any other in the query, is refused.
+func TestParseFormQuery(t *testing.T) {
+	const form = "application/x-www-form-urlencoded"
+	allowed := []string{"client_id", "device_code", "grant_type", "scope"}
+	cases := []struct {
+		name, target, contentType, body string
+		want                            map[string]string // parsed; nil: refused
+		wantDesc                        string
+	}{
+		{"sample's device authorization, no body, no content type", "/token?client_id=tv", "", "",
+			map[string]string{"client_id": "tv"}, ""},
+		{"sample's poll", "/token?client_id=tv&device_code=abc&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code", "", "",
+			map[string]string{"client_id": "tv", "device_code": "abc", "grant_type": "urn:ietf:params:oauth:grant-type:device_code"}, ""},
+		{"query and body together", "/token?client_id=tv&scope=openid", form, "device_code=abc",
+			map[string]string{"client_id": "tv", "scope": "openid", "device_code": "abc"}, ""},
+		{"the body wins", "/token?device_code=from-query&client_id=tv", form, "device_code=from-body",
+			map[string]string{"client_id": "tv", "device_code": "from-body"}, ""},
+		{"no query: as ParseForm", "/token", form, "device_code=abc", map[string]string{"device_code": "abc"}, ""},
+		{"repeated in the query", "/token?device_code=a&device_code=b", "", "", nil, "A parameter is repeated: device_code."},
+		{"repeated in the body", "/token?client_id=tv", form, "scope=a&scope=b", nil, "A parameter is repeated: scope."},
+		{"a secret in the query", "/token?client_id=tv&client_secret=s", "", "", nil,
+			"The parameter client_secret must be sent in the request body, not in the URI."},
+		{"a refresh token in the query", "/token?refresh_token=r", "", "", nil,
+			"The parameter refresh_token must be sent in the request body, not in the URI."},
+		{"bad escape in the query", "/token?client_id=%zz", "", "", nil, "The query string is not valid form encoding."},
+		{"a body with no content type", "/token?client_id=tv", "", "device_code=abc", nil,
+			"The content type must be application/x-www-form-urlencoded."},
+		{"JSON", "/token?client_id=tv", "application/json", "{}", nil,
+			"The content type must be application/x-www-form-urlencoded."},
+	}
+	for _, tc := range cases {
+		r := httptest.NewRequest("POST", tc.target, strings.NewReader(tc.body))
+		if tc.contentType != "" {
+			r.Header.Set("Content-Type", tc.contentType)
+		}
+		f, err := ParseFormQuery(httptest.NewRecorder(), r, allowed...)
+		if tc.want == nil {
+			e, ok := err.(*Error)
+			if !ok || e.Status != 400 || e.Code != InvalidRequest || e.Description != tc.wantDesc {
+				t.Errorf("%s: got %v, want 400 invalid_request %q", tc.name, err, tc.wantDesc)
+			}
+			continue
+		}
+		got := map[string]string{}
+		for _, p := range f.params {
+			got[p.name] = p.value
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: got %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+	// Without GRANTD_AWS_SAMPLE_COMPAT a query is refused, and says so.
+	r := httptest.NewRequest("POST", "/token?client_id=tv", nil)
+	if _, err := ParseForm(httptest.NewRecorder(), r); !errors.Is(err, ErrQueryString) {
+		t.Errorf("ParseForm with a query: %v, want ErrQueryString as the cause", err)
+	}
 }

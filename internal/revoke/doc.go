@@ -1,7 +1,7 @@
 // Package revoke implements the token revocation endpoint, POST /revoke
 // (RFC 7009).
 //
-// The rules it follows (SECURITY.md A.6):
+// The rules it follows (docs/SECURITY.md, introspection and revocation):
 //
 //   - The client authenticates as at the token endpoint: a confidential
 //     client with its secret, a public client by its client_id (RFC 7009
@@ -32,7 +32,7 @@
 //     choose not to reveal it.
 //   - The 200 goes out only after the store has committed the revocation; a
 //     store that fails gets 503 with Retry-After (§2.2.1), never 200 (REV-04,
-//     SECURITY.md C.1).
+//     docs/SECURITY.md INV-01).
 //   - Revoking is idempotent: a token of the client's that is already
 //     revoked, rotated or expired is revoked again, harmlessly, and gets 200.
 //   - Tokens that are not the client's — unknown, malformed, or another

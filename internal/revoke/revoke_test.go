@@ -244,7 +244,7 @@ func TestRevokeFamilyWithoutGrant(t *testing.T) {
 }
 
 // TestRevokeStoreDown checks that a revocation the store cannot record gets
-// 503 with Retry-After and never 200 (REV-04, SECURITY.md C.1).
+// 503 with Retry-After and never 200 (REV-04, docs/SECURITY.md INV-01).
 func TestRevokeStoreDown(t *testing.T) {
 	f := newFixture(t, generous, generous)
 	g := f.Issue("app", "u-alice", "openid", "")

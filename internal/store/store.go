@@ -8,7 +8,7 @@ import (
 
 // Sentinel errors. Backends wrap them; callers test with errors.Is. Any other
 // error is an infrastructure fault and must never be turned into a definitive
-// protocol answer such as invalid_grant (SECURITY.md C.1, invariant 1).
+// protocol answer such as invalid_grant (docs/SECURITY.md INV-01).
 var (
 	// ErrNotFound reports that no record has the given key.
 	ErrNotFound = errors.New("store: not found")
@@ -33,6 +33,7 @@ type Store interface {
 	RefreshTokens
 	AccessTokens
 	Consents
+	Scopes
 	Sessions
 	Keys
 	Secrets
@@ -297,8 +298,8 @@ type DeviceGrants interface {
 	// RedeemDeviceGrant moves an approved, unexpired grant of clientID to
 	// issued and, in the same transaction, stores the Grant g and rt when it
 	// is not nil. It succeeds for exactly one caller; every other gets
-	// ErrConflict and nothing is stored (RFC 8628 §3.5, SECURITY.md C.1
-	// invariants 2 and 3). The user who approved is re-checked in the same
+	// ErrConflict and nothing is stored (RFC 8628 §3.5, docs/SECURITY.md INV-02
+	// and INV-03). The user who approved is re-checked in the same
 	// transaction: when that user is gone or disabled it returns
 	// ErrUserInactive and nothing changes, the grant staying approved
 	// (DEV-18). g must be for that user.
@@ -333,6 +334,13 @@ type RefreshToken struct {
 	FamilyExpiresAt time.Time
 	RotatedAt       time.Time // zero until rotated
 	RevokedAt       time.Time // zero unless revoked
+	// GrantKind is the Kind of the generation's grant (Grant.Kind): how the
+	// family began, which decides the token set its refreshes return
+	// (RESULT_TOKEN_SET for a device grant). Backends read it from the
+	// grant with every generation they return and ignore it on writes; it
+	// is empty when the family has no grant record (one stored before
+	// grants existed, schema version 1, when only device grants did).
+	GrantKind string
 }
 
 // Active reports whether the token can be used at now.

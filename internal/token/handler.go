@@ -5,6 +5,7 @@
 package token
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -52,9 +53,22 @@ type Handler struct {
 	// collects and refreshes them at their upstream; nil when there are
 	// none.
 	Upstreams *federation.Directory
-	Now       func() time.Time
-	Rand      io.Reader
-	Logger    *slog.Logger
+	// AWSSampleCompat accepts devices written against the AWS sample
+	// unchanged (GRANTD_AWS_SAMPLE_COMPAT): a request with neither
+	// grant_type nor device_code is a device authorization request, which
+	// DeviceAuthorization (then required) answers, and client_id,
+	// device_code, grant_type and scope may come in the query string. Off,
+	// such requests are refused with a hint at /device_authorization.
+	AWSSampleCompat     bool
+	DeviceAuthorization FormHandler
+	Now                 func() time.Time
+	Rand                io.Reader
+	Logger              *slog.Logger
+}
+
+// FormHandler answers a request whose parameters are parsed already.
+type FormHandler interface {
+	ServeForm(w http.ResponseWriter, r *http.Request, f oauth.Form)
 }
 
 // Mount registers the token endpoint on mux.
@@ -64,7 +78,15 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 
 // ServeHTTP authenticates the client and dispatches on grant_type.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	resp, err := h.serve(r, w)
+	f, err := h.parseForm(w, r)
+	if err == nil && h.AWSSampleCompat && !f.Has("grant_type") && !f.Has("device_code") {
+		h.DeviceAuthorization.ServeForm(w, r, f) // the AWS sample's device authorization request
+		return
+	}
+	var resp *Response
+	if err == nil {
+		resp, err = h.serve(r, f)
+	}
 	if err != nil {
 		oauth.WriteError(w, r, h.Logger, err)
 		return
@@ -72,14 +94,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	oauth.WriteJSON(w, http.StatusOK, resp)
 }
 
-func (h *Handler) serve(r *http.Request, w http.ResponseWriter) (*Response, error) {
-	f, err := oauth.ParseForm(w, r)
-	if err != nil {
-		return nil, err
+// Hints for devices written against the AWS sample, which request codes
+// with POST /token and poll with parameters in the query string.
+const (
+	hintMissingGrantType = "The grant_type parameter is missing. A device requests its codes with POST /device_authorization " +
+		"(RFC 8628); GRANTD_AWS_SAMPLE_COMPAT=true also accepts the AWS sample's POST /token without grant_type."
+	hintQueryString = "Parameters must be sent in the request body, not in the URI. A device requests its codes with " +
+		"POST /device_authorization (RFC 8628); GRANTD_AWS_SAMPLE_COMPAT=true also accepts the AWS sample's requests on /token."
+)
+
+// parseForm parses the request's parameters, from the query string too
+// for the AWS sample's devices, and otherwise refuses them there with a
+// hint at the device authorization endpoint.
+func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request) (oauth.Form, error) {
+	if h.AWSSampleCompat {
+		// What the sample's devices send in the query string: client_id
+		// and scope to request codes, with device_code and grant_type to
+		// poll. A secret or a refresh token never.
+		return oauth.ParseFormQuery(w, r, "client_id", "device_code", "grant_type", "scope")
 	}
+	f, err := oauth.ParseForm(w, r)
+	if errors.Is(err, oauth.ErrQueryString) {
+		return f, oauth.NewError(oauth.InvalidRequest, hintQueryString)
+	}
+	return f, err
+}
+
+func (h *Handler) serve(r *http.Request, f oauth.Form) (*Response, error) {
 	grantType := f.Get("grant_type")
-	if grantType == "" {
+	if grantType == "" && h.AWSSampleCompat {
 		return nil, oauth.NewError(oauth.InvalidRequest, "The grant_type parameter is missing.")
+	}
+	if grantType == "" {
+		return nil, oauth.NewError(oauth.InvalidRequest, hintMissingGrantType)
 	}
 	client, _, err := h.Auth.Authenticate(r.Context(), r, f)
 	if err != nil {

@@ -40,6 +40,7 @@ func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*
 	var (
 		info         grantInfo
 		accessScopes []string
+		withID       bool
 	)
 	old, err := h.Store.RotateRefreshToken(ctx, secret.Hash(raw), now,
 		func(old store.RefreshToken, u store.User, userErr error) (store.RefreshToken, error) {
@@ -59,6 +60,7 @@ func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*
 				return store.RefreshToken{}, err
 			}
 			info.setUser(u)
+			withID = h.refreshWithID(old.GrantKind)
 			return h.refreshRecord(info, rawNext, now), nil
 		})
 	var oerr *oauth.Error
@@ -79,7 +81,7 @@ func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*
 	case err != nil:
 		return nil, oauth.Unavailable(fmt.Errorf("rotate refresh token: %w", err))
 	}
-	resp, err := h.mint(info, accessScopes, true, now)
+	resp, err := h.mint(info, accessScopes, withID, now)
 	if err != nil {
 		return nil, oauth.Unavailable(err)
 	}
@@ -99,6 +101,19 @@ func (h *Handler) refreshNotOurs(ctx context.Context, client store.Client, raw s
 		return nil, oauth.Unavailable(fmt.Errorf("load passthrough token: %w", err))
 	}
 	return h.refreshPassthrough(ctx, client, raw, rec)
+}
+
+// refreshWithID reports whether a refresh of a family whose grant is of
+// kind returns an ID token (when the scope has openid): a device grant's
+// refreshes follow RESULT_TOKEN_SET, as its first token set did, and any
+// other grant's always may, as its first did (OpenID Connect Core §12.2). A
+// family with no grant record (kind "") began as a device grant: before
+// grants were recorded, grantd had no other.
+func (h *Handler) refreshWithID(kind string) bool {
+	if kind == GrantDeviceCode || kind == "" {
+		return h.TokenSet.ID
+	}
+	return true
 }
 
 // errRotated stops the rotation of a generation that was rotated before:
@@ -145,7 +160,7 @@ func (h *Handler) reuse(r *http.Request, client store.Client, old store.RefreshT
 				return nil, err
 			}
 			info.setUser(u)
-			resp, err := h.mint(info, accessScopes, true, now)
+			resp, err := h.mint(info, accessScopes, h.refreshWithID(next.GrantKind), now)
 			if err != nil {
 				return nil, oauth.Unavailable(err)
 			}

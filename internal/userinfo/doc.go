@@ -21,7 +21,7 @@
 //     insufficient_scope. Each challenge names the error in
 //     WWW-Authenticate; the body repeats it as an OAuth JSON error.
 //   - A store that cannot answer gets 503 with Retry-After, never
-//     invalid_token (SECURITY.md C.1): a client that is told its token is
+//     invalid_token (docs/SECURITY.md INV-01): a client that is told its token is
 //     bad throws it away.
 //   - Every answer carries Cache-Control: no-store.
 package userinfo

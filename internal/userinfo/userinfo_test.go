@@ -106,7 +106,7 @@ func TestUserInfoAudience(t *testing.T) {
 }
 
 // TestUserInfoStoreDown checks that a store that cannot answer gets 503
-// with Retry-After, never invalid_token (SECURITY.md C.1).
+// with Retry-After, never invalid_token (docs/SECURITY.md INV-01).
 func TestUserInfoStoreDown(t *testing.T) {
 	f := newFixture(t, "")
 	g := f.Issue("app", "u-alice", "openid profile", "")

@@ -11,7 +11,7 @@ import (
 	"github.com/grantd/grantd/internal/store"
 )
 
-// TestWriterContention is SECURITY.md REL-08: 200 concurrent writers split
+// TestWriterContention is docs/SECURITY.md REL-08: 200 concurrent writers split
 // over two Stores on one file (two pools, as two processes would have) must
 // all succeed. Writers of one Store join its group commit; the two Stores
 // meet at SQLite's lock, where busy_timeout and BEGIN IMMEDIATE make them

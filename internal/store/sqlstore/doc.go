@@ -23,7 +23,7 @@
 //   - synchronous=NORMAL on the writer, and the fsync done by the
 //     committer: a commit is fsynced before it is reported, so a consumed
 //     device code or rotated refresh token cannot come back after power
-//     loss (SECURITY.md REL-07). NORMAL alone would lose recent commits;
+//     loss (docs/SECURITY.md REL-07). NORMAL alone would lose recent commits;
 //     the committer's own fsync of the log, after COMMIT and before any
 //     answer, is what makes them durable (see "pipelined group commit").
 //   - wal_autocheckpoint=100000 on the writer, a backstop only: the

@@ -101,8 +101,9 @@ var migrations = []migration{
 	{version: 3, statements: migration3},
 	{version: 4, statements: migration4},
 	{version: 5, statements: migration5},
-	// Versions 6 and 7 are taken by work on other branches; versions are
-	// applied one by one, so a gap is harmless until they land.
+	// Version 6 is taken by work on another branch; versions are applied
+	// one by one, each unless recorded, so a gap is harmless until it lands.
+	{version: 7, statements: migration7},
 	{version: 8, statements: migration8},
 }
 
@@ -192,6 +193,17 @@ var migration4 = []string{
 // RevokeEndsGrant). Existing clients keep revoking the token alone.
 var migration5 = []string{
 	`ALTER TABLE clients ADD COLUMN revoke_ends_grant BOOLEAN NOT NULL DEFAULT FALSE`,
+}
+
+// migration7 adds the scopes' descriptions (store.Scope), shown on the
+// pages and, unless hidden, listed in the metadata's scopes_supported.
+var migration7 = []string{
+	`CREATE TABLE scopes (
+		name        TEXT PRIMARY KEY,
+		description TEXT NOT NULL,
+		hidden      BOOLEAN NOT NULL,
+		updated_at  BIGINT NOT NULL
+	)`,
 }
 
 // migration8 brings sign-in through upstream OpenID Connect providers:

@@ -25,10 +25,17 @@ func refreshTokenArgs(t store.RefreshToken) []any {
 		dbTime(t.RevokedAt)}
 }
 
-// selectRefreshAndUser reads a generation and, in the same statement, its
-// user's columns, NULL when the user is gone.
-var selectRefreshAndUser = `SELECT ` + qualified("r", refreshColumns) + `, ` + qualified("u", userColumns) + `
-	FROM refresh_tokens r LEFT JOIN users u ON u.id = r.user_id WHERE r.hash = $1`
+// selectRefresh reads a generation and, in the same statement, its grant's
+// kind (empty when the family has no grants row), as scanRefreshToken scans
+// them. The caller appends the WHERE clause on r.
+var selectRefresh = `SELECT ` + qualified("r", refreshColumns) + `, COALESCE(g.kind, '')
+	FROM refresh_tokens r LEFT JOIN grants g ON g.id = r.family_id`
+
+// selectRefreshAndUser reads a generation, its grant's kind and, in the same
+// statement, its user's columns, NULL when the user is gone.
+var selectRefreshAndUser = `SELECT ` + qualified("r", refreshColumns) + `, COALESCE(g.kind, ''), ` + qualified("u", userColumns) + `
+	FROM refresh_tokens r LEFT JOIN grants g ON g.id = r.family_id LEFT JOIN users u ON u.id = r.user_id
+	WHERE r.hash = $1`
 
 // qualified prefixes each of the comma-separated columns with table.
 func qualified(table, columns string) string {
@@ -70,8 +77,7 @@ func (s *Store) RefreshToken(ctx context.Context, hash string) (store.RefreshTok
 // unknown, or was rotated by a grantd older than schema version 2.
 func (s *Store) RefreshSuccessor(ctx context.Context, hash string) (store.RefreshToken, error) {
 	t, err := scanRefreshToken(s.read(ctx,
-		`SELECT `+refreshColumns+` FROM refresh_tokens
-		WHERE hash = (SELECT successor_hash FROM refresh_tokens WHERE hash = $1)`, hash))
+		selectRefresh+` WHERE r.hash = (SELECT successor_hash FROM refresh_tokens WHERE hash = $1)`, hash))
 	if err != nil {
 		return store.RefreshToken{}, fmt.Errorf("refresh successor: %w", err)
 	}
@@ -104,7 +110,8 @@ func scanRefreshToken(row rowScanner) (store.RefreshToken, error) {
 	return scanRefreshTokenAlso(row)
 }
 
-// scanRefreshTokenAlso scans refreshColumns, then extra columns into extra.
+// scanRefreshTokenAlso scans refreshColumns and the grant's kind, as
+// selectRefresh reads them, then extra columns into extra.
 func scanRefreshTokenAlso(row rowScanner, extra ...any) (store.RefreshToken, error) {
 	var (
 		t                                                  store.RefreshToken
@@ -112,7 +119,7 @@ func scanRefreshTokenAlso(row rowScanner, extra ...any) (store.RefreshToken, err
 		authTime, created, expires, famExpires, rot, revok sql.NullInt64
 	)
 	err := row.Scan(append([]any{&t.Hash, &t.GrantID, &t.ClientID, &t.UserID, &scopes, &t.Resource, &authTime, &created,
-		&expires, &famExpires, &rot, &revok}, extra...)...)
+		&expires, &famExpires, &rot, &revok, &t.GrantKind}, extra...)...)
 	if err != nil {
 		return store.RefreshToken{}, notFound(err)
 	}

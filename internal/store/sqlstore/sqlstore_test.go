@@ -60,7 +60,7 @@ func userGrant(id string) store.Grant {
 		CreatedAt: t0, ExpiresAt: t0.Add(720 * time.Hour)}
 }
 
-// TestRestartKeepsDeviceGrants is SECURITY.md REL-06: pending, approved and
+// TestRestartKeepsDeviceGrants is docs/SECURITY.md REL-06: pending, approved and
 // denied device grants survive a close and reopen with state and expiry
 // intact, and the approved one is still redeemable exactly once.
 func TestRestartKeepsDeviceGrants(t *testing.T) {

@@ -40,7 +40,7 @@ func prepareStatements(ctx context.Context, r, w *sql.DB, d *dialect) (*statemen
 		{&st.devicePoll, r, selectDevicePoll},
 		{&st.client, r, selectClient},
 		{&st.user, r, `SELECT ` + userColumns + ` FROM users WHERE id = $1`},
-		{&st.refreshByHash, r, `SELECT ` + refreshColumns + ` FROM refresh_tokens WHERE hash = $1`},
+		{&st.refreshByHash, r, selectRefresh + ` WHERE r.hash = $1`},
 		{&st.accessTokenLive, r, selectAccessTokenLive},
 		{&st.insertDevice, w, insertDeviceGrant},
 		{&st.redeemDevice, w, redeemDeviceGrant},

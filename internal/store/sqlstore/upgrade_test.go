@@ -27,7 +27,7 @@ var v1Rows = []string{
 	`INSERT INTO users (id, username, password_hash, disabled, created_at) VALUES ('u1', 'alice', 'x', FALSE, $1)`,
 }
 
-// testUpgradeFromV1 is SECURITY.md REL-19: db holds a schema at version 1
+// testUpgradeFromV1 is docs/SECURITY.md REL-19: db holds a schema at version 1
 // with live state written by that version; reopen opens it with this
 // grantd, which migrates it in place (and, for signing keys, REL-12). Every row stays usable, and the
 // statements of version 1 still run against the new schema, as an older

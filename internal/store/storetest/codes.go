@@ -122,6 +122,9 @@ func wantStored(t *testing.T, s store.Store, what string, gr store.Grant, rt sto
 	} else {
 		wantErr(t, err, store.ErrNotFound, what+": grant must not be stored")
 	}
+	if grant {
+		rt = ofGrant(rt, gr)
+	}
 	gotRT, err := s.RefreshToken(t.Context(), rt.Hash)
 	if token {
 		mustOK(t, err, what+": refresh token")
@@ -131,7 +134,7 @@ func wantStored(t *testing.T, s store.Store, what string, gr store.Grant, rt sto
 	}
 }
 
-// testCodeRedeemAtomic checks SECURITY.md C.1 invariant 3 for codes: when
+// testCodeRedeemAtomic checks docs/SECURITY.md INV-03 for codes: when
 // the refresh token cannot be stored, the code stays unredeemed and the
 // grant is not stored.
 func testCodeRedeemAtomic(t *testing.T, s store.Store) {

@@ -13,10 +13,10 @@ import (
 // racers is how many goroutines contend for one record.
 const racers = 50
 
-// testConcurrentRedeem is SECURITY.md REL-02 at the store: of 50 concurrent
+// testConcurrentRedeem is docs/SECURITY.md REL-02 at the store: of 50 concurrent
 // redemptions of one approved device code exactly one wins, the others get
-// ErrConflict, and only the winner's grant and refresh token are stored (C.1
-// invariants 2 and 3).
+// ErrConflict, and only the winner's grant and refresh token are stored (INV-02
+// and INV-03).
 func testConcurrentRedeem(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	g := approvedGrant(t, s, 1)
@@ -50,7 +50,7 @@ func testConcurrentRedeem(t *testing.T, s store.Store) {
 	}
 }
 
-// testConcurrentRotate is SECURITY.md REL-03 at the store: of 50 concurrent
+// testConcurrentRotate is docs/SECURITY.md REL-03 at the store: of 50 concurrent
 // rotations of one generation exactly one mints a successor.
 func testConcurrentRotate(t *testing.T, s store.Store) {
 	ctx := t.Context()
@@ -90,7 +90,7 @@ func testConcurrentRotate(t *testing.T, s store.Store) {
 	wantEqual(t, "successor", succ, next[winner])
 }
 
-// testConcurrentPolls is SECURITY.md REL-04 (a) and REL-20's "no lost
+// testConcurrentPolls is docs/SECURITY.md REL-04 (a) and REL-20's "no lost
 // updates": 50 polls of one device code at one instant by its client.
 // Exactly one is on time; every other raises the interval by 5 seconds,
 // none lost. Another client's polls at the same instant count for nothing
@@ -172,7 +172,7 @@ func testConcurrentPollsAndDecision(t *testing.T, s store.Store) {
 	}
 }
 
-// testConcurrentDecisions is SECURITY.md REL-04 (b): approvals and denials
+// testConcurrentDecisions is docs/SECURITY.md REL-04 (b): approvals and denials
 // of one user code posted together. Exactly one wins, and the stored state is
 // the winner's.
 func testConcurrentDecisions(t *testing.T, s store.Store) {

@@ -336,7 +336,7 @@ func testDeviceRedeem(t *testing.T, s store.Store) {
 		gotRT, err := s.RefreshToken(ctx, rt.Hash)
 		if tc.wantErr == nil && tc.withRT {
 			mustOK(t, err, tc.name+": refresh token")
-			wantEqual(t, tc.name+": refresh token", gotRT, rt)
+			wantEqual(t, tc.name+": refresh token", gotRT, ofGrant(rt, gr))
 		} else {
 			wantErr(t, err, store.ErrNotFound, tc.name+": refresh token must not be stored")
 		}
@@ -403,7 +403,7 @@ func testDeviceRedeemWrongClient(t *testing.T, s store.Store) {
 		nil, "redeem by right client after wrong one")
 }
 
-// testDeviceRedeemAtomic checks SECURITY.md C.1 invariant 3: when the grant
+// testDeviceRedeemAtomic checks docs/SECURITY.md INV-03: when the grant
 // or the refresh token cannot be stored, the device grant is not consumed
 // and nothing else is stored either.
 func testDeviceRedeemAtomic(t *testing.T, s store.Store) {

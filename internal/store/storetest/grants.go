@@ -103,7 +103,7 @@ func testRevokeGrant(t *testing.T, s store.Store) {
 	wantEqual(t, "other grant", gotOther, other)
 	gotRT, err := s.RefreshToken(ctx, bystander.Hash)
 	mustOK(t, err, "lookup other grant's token")
-	wantEqual(t, "other grant's token", gotRT, bystander)
+	wantEqual(t, "other grant's token", gotRT, ofGrant(bystander, other))
 
 	next := nextGen(prev, "gen-4", at(2*time.Hour))
 	wantErr(t, Rotate(ctx, s, prev.Hash, next, at(2*time.Hour)), store.ErrConflict,
@@ -198,7 +198,7 @@ func testRevokeClientGrants(t *testing.T, s store.Store) {
 		wantEqual(t, "untouched grant "+l.g.ID, got, l.g)
 		gotRT, err := s.RefreshToken(ctx, l.rt.Hash)
 		mustOK(t, err, "token "+l.rt.Hash)
-		wantEqual(t, "untouched token "+l.rt.Hash, gotRT, l.rt)
+		wantEqual(t, "untouched token "+l.rt.Hash, gotRT, ofGrant(l.rt, l.g))
 	}
 	_, err := s.Consent(ctx, "user-1", tvClient)
 	wantErr(t, err, store.ErrNotFound, "consent of the unlinked client")

@@ -12,7 +12,7 @@ import (
 	"github.com/grantd/grantd/internal/store"
 )
 
-// testConcurrentCodeRedeem is SECURITY.md REL-02 at the store: of 50
+// testConcurrentCodeRedeem is docs/SECURITY.md REL-02 at the store: of 50
 // concurrent redemptions of one authorization code exactly one wins. Every
 // other gets ErrConflict with the code as the winner left it, naming the
 // winner's grant so that the caller can revoke it (RFC 6749 §4.1.2), and
@@ -47,7 +47,7 @@ func testConcurrentCodeRedeem(t *testing.T, s store.Store) {
 	}
 }
 
-// testConcurrentAttempts is SECURITY.md REL-05 at the store: 200 attempts
+// testConcurrentAttempts is docs/SECURITY.md REL-05 at the store: 200 attempts
 // at one instant against a budget of 25 pass exactly 25 times, and every
 // refused one is told to wait one emission interval.
 func testConcurrentAttempts(t *testing.T, s store.Store) {

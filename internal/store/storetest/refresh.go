@@ -228,3 +228,50 @@ func testRefreshRefusesInactive(t *testing.T, s store.Store) {
 	_, err := s.RefreshToken(ctx, next.Hash)
 	wantErr(t, err, store.ErrNotFound, "successor refused at family expiry")
 }
+
+// testRefreshGrantKind: every generation read back carries its grant's
+// Kind — by lookup, as the successor, and to and from a rotation — and a
+// family with no grant record carries none.
+func testRefreshGrantKind(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ensureUser(t, s, "user-1")
+	const kind = "authorization_code"
+	gr := newGrantRecord("grant-k", at(0))
+	gr.Kind = kind
+	gen1 := newRefresh("kind-1", gr.ID, at(0))
+	gen1.FamilyExpiresAt = gr.ExpiresAt
+	storeGrant(t, s, gr, &gen1)
+	orphan := newRefresh("kind-orphan", "grant-none", at(0))
+	mustOK(t, s.CreateRefreshToken(ctx, orphan), "create a generation with no grant record")
+
+	wantKind := func(what string, got store.RefreshToken, want string) {
+		t.Helper()
+		if got.GrantKind != want {
+			t.Errorf("%s: GrantKind %q, want %q", what, got.GrantKind, want)
+		}
+	}
+	got, err := s.RefreshToken(ctx, gen1.Hash)
+	mustOK(t, err, "lookup")
+	wantKind("lookup", got, kind)
+	got, err = s.RefreshToken(ctx, orphan.Hash)
+	mustOK(t, err, "lookup of a family with no grant")
+	wantKind("lookup of a family with no grant", got, "")
+
+	now := at(time.Hour)
+	next := nextGen(gen1, "kind-2", now)
+	next.GrantKind = "ignored on write"
+	var seen store.RefreshToken
+	got, err = s.RotateRefreshToken(ctx, gen1.Hash, now, func(old store.RefreshToken, _ store.User, _ error) (store.RefreshToken, error) {
+		seen = old
+		return next, nil
+	})
+	mustOK(t, err, "rotate")
+	wantKind("generation handed to the decision", seen, kind)
+	wantKind("generation returned by the rotation", got, kind)
+	got, err = s.RefreshSuccessor(ctx, gen1.Hash)
+	mustOK(t, err, "successor")
+	wantKind("successor", got, kind)
+	got, err = s.RefreshToken(ctx, next.Hash)
+	mustOK(t, err, "lookup of the successor")
+	wantKind("lookup of the successor", got, kind)
+}

@@ -200,7 +200,7 @@ func seedPurge(t *testing.T, s store.Store) purgeRows {
 }
 
 // testPurge checks that purging removes expired rows only, and that expiry
-// is enforced before any purge (SECURITY.md REL-18).
+// is enforced before any purge (docs/SECURITY.md REL-18).
 func testPurge(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := seedPurge(t, s)

@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite every store.Store backend runs
 // in full: no backend may skip a part of it. It checks the contracts in
 // package store, including the atomic verbs under real concurrency
-// (SECURITY.md REL-02, REL-03, REL-04, REL-05 and REL-20), and drives time only
+// (docs/SECURITY.md REL-02, REL-03, REL-04, REL-05 and REL-20), and drives time only
 // through explicit now values: it never sleeps.
 //
 // Times the suite stores are in a non-UTC zone with millisecond precision;
@@ -46,9 +46,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshTokens/RotateDecides", testRefreshRotateDecides},
 		{"RefreshTokens/RefusesForeignSuccessor", testRefreshRefusesForeignSuccessor},
 		{"RefreshTokens/RefusesInactive", testRefreshRefusesInactive},
+		{"RefreshTokens/GrantKind", testRefreshGrantKind},
 		{"AccessTokens", testAccessTokens},
 		{"RT-07/AccessTokenLive", testAccessTokenLive},
 		{"Consents", testConsents},
+		{"Scopes", testScopes},
 		{"Sessions", testSessions},
 		{"SigningKeys", testSigningKeys},
 		{"REL-12/RotateSigningKey", testRotateSigningKey},
@@ -174,6 +176,15 @@ func storeGrant(t *testing.T, s store.Store, gr store.Grant, rt *store.RefreshTo
 	mustOK(t, err, "redeem code for grant "+gr.ID)
 }
 
+// ofGrant returns rt as a backend reads it back once it is stored with its
+// grant gr: carrying the grant's kind.
+func ofGrant(rt store.RefreshToken, gr store.Grant) store.RefreshToken {
+	if rt.GrantID == gr.ID {
+		rt.GrantKind = gr.Kind
+	}
+	return rt
+}
+
 // mustOK stops the test when err is not nil.
 func mustOK(t *testing.T, err error, what string) {
 	t.Helper()
@@ -251,7 +262,7 @@ func race(n int, fn func(i int) error) []error {
 
 // tally counts nil errors and errors matching want, and reports any other
 // error: under concurrency a backend may only win or lose, never fail
-// (SECURITY.md C.1 invariant 1; REL-08 "database is locked").
+// (docs/SECURITY.md INV-01; REL-08 "database is locked").
 func tally(t *testing.T, errs []error, want error) (wins, losses int) {
 	t.Helper()
 	for i, err := range errs {
