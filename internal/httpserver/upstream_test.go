@@ -28,7 +28,7 @@ type fedEnv struct {
 	up *upstreamtest.Upstream
 }
 
-func newFedEnv(t *testing.T, vars map[string]string) *fedEnv {
+func newFedEnv(t testing.TB, vars map[string]string) *fedEnv {
 	t.Helper()
 	e := newWallEnv(t, vars)
 	up := upstreamtest.Start(t, upstreamtest.Options{RedirectURIs: []string{e.srv.URL + "/callback"}})
@@ -44,7 +44,7 @@ func newFedEnv(t *testing.T, vars map[string]string) *fedEnv {
 // signInUpstream follows the sign-in a protected page asked for: from the
 // sign-in page's button to the upstream, where user signs in, and back
 // through /callback to the page. It returns the page's response.
-func (f *fedEnv) signInUpstream(t *testing.T, b *webtest.Browser, page string, user upstreamtest.User) *webtest.Response {
+func (f *fedEnv) signInUpstream(t testing.TB, b *webtest.Browser, page string, user upstreamtest.User) *webtest.Response {
 	t.Helper()
 	resp := b.Get(page)
 	if resp.StatusCode != http.StatusSeeOther {
@@ -71,7 +71,7 @@ func htmlUnescape(s string) string { return strings.ReplaceAll(s, "&amp;", "&") 
 
 // confirmCode submits the code-entry page, pre-filled from the device's
 // link, and returns the confirm page.
-func confirmCode(t *testing.T, b *webtest.Browser, entry *webtest.Response) *webtest.Response {
+func confirmCode(t testing.TB, b *webtest.Browser, entry *webtest.Response) *webtest.Response {
 	t.Helper()
 	if entry.StatusCode != http.StatusOK {
 		t.Fatalf("code entry page: %d %s", entry.StatusCode, entry.Body)
@@ -84,7 +84,7 @@ func confirmCode(t *testing.T, b *webtest.Browser, entry *webtest.Response) *web
 }
 
 // approve approves the device whose code the confirm page shows.
-func approve(t *testing.T, b *webtest.Browser, confirm *webtest.Response) *webtest.Response {
+func approve(t testing.TB, b *webtest.Browser, confirm *webtest.Response) *webtest.Response {
 	t.Helper()
 	if confirm.StatusCode != http.StatusOK || !strings.Contains(confirm.Body, "Approve this device?") {
 		t.Fatalf("confirm page: %d %s", confirm.StatusCode, confirm.Body)
