@@ -157,7 +157,7 @@ func signedOut(b *webtest.Browser) bool { return b.Get("/device").StatusCode == 
 // filtered by RESULT_TOKEN_SET, exactly once; refreshes and revokes them
 // through grantd, which uses its own client credentials at the upstream;
 // and the database never holds them, nor the upstream client secret, in
-// clear.
+// clear (FED-05, GEN-03).
 func TestUpstreamPassthrough(t *testing.T) {
 	f := newFedEnv(t, map[string]string{"RESULT_TOKEN_SET": "ACCESS+REFRESH+ID"})
 	secret := f.client(admin.ClientSpec{ID: "tv", Name: "Living-room TV", Scopes: []string{"openid"}, TokenMode: "passthrough"})
@@ -265,7 +265,7 @@ func TestUpstreamPassthroughNeedsUpstreamUser(t *testing.T) {
 // TestUpstreamCallbackRefusals: every callback that is not this browser's
 // pending sign-in — no state, another browser's, one already used, one too
 // old — and the user cancelling at the upstream get a page in plain words,
-// never a 500, and no session.
+// never a 500, and no session (FED-01, FED-04).
 func TestUpstreamCallbackRefusals(t *testing.T) {
 	f := newFedEnv(t, nil)
 	alice := upstreamtest.Alice()
@@ -336,7 +336,8 @@ func mustURL(t *testing.T, s string) *url.URL {
 
 // TestUpstreamDown: an upstream that stops answering mid-flow gives the
 // user a clear page and leaves no half-made session; a passthrough
-// refresh while it is down is 503 with Retry-After, not invalid_grant.
+// refresh while it is down is 503 with Retry-After, not invalid_grant
+// (REL-17).
 func TestUpstreamDown(t *testing.T) {
 	f := newFedEnv(t, nil)
 	secret := f.client(admin.ClientSpec{ID: "tv", Scopes: []string{"openid"}, TokenMode: "passthrough"})
