@@ -277,7 +277,7 @@ func (c *cluster) verifyAccessToken(t *testing.T, base, token string) accessToke
 	if r.status != http.StatusOK || json.Unmarshal(r.body, &set) != nil || len(set.Keys) == 0 {
 		t.Fatalf("GET %s/.well-known/jwks.json: %s", base, r)
 	}
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
 	if err != nil || len(jws.Signatures) != 1 {
 		t.Fatalf("parse access token: %v", err)
 	}

@@ -125,7 +125,7 @@ func (c *cluster) publishedKids(t *testing.T, base string) []string {
 // kidOf returns the kid in a JWS header.
 func kidOf(t *testing.T, token string) string {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
 	if err != nil || len(jws.Signatures) != 1 {
 		t.Fatalf("parse token: %v", err)
 	}

@@ -123,7 +123,7 @@ func (t Tokens) Check(ctx context.Context, raw string) (rs.Claims, error) {
 		c = t.Local
 	}
 	if c == nil {
-		return rs.Claims{}, fmt.Errorf("%w: The access token is not a JWT.", rs.ErrInvalidToken)
+		return rs.Claims{}, fmt.Errorf("%w: the access token is not a JWT", rs.ErrInvalidToken)
 	}
 	return c.Check(ctx, raw)
 }

@@ -52,7 +52,7 @@ func TestSignVerifiesWithGoJose(t *testing.T) {
 			if sig, err := base64.RawURLEncoding.DecodeString(parts[2]); err != nil || len(sig) != sigLen[alg] {
 				t.Errorf("%s %s: signature of %d bytes (%v), want %d", alg, typ, len(sig), err, sigLen[alg])
 			}
-			obj, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+			obj, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 			if err != nil {
 				t.Fatalf("%s %s: go-jose parse: %v", alg, typ, err)
 			}

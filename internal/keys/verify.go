@@ -33,7 +33,7 @@ func (s *Set) VerifyKID(raw, typ string, claims any) (string, error) {
 		return "", ErrInvalidToken
 	}
 	r := s.cur.Load()
-	obj, err := jose.ParseSigned(raw, r.algs)
+	obj, err := jose.ParseSignedCompact(raw, r.algs)
 	if err != nil || len(obj.Signatures) != 1 {
 		return "", ErrInvalidToken
 	}

@@ -67,19 +67,25 @@ func (g *Guard) refuse(w http.ResponseWriter, status int, code, description, sco
 	writeJSONError(w, status, code, description)
 }
 
+// requestError is a malformed request, described to the client in its
+// words (the error_description of RFC 6750 §3.1).
+type requestError string
+
+func (e requestError) Error() string { return string(e) }
+
 // bearerToken returns the token of an Authorization: Bearer header (RFC
 // 6750 §2.1), "" when there is none. A token in the query (§2.3, which we
 // do not accept: URLs are logged) or in a form body is refused.
 func bearerToken(r *http.Request) (string, error) {
 	if r.URL.Query().Has("access_token") {
-		return "", errors.New("Send the access token in the Authorization header.")
+		return "", requestError("Send the access token in the Authorization header.")
 	}
 	h := r.Header.Values("Authorization")
 	if len(h) == 0 {
 		return "", nil
 	}
 	if len(h) > 1 {
-		return "", errors.New("Send one Authorization header.")
+		return "", requestError("Send one Authorization header.")
 	}
 	scheme, tok, ok := strings.Cut(h[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -87,7 +93,7 @@ func bearerToken(r *http.Request) (string, error) {
 	}
 	tok = strings.TrimSpace(tok)
 	if tok == "" || strings.ContainsAny(tok, " \t") {
-		return "", errors.New("The Authorization header is malformed.")
+		return "", requestError("The Authorization header is malformed.")
 	}
 	return tok, nil
 }

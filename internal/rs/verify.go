@@ -86,7 +86,7 @@ func (v *Verifier) Check(ctx context.Context, raw string) (Claims, error) {
 	if algs == nil {
 		algs = defaultAlgorithms()
 	}
-	jws, err := jose.ParseSigned(raw, algs)
+	jws, err := jose.ParseSignedCompact(raw, algs)
 	if err != nil || len(jws.Signatures) != 1 {
 		return Claims{}, invalid("The access token is malformed or signed with a refused algorithm.")
 	}

@@ -194,12 +194,6 @@ func deviceCodeUsed() error {
 	return oauth.NewError(oauth.InvalidGrant, "The device code has been used.")
 }
 
-// checkUser refuses a grant whose user is gone or disabled.
-func (h *Handler) checkUser(r *http.Request, userID string) error {
-	_, err := h.activeUser(r, userID)
-	return err
-}
-
 // activeUser returns the user of a grant, or the error that refuses the
 // grant when the user is gone or disabled.
 func (h *Handler) activeUser(r *http.Request, userID string) (store.User, error) {
@@ -210,7 +204,7 @@ func (h *Handler) activeUser(r *http.Request, userID string) (store.User, error)
 	return u, nil
 }
 
-// userError is checkUser's verdict on the user userID as read: u, or err.
+// userError is the verdict on the grant's user userID as read: u, or err.
 func userError(userID string, u store.User, err error) error {
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
 		return inactiveUser()

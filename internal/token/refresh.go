@@ -124,7 +124,7 @@ var errRotated = errors.New("refresh token already rotated")
 // can only narrow, and the next refresh token keeps the original scope and
 // resource (RFC 6749 §6, RT-05). client is the authenticated client, whose
 // token t is (the caller checked); its audience shapes the access token.
-// userErr is checkUser's verdict on t's user.
+// userErr is userError's verdict on t's user.
 func (h *Handler) refreshGrant(client store.Client, t store.RefreshToken, requested []string, userErr error) (grantInfo, []string, error) {
 	if userErr != nil {
 		return grantInfo{}, nil, userErr

@@ -55,7 +55,7 @@ func (p *Provider) verifyIDToken(ctx context.Context, d *discovered, raw, access
 	if len(raw) > maxIDTokenBytes || strings.Count(raw, ".") != 2 {
 		return nil, refuse(errors.New("not a compact JWS of reasonable size"))
 	}
-	jws, err := jose.ParseSigned(raw, d.algs) // refuses none, HS*, and algorithms the upstream does not use
+	jws, err := jose.ParseSignedCompact(raw, d.algs) // refuses none, HS*, and algorithms the upstream does not use
 	if err != nil {
 		return nil, refuse(err)
 	}

@@ -149,7 +149,7 @@ var errUnknownKey = errors.New("signed with a key the upstream's JWKS does not h
 // algorithm, when the key names one) match its header. It implements
 // go-oidc's KeySet; go-oidc has already refused algorithms off the list.
 func (s *keySet) VerifySignature(_ context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSigned(jwt, signingAlgs(nil))
+	jws, err := jose.ParseSignedCompact(jwt, signingAlgs(nil))
 	if err != nil {
 		return nil, err
 	}
