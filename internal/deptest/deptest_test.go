@@ -1,0 +1,56 @@
+// Package deptest checks, in the spirit of Tailscale's tstest/deptest, what
+// grantd's packages may link. (The demo programs' own check is in
+// internal/lightsexample.)
+package deptest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/grantd/grantd/"
+
+// protocol are the packages that speak OAuth and render pages: they reach
+// state only through the store's interfaces (DESIGN: "the protocol
+// packages never touch SQL").
+var protocol = []string{
+	"internal/oauth", "internal/token", "internal/device", "internal/authorize", "internal/introspect",
+	"internal/revoke", "internal/userinfo", "internal/discovery", "internal/keys", "internal/bearer",
+	"internal/web", "internal/federation", "internal/callback", "internal/upstream", "internal/scopes",
+	"internal/ratelimit", "internal/secret", "internal/seal", "internal/config",
+}
+
+// sqlPackage reports whether dep talks to a database.
+func sqlPackage(dep string) bool {
+	return dep == "database/sql" || strings.HasPrefix(dep, "modernc.org/sqlite") ||
+		strings.HasPrefix(dep, "github.com/jackc/") || dep == module+"internal/store/sqlstore"
+}
+
+// TestProtocolPackagesLinkNoSQL: no protocol package links database/sql, a
+// driver or the SQL store. The check is shown to bite on cmd/grantd.
+func TestProtocolPackagesLinkNoSQL(t *testing.T) {
+	for _, pkg := range protocol {
+		for _, d := range deps(t, pkg) {
+			if sqlPackage(d) {
+				t.Errorf("%s links %s", pkg, d)
+			}
+		}
+	}
+	bites := false
+	for _, d := range deps(t, "cmd/grantd") {
+		bites = bites || sqlPackage(d)
+	}
+	if !bites {
+		t.Error("cmd/grantd links no SQL package: the check would not catch one")
+	}
+}
+
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", module+pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
