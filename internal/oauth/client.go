@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,7 +35,8 @@ const (
 // authenticator remembers SHA-256 of the secret next to the stored hash it
 // was checked against; later requests compare digests in constant time. A
 // changed stored hash invalidates the entry, and a wrong secret always takes
-// the full check.
+// the full check. During the grace of a secret rotation both the new and
+// the previous secret authenticate the client, each remembered apart.
 type ClientAuthenticator struct {
 	Clients store.Clients
 	// Limiter and Budget throttle full secret checks per client and client IP
@@ -55,7 +57,7 @@ type ClientAuthenticator struct {
 	ClientTTL time.Duration
 
 	mu       sync.RWMutex
-	verified map[string]verifiedSecret // by client id
+	verified map[string][2]verifiedSecret // by client id: for its current and its previous secret
 	clients  map[string]cachedClient   // by client id
 }
 
@@ -148,14 +150,24 @@ func (a *ClientAuthenticator) client(ctx context.Context, id string) (store.Clie
 	return c, nil
 }
 
-// check reports whether sec is c's secret.
+// check reports whether sec is c's secret: its current one or, within the
+// grace of a rotation, its previous one (store.Client.PreviousSecretHash).
+// A digest verified against a stored hash is remembered for that hash, and
+// for as long as the hash authenticates the client, so that during a
+// grace both the devices with the new secret and those with the old one
+// are checked cheaply; once the grace ends, or the client record (cached
+// for ClientTTL) shows a new secret, the old digest matches nothing.
 func (a *ClientAuthenticator) check(ctx context.Context, r *http.Request, c store.Client, sec string) (bool, error) {
+	hashes := secretHashes(c, a.Now())
 	digest := sha256.Sum256([]byte(sec))
 	a.mu.RLock()
-	v, ok := a.verified[c.ID]
+	remembered := a.verified[c.ID]
 	a.mu.RUnlock()
-	if ok && v.storedHash == c.SecretHash && subtle.ConstantTimeCompare(v.digest[:], digest[:]) == 1 {
-		return true, nil
+	for _, v := range remembered {
+		if v.storedHash != "" && slices.Contains(hashes[:], v.storedHash) &&
+			subtle.ConstantTimeCompare(v.digest[:], digest[:]) == 1 {
+			return true, nil
+		}
 	}
 	if a.Limiter != nil {
 		key := "client-auth:" + c.ID + "|" + a.ClientIP.Key(r)
@@ -167,19 +179,47 @@ func (a *ClientAuthenticator) check(ctx context.Context, r *http.Request, c stor
 			return false, TooManyRequests(retry)
 		}
 	}
-	switch err := a.Verifier.Check(ctx, c.SecretHash, sec); {
-	case errors.Is(err, secret.ErrBusy), ctx.Err() != nil:
-		return false, Unavailable(fmt.Errorf("check the secret of client %q: %w", c.ID, err))
-	case err != nil:
-		return false, nil
+	for _, hash := range hashes {
+		if hash == "" {
+			continue
+		}
+		switch err := a.Verifier.Check(ctx, hash, sec); {
+		case errors.Is(err, secret.ErrBusy), ctx.Err() != nil:
+			return false, Unavailable(fmt.Errorf("check the secret of client %q: %w", c.ID, err))
+		case err == nil:
+			a.remember(c.ID, hashes, verifiedSecret{storedHash: hash, digest: digest})
+			return true, nil
+		}
 	}
+	return false, nil
+}
+
+// secretHashes returns the stored hashes that authenticate c at now, the
+// current one first and "" for none (store.Client.SecretHashes, without
+// allocating: this is every poll's path).
+func secretHashes(c store.Client, now time.Time) [2]string {
+	hashes := [2]string{c.SecretHash}
+	if c.PreviousSecretHash != "" && now.Before(c.PreviousSecretExpiresAt) {
+		hashes[1] = c.PreviousSecretHash
+	}
+	return hashes
+}
+
+// remember records v as the verified secret of client id for its stored
+// hash, keeping the one remembered for the other hash of hashes, if any.
+func (a *ClientAuthenticator) remember(id string, hashes [2]string, v verifiedSecret) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.verified == nil {
-		a.verified = make(map[string]verifiedSecret)
+		a.verified = make(map[string][2]verifiedSecret)
 	}
-	a.verified[c.ID] = verifiedSecret{storedHash: c.SecretHash, digest: digest}
-	a.mu.Unlock()
-	return true, nil
+	next := [2]verifiedSecret{v}
+	for _, old := range a.verified[id] {
+		if old.storedHash != "" && old.storedHash != v.storedHash && slices.Contains(hashes[:], old.storedHash) {
+			next[1] = old
+		}
+	}
+	a.verified[id] = next
 }
 
 // credentials extracts the client id, secret and method from the request.
