@@ -104,4 +104,3 @@ func (u *users) User(_ context.Context, id string) (store.User, error) {
 func (u *users) UserByUsername(context.Context, string) (store.User, error) {
 	return store.User{}, store.ErrNotFound
 }
-

@@ -58,7 +58,7 @@ type ClientAuthenticator struct {
 
 	mu       sync.RWMutex
 	verified map[string][2]verifiedSecret // by client id: for its current and its previous secret
-	clients  map[string]cachedClient   // by client id
+	clients  map[string]cachedClient      // by client id
 }
 
 type cachedClient struct {
