@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -30,14 +30,19 @@ const (
 
 // serve is `grantd serve`.
 func (e *environment) serve(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	c := e.command("serve", `usage: grantd serve [--addr ADDR] [--issuer URL] [--database PATH_OR_URL] [--demo]
+
+Runs the server until SIGTERM or Ctrl-C, then stops gracefully. Flags win
+over the environment (GRANTD_ADDR, GRANTD_ISSUER, GRANTD_DATABASE); every
+other setting is read from the environment (see the README's
+"Configuration"). Logs go to standard error, as GRANTD_LOG_FORMAT says.
+`)
 	var o config.Overrides
-	fs.StringVar(&o.Addr, "addr", "", "listen address (default $GRANTD_ADDR or 127.0.0.1:8080)")
-	fs.StringVar(&o.Issuer, "issuer", "", "issuer URL (default $GRANTD_ISSUER or http://ADDR)")
-	fs.StringVar(&o.Database, "database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
-	demo := fs.Bool("demo", false, "create a demo device client and user (once) and print their credentials")
-	if err := parseFlags(fs, args); err != nil {
+	c.StringVar(&o.Addr, "addr", "", "listen `ADDR`, host:port (default $GRANTD_ADDR or 127.0.0.1:8080)")
+	c.StringVar(&o.Issuer, "issuer", "", "issuer `URL` (default $GRANTD_ISSUER or http://ADDR)")
+	c.StringVar(&o.Database, "database", "", "SQLite file path or postgres:// `URL` (default $GRANTD_DATABASE or grantd.db)")
+	demo := c.Bool("demo", false, "create a demo device client and user (once) and print their credentials")
+	if _, err := c.parse(args); err != nil {
 		return err
 	}
 	cfg, err := config.Load(e.getenv, o)
@@ -48,7 +53,7 @@ func (e *environment) serve(ctx context.Context, args []string) error {
 	// request was a tenth of a request's cost. Warnings go out at once.
 	logw := logbuf.New(e.stderr, logBuffer, logFlushInterval)
 	defer logw.Close()
-	logger := slog.New(logbuf.Handler(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}), logw))
+	logger := slog.New(logbuf.Handler(logHandler(logw, cfg.LogFormat, slog.LevelInfo), logw))
 	setMemoryLimit(e.getenv, logger)
 	st, err := openStore(ctx, cfg.Database, logger, sqlstore.Options{Copier: copierCommand})
 	if err != nil {
@@ -135,8 +140,45 @@ func (e *environment) openStore(ctx context.Context, flagValue string) (*sqlstor
 	if err != nil {
 		return nil, err
 	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return openStore(ctx, cfg.Database, logger, sqlstore.Options{})
+	return openStore(ctx, cfg.Database, slog.New(logHandler(e.stderr, cfg.LogFormat, slog.LevelWarn)), sqlstore.Options{})
+}
+
+// operator opens the store a sub-command's --database names and returns an
+// Operator on it, whose audit events go to standard error, and a function
+// that closes the store.
+func (e *environment) operator(ctx context.Context, database string) (*admin.Operator, func(), error) {
+	cfg, err := config.Load(e.getenv, config.Overrides{Database: database})
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, cfg.Database, slog.New(logHandler(e.stderr, cfg.LogFormat, slog.LevelWarn)), sqlstore.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	actor := "cli"
+	if u := e.getenv("USER"); u != "" {
+		actor += ":" + u
+	}
+	op := &admin.Operator{Store: st, Rand: rand.Reader, Now: time.Now, Actor: actor,
+		Logger: slog.New(logHandler(e.stderr, cfg.LogFormat, slog.LevelInfo))}
+	return op, func() { st.Close() }, nil
+}
+
+// warn prints warnings on standard error.
+func (e *environment) warn(warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintln(e.stderr, "grantd: warning:", w)
+	}
+}
+
+// logHandler returns a handler that writes records of level and above to w
+// as format says: text (key=value) or json.
+func logHandler(w io.Writer, format string, level slog.Level) slog.Handler {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.NewJSONHandler(w, opts)
+	}
+	return slog.NewTextHandler(w, opts)
 }
 
 // isPostgres reports whether database is a PostgreSQL URL rather than a
