@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/admin"
+	"github.com/grantd/grantd/internal/buildinfo"
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/httpserver"
 	"github.com/grantd/grantd/internal/logbuf"
+	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/store/sqlstore"
 )
@@ -55,12 +57,18 @@ other setting is read from the environment (see the README's
 	defer logw.Close()
 	logger := slog.New(logbuf.Handler(logHandler(logw, cfg.LogFormat, slog.LevelInfo), logw))
 	setMemoryLimit(e.getenv, logger)
-	st, err := openStore(ctx, cfg.Database, logger, sqlstore.Options{Copier: copierCommand})
+	raw, err := openStore(ctx, cfg.Database, logger, sqlstore.Options{Copier: copierCommand})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	opts := httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: time.Now, Rand: rand.Reader}
+	defer raw.Close()
+	build := buildinfo.Read()
+	var rec *metrics.Recorder // nil: metrics off, and instrumenting costs a nil check
+	if cfg.MetricsAddr != "" {
+		rec = metrics.New(metrics.Options{ClientLabels: cfg.MetricsClientLabels, Version: build.Version, Revision: build.Revision})
+	}
+	st := metrics.Store(raw, rec)
+	opts := httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: time.Now, Rand: rand.Reader, Metrics: rec}
 	if isPostgres(cfg.Database) {
 		// Several instances may share this database: every attempt budget
 		// is kept in it, so none is multiplied by the number of instances.
@@ -70,16 +78,15 @@ other setting is read from the environment (see the README's
 	if err != nil {
 		return err
 	}
-	if cfg.PprofAddr != "" {
-		if err := servePprof(ctx, cfg.PprofAddr, logger); err != nil {
-			return err
-		}
+	if err := serveExtras(ctx, cfg, rec, logger); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	logger.Info("grantd listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", st.Path())
+	logger.Info("grantd listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", raw.Path(),
+		"version", build.Version, "revision", build.Revision)
 	logw.Flush() // the line operators and scripts wait for
 	if *demo {
 		d, err := admin.EnsureDemo(ctx, st, rand.Reader, time.Now())

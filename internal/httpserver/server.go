@@ -20,8 +20,10 @@ import (
 	"github.com/grantd/grantd/internal/discovery"
 	"github.com/grantd/grantd/internal/introspect"
 	"github.com/grantd/grantd/internal/keys"
+	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/requestid"
 	"github.com/grantd/grantd/internal/revoke"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
@@ -37,10 +39,12 @@ const (
 	AuthorizationPath       = "/authorize"
 )
 
-// clientTTL is how long a client record is reused across requests: a
+// ClientCacheTTL is how long a client record is reused across requests: a
 // device polls every few seconds, and reading its client row each time was
-// a tenth of a poll's cost. Disabling a client takes effect within it.
-const clientTTL = 2 * time.Second
+// a tenth of a poll's cost. A change to a client — disabled, deleted, its
+// secret rotated, its settings updated — takes effect within it at the
+// token, device authorization, introspection and revocation endpoints.
+const ClientCacheTTL = 2 * time.Second
 
 // Server is a configured grantd HTTP server.
 type Server struct {
@@ -65,12 +69,18 @@ type Options struct {
 	// Limiter keeps the attempt budgets; nil means an in-process one, right
 	// for a single instance. Several instances need ratelimit.Shared.
 	Limiter ratelimit.Limiter
+	// Metrics, when not nil, records requests, the device flow, tokens,
+	// client authentication failures and rate-limit rejections; wrap Store
+	// with metrics.Store to time its operations too.
+	Metrics *metrics.Recorder
 }
 
 // New builds the server: it loads (or, on first start, generates) the signing
 // keys and mounts every endpoint.
 func New(ctx context.Context, o Options) (*Server, error) {
 	cfg := o.Config
+	// Every line logged while serving a request carries its id.
+	o.Logger = slog.New(requestid.Handler(o.Logger.Handler()))
 	ks, err := keys.Load(ctx, o.Store, o.Rand, o.Now(), SigningAlgs(cfg)...)
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
@@ -86,9 +96,10 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if o.Limiter != nil {
 		limiter = o.Limiter
 	}
+	limiter = metrics.Limiter(limiter, o.Metrics)
 	verifier := secret.NewVerifier(0, secret.DefaultWait)
 	auth := &oauth.ClientAuthenticator{Clients: o.Store, Verifier: verifier, Limiter: limiter, Budget: cfg.ClientAuthLimit,
-		ClientIP: cfg.ClientIP(), Now: o.Now, ClientTTL: clientTTL}
+		ClientIP: cfg.ClientIP(), Now: o.Now, ClientTTL: ClientCacheTTL, Metrics: o.Metrics}
 	mux := http.NewServeMux()
 
 	meta, err := discovery.New(metadata(cfg), ks.JWKS)
@@ -102,7 +113,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		UserCodeFormat: cfg.UserCodeFormat, UserCodeLength: cfg.UserCodeLength,
 		CodeExpiration: cfg.CodeExpiration, PollingInterval: cfg.PollingInterval,
 		Limiter: limiter, LimitIP: cfg.DeviceAuthLimitIP, LimitClient: cfg.DeviceAuthLimitClient,
-		ClientIP: cfg.ClientIP(), Now: o.Now, Rand: o.Rand, Logger: o.Logger,
+		ClientIP: cfg.ClientIP(), Metrics: o.Metrics, Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 	}).Mount(mux)
 	successorKey, err := sharedSecret(ctx, o, "refresh-successor-key")
 	if err != nil {
@@ -113,7 +124,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		AccessTokenAlg: cfg.AccessTokenAlg, IDTokenAlg: cfg.IDTokenAlg, AccessTokenTTL: cfg.AccessTokenTTL,
 		RefreshTokenTTL: cfg.RefreshTokenTTL, RefreshTokenIdleTTL: cfg.RefreshTokenIdleTTL,
 		RefreshTokenGrace: cfg.RefreshTokenGrace, SuccessorKey: successorKey,
-		TokenSet: token.TokenSet(cfg.ResultTokenSet), Now: o.Now, Rand: o.Rand, Logger: o.Logger,
+		TokenSet: token.TokenSet(cfg.ResultTokenSet), DeviceCodeLifetime: cfg.CodeExpiration, Metrics: o.Metrics,
+		Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 	}).Mount(mux)
 	checker := &bearer.Checker{Store: o.Store, Keys: ks, Issuer: cfg.Issuer, Now: o.Now}
 	(&introspect.Handler{Store: o.Store, Auth: auth, Checker: checker, Limiter: limiter, Budget: cfg.IntrospectLimit,
@@ -130,7 +142,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	mountPages(mux, cfg, o, limiter, verifier, browserKey)
 	mux.HandleFunc("GET "+livenessPath, s.live)
 	mux.HandleFunc("GET /readyz", s.ready)
-	s.handler = withLogging(o.Logger, append(discovery.Paths(), livenessPath), mux)
+	s.handler = withLogging(o.Logger, o.Metrics, append(discovery.Paths(), livenessPath), mux)
 	return s, nil
 }
 

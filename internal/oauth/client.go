@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/clientip"
+	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
@@ -55,6 +56,8 @@ type ClientAuthenticator struct {
 	// again; zero reads it on every request. A disabled client or a changed
 	// secret takes effect within it, on every instance.
 	ClientTTL time.Duration
+	// Metrics counts failures by reason; nil counts nothing.
+	Metrics *metrics.Recorder
 
 	mu       sync.RWMutex
 	verified map[string][2]verifiedSecret // by client id: for its current and its previous secret
@@ -82,45 +85,49 @@ type verifiedSecret struct {
 func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request, f Form) (store.Client, string, error) {
 	id, sec, method, err := credentials(r, f)
 	if err != nil {
+		if e := AsError(err); e.Code == InvalidClient {
+			a.Metrics.ClientAuthFailed(metrics.AuthMalformed)
+		}
 		return store.Client{}, "", err
 	}
-	fail := func(desc string) error {
+	fail := func(reason, desc string) error {
+		a.Metrics.ClientAuthFailed(reason)
 		e := NewError(InvalidClient, desc)
 		e.Challenge = method == AuthBasic
 		return e
 	}
 	c, err := a.client(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Client{}, "", fail("Client authentication failed.")
+		return store.Client{}, "", fail(metrics.AuthUnknownClient, "Client authentication failed.")
 	}
 	if err != nil {
 		return store.Client{}, "", Unavailable(fmt.Errorf("load client %q: %w", id, err))
 	}
 	if c.Disabled {
-		return store.Client{}, "", fail("Client authentication failed.")
+		return store.Client{}, "", fail(metrics.AuthDisabledClient, "Client authentication failed.")
 	}
 	if c.Public {
 		// Some client libraries send an empty secret for public clients;
 		// that is still no secret.
 		if method != AuthNone && sec != "" {
-			return store.Client{}, "", fail("A public client must not send a secret.")
+			return store.Client{}, "", fail(metrics.AuthWrongMethod, "A public client must not send a secret.")
 		}
 		return c, method, nil
 	}
 	if method == AuthNone {
-		return store.Client{}, "", fail("Client authentication is required.")
+		return store.Client{}, "", fail(metrics.AuthNoSecret, "Client authentication is required.")
 	}
 	// A client registered for one method must use it (RFC 7591 §2,
 	// token_endpoint_auth_method).
 	if c.AuthMethod != "" && c.AuthMethod != method {
-		return store.Client{}, "", fail("The client must use its registered authentication method.")
+		return store.Client{}, "", fail(metrics.AuthWrongMethod, "The client must use its registered authentication method.")
 	}
 	ok, err := a.check(ctx, r, c, sec)
 	if err != nil {
 		return store.Client{}, "", err
 	}
 	if !ok {
-		return store.Client{}, "", fail("Client authentication failed.")
+		return store.Client{}, "", fail(metrics.AuthBadSecret, "Client authentication failed.")
 	}
 	return c, method, nil
 }

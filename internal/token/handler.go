@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/keys"
+	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/store"
 )
@@ -47,9 +48,15 @@ type Handler struct {
 	SuccessorKey []byte
 	// TokenSet is what a device grant yields (RESULT_TOKEN_SET).
 	TokenSet TokenSet
-	Now      func() time.Time
-	Rand     io.Reader
-	Logger   *slog.Logger
+	// DeviceCodeLifetime is CODE_EXPIRATION: a device code was issued this
+	// long before it expires, which times its redemption for Metrics.
+	DeviceCodeLifetime time.Duration
+	// Metrics counts polls, token responses and refresh token reuse; nil
+	// counts nothing.
+	Metrics *metrics.Recorder
+	Now     func() time.Time
+	Rand    io.Reader
+	Logger  *slog.Logger
 }
 
 // Mount registers the token endpoint on mux.
@@ -95,5 +102,9 @@ func (h *Handler) serve(r *http.Request, w http.ResponseWriter) (*Response, erro
 	if !client.AllowsGrant(grantType) {
 		return nil, oauth.NewError(oauth.UnauthorizedClient, "The client is not allowed this grant type.")
 	}
-	return grant(r, client, f)
+	resp, err := grant(r, client, f)
+	if err == nil {
+		h.Metrics.TokensIssued(client.ID, grantType)
+	}
+	return resp, err
 }
