@@ -11,15 +11,33 @@ import (
 
 type key struct{}
 
+// withID is a context carrying a request id: one allocation per request,
+// where context.WithValue takes two (its context, and the id boxed).
+type withID struct {
+	context.Context
+	id string
+}
+
+// Value returns the withID itself for key{}, so that From reads the id
+// without boxing it.
+func (c *withID) Value(k any) any {
+	if k == (key{}) {
+		return c
+	}
+	return c.Context.Value(k)
+}
+
 // With returns ctx carrying the request id id.
 func With(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, key{}, id)
+	return &withID{ctx, id}
 }
 
 // From returns the request id ctx carries, or "".
 func From(ctx context.Context) string {
-	id, _ := ctx.Value(key{}).(string)
-	return id
+	if c, ok := ctx.Value(key{}).(*withID); ok {
+		return c.id
+	}
+	return ""
 }
 
 // Handler returns h adding a request_id attribute to every record logged

@@ -33,3 +33,18 @@ func TestHandler(t *testing.T) {
 		t.Error("From does not return what With stored")
 	}
 }
+
+// escaped keeps a context on the heap, as a request's is.
+var escaped context.Context
+
+// TestWithAllocatesOnce: carrying the id costs a request one allocation,
+// and reading it none.
+func TestWithAllocatesOnce(t *testing.T) {
+	ctx := context.Background()
+	if n := testing.AllocsPerRun(100, func() { escaped = With(ctx, "ab12-3") }); n != 1 {
+		t.Errorf("With: %v allocations, want 1", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = From(escaped) }); n != 0 {
+		t.Errorf("From: %v allocations, want 0", n)
+	}
+}
