@@ -107,6 +107,7 @@ func settings() []setting {
 	all = append(all, serverSettings()...)
 	all = append(all, deviceSettings()...)
 	all = append(all, tokenSettings()...)
+	all = append(all, observeSettings()...)
 	all = append(all, limitSettings()...)
 	return all
 }

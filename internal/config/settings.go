@@ -135,17 +135,6 @@ func tokenSettings() []setting {
 		Setting: Setting{"GRANTD_PPROF_ADDR", "", "Loopback host:port for Go's pprof profiles (net/http/pprof), for profiling under load; off when empty."},
 		apply:   func(c *Config, v string) (err error) { c.PprofAddr, err = parseLoopbackAddr(v); return err },
 	}, {
-		Setting: Setting{"GRANTD_METRICS_ADDR", "", "host:port, on a loopback or private IP address, where Prometheus metrics are served " +
-			"at /metrics, apart from the main listener; off when empty."},
-		apply: func(c *Config, v string) (err error) { c.MetricsAddr, err = parsePrivateAddr(v); return err },
-	}, {
-		Setting: Setting{"GRANTD_METRICS_CLIENT_LABELS", "false", "Label the device flow's and the token endpoint's counters with the client id " +
-			"(true/false): one series per client, so only for a bounded number of clients."},
-		apply: func(c *Config, v string) (err error) { c.MetricsClientLabels, err = parseBool(v); return err },
-	}, {
-		Setting: Setting{"GRANTD_LOG_FORMAT", "text", "Log lines as text (key=value) or json (one object a line), on standard error."},
-		apply:   func(c *Config, v string) (err error) { c.LogFormat, err = parseLogFormat(v); return err },
-	}, {
 		Setting: Setting{"GRANTD_MAX_CONNECTIONS", "auto", "Most client connections served at once (16..1000000); further ones wait to be accepted. " +
 			"auto: 4096, or half the open-file limit (raised to its hard limit at start) when that is less."},
 		apply: func(c *Config, v string) (err error) {
@@ -159,6 +148,23 @@ func tokenSettings() []setting {
 	}, {
 		Setting: Setting{"GRANTD_TRUSTED_PROXIES", "", "Comma-separated CIDRs or IPs whose X-Forwarded-For is believed; none by default."},
 		apply:   func(c *Config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(v); return err },
+	}}
+}
+
+// observeSettings say how an operator watches grantd: its metrics and its
+// logs.
+func observeSettings() []setting {
+	return []setting{{
+		Setting: Setting{"GRANTD_METRICS_ADDR", "", "host:port, on a loopback or private IP address, where Prometheus metrics are served " +
+			"at /metrics, apart from the main listener; off when empty."},
+		apply: func(c *Config, v string) (err error) { c.MetricsAddr, err = parsePrivateAddr(v); return err },
+	}, {
+		Setting: Setting{"GRANTD_METRICS_CLIENT_LABELS", "false", "Label the device flow's and the token endpoint's counters with the client id " +
+			"(true/false): one series per client, so only for a bounded number of clients."},
+		apply: func(c *Config, v string) (err error) { c.MetricsClientLabels, err = parseBool(v); return err },
+	}, {
+		Setting: Setting{"GRANTD_LOG_FORMAT", "text", "Log lines as text (key=value) or json (one object a line), on standard error."},
+		apply:   func(c *Config, v string) (err error) { c.LogFormat, err = parseLogFormat(v); return err },
 	}}
 }
 
