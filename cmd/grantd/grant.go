@@ -62,7 +62,7 @@ func (e *environment) revokeGrants(ctx context.Context, args []string) error {
        grantd grant revoke --user USER
 
 Revokes the grant ID and every refresh and access token issued under it, and
-prints the grant as it was; or, with --user, every grant of the user, every
+prints the grant with its revoked_at; or, with --user, every grant of the user, every
 refresh token issued to them and their remembered consents, and prints
 {"user_id", "grants_revoked"}.
 `)

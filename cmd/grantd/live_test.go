@@ -56,18 +56,22 @@ func TestUserChangesEndAccess(t *testing.T) {
 			name          string
 			args          func(user, grant string) []string
 			stdin         string
+			printed       string // a field of the output, and what it holds
 			tokensEnd     bool
 			sessionsEnd   bool
 			listedGrants  int // what grant list --user shows afterwards; -1: the user is gone
 			passwordAfter string
 		}{
-			{"user disable", func(u, _ string) []string { return []string{"user", "disable", u} }, "", true, true, 0, ""},
-			{"user delete", func(u, _ string) []string { return []string{"user", "delete", u} }, "", true, true, -1, ""},
+			{"user disable", func(u, _ string) []string { return []string{"user", "disable", u} }, "",
+				"grants_revoked=1", true, true, 0, ""},
+			{"user delete", func(u, _ string) []string { return []string{"user", "delete", u} }, "",
+				"deleted=true", true, true, -1, ""},
 			{"grant revoke --user", func(u, _ string) []string { return []string{"grant", "revoke", "--user", u} }, "",
-				true, false, 0, ""},
-			{"grant revoke ID", func(_, g string) []string { return []string{"grant", "revoke", g} }, "", true, false, 0, ""},
+				"grants_revoked=1", true, false, 0, ""},
+			{"grant revoke ID", func(_, g string) []string { return []string{"grant", "revoke", g} }, "",
+				"client_id=tv", true, false, 0, ""},
 			{"user set-password", func(u, _ string) []string { return []string{"user", "set-password", u, "--password-stdin"} },
-				"a brand new password\n", false, true, 1, "a brand new password"},
+				"a brand new password\n", "disabled=false", false, true, 1, "a brand new password"},
 		}
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -79,7 +83,13 @@ func TestUserChangesEndAccess(t *testing.T) {
 				if len(grants.Grants) != 1 || grants.Grants[0]["client_id"] != "tv" || !containsGrant(byClient.Grants, grants.Grants[0]["id"]) {
 					t.Fatalf("grant list --user %s: %v; --client tv: %v; want the one grant in both", user, grants, byClient)
 				}
-				ok[object](t, db, tt.stdin, tt.args(user, grants.Grants[0]["id"].(string))...)
+				out := ok[object](t, db, tt.stdin, tt.args(user, grants.Grants[0]["id"].(string))...)
+				if field, want, _ := strings.Cut(tt.printed, "="); fmt.Sprint(out[field]) != want {
+					t.Errorf("printed %v; want %s", out, tt.printed)
+				}
+				if tt.name == "grant revoke ID" && out["revoked_at"] == nil {
+					t.Errorf("grant revoke printed %v; want the grant with its revoked_at", out)
+				}
 
 				if got, want := active(t, base, tok["access_token"]), fmt.Sprint(!tt.tokensEnd); got != want {
 					t.Errorf("access token introspects active %s, want %s", got, want)

@@ -38,8 +38,8 @@ func ListGrants(ctx context.Context, st store.Store, now time.Time, userIDOrName
 }
 
 // RevokeGrant revokes the grant id and every token issued under it, and
-// returns the grant as it was. A grant revoked before stays revoked as it
-// was.
+// returns the grant, revoked. A grant revoked before keeps the time it was
+// revoked at.
 func RevokeGrant(ctx context.Context, st store.Grants, now time.Time, id string) (store.Grant, error) {
 	g, err := st.Grant(ctx, id)
 	if err != nil {
@@ -47,6 +47,9 @@ func RevokeGrant(ctx context.Context, st store.Grants, now time.Time, id string)
 	}
 	if err := st.RevokeGrant(ctx, id, now); err != nil {
 		return store.Grant{}, explain(err, "grant", id, "revoke grant")
+	}
+	if g.RevokedAt.IsZero() {
+		g.RevokedAt = now
 	}
 	return g, nil
 }

@@ -122,6 +122,8 @@ func (p *Pages) parseParams(w http.ResponseWriter, r *http.Request) (url.Values,
 	}
 	v, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
+		p.Site.Log().InfoContext(r.Context(), "authorization request refused", "event", "authorize.refused",
+			"reason", "the query string is malformed")
 		p.Site.Error(w, r, http.StatusBadRequest, msgUnreadable)
 		return nil, false
 	}
