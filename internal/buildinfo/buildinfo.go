@@ -11,8 +11,9 @@ import (
 // Info is what the toolchain recorded of a build.
 type Info struct {
 	// Version is the main module's version: a release tag such as v1.2.0
-	// for `go install module@version`, "(devel)" for a build from a
-	// working tree.
+	// for `go install module@version`, a pseudo-version derived from the
+	// git revision for a build from a clone (Go 1.24 and later), "(devel)"
+	// when the build recorded no revision.
 	Version string `json:"version"`
 	// Revision, RevisionTime and Modified are the version control commit
 	// the binary was built from, its time, and whether the working tree
