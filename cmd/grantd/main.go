@@ -3,120 +3,203 @@
 // code with PKCE), on an embedded SQLite store or a shared PostgreSQL.
 //
 //	grantd serve [--addr A] [--issuer URL] [--database PATH] [--demo]
-//	grantd client create --id ID (--secret S | --public) [--name N] [--redirect-uri U]... [--grant-type T]... [--scope S]...
-//	grantd user create --username NAME (--password PW | --password-stdin)
-//	grantd scope set NAME --description TEXT [--hidden]
-//	grantd scope list
-//	grantd scope delete NAME
-//	grantd migrate [--database PATH_OR_URL]
-//	grantd keys list
-//	grantd keys rotate [--alg ALG] [--publish-ahead D | --immediately]
+//	grantd client create|list|show|update|delete|rotate-secret|disable|enable
+//	grantd user create|list|show|set-password|disable|enable|delete
+//	grantd grant list|revoke
+//	grantd scope set|list|delete
+//	grantd upstream create|list|delete|test
+//	grantd secrets rekey
+//	grantd keys list|rotate
+//	grantd migrate
+//	grantd version
 //
-// Every sub-command reads --database or GRANTD_DATABASE: a SQLite file path,
-// or a postgres:// URL for several instances on one database.
+// `grantd COMMAND --help` describes each. Every command that touches state
+// reads --database or GRANTD_DATABASE: a SQLite file path, or a
+// postgres:// URL for several instances on one database. A usage error
+// exits with status 2, any other failure with status 1.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/grantd/grantd/internal/store/sqlstore"
 )
 
-const usage = `usage:
-  grantd serve [--addr ADDR] [--issuer URL] [--database PATH] [--demo]
-  grantd client create --id ID (--secret SECRET | --public) [--name NAME]
-                       [--redirect-uri URI]... [--grant-type TYPE]... [--scope SCOPE]...
-                       [--auth-method METHOD] [--audience URI] [--introspect]
-                       [--revoke-ends-grant]
-  grantd user create --username NAME (--password PW | --password-stdin)
-  grantd scope set NAME --description TEXT [--hidden] [--database PATH_OR_URL]
-  grantd scope list [--database PATH_OR_URL]
-  grantd scope delete NAME [--database PATH_OR_URL]
-  grantd upstream create --id ID --issuer URL --client-id ID (--client-secret S | --client-secret-stdin)
-                         [--scope SCOPE]... [--name NAME] [--claim-username CLAIM]
-                         [--extra-param NAME=VALUE]... [--revocation-url URL]
-  grantd upstream list
-  grantd upstream delete ID
-  grantd upstream test ID
-  grantd secrets rekey --old-key-file FILE
-  grantd migrate [--database PATH_OR_URL]
-  grantd keys list [--database PATH_OR_URL]
-  grantd keys rotate [--alg RS256|ES256|EdDSA] [--publish-ahead DURATION | --immediately]
-                     [--database PATH_OR_URL]
+const usage = `usage: grantd COMMAND [SUB-COMMAND] [ARGUMENTS] [--FLAGS]
+
+commands:
+  serve                 run the server
+  client create         register a client
+  client list           list the clients
+  client show ID        show a client
+  client update ID      change a client's settings
+  client rotate-secret ID   give a client a new secret, the old one kept for --grace
+  client disable ID     refuse a client until enabled again
+  client enable ID      accept a disabled client again
+  client delete ID      delete a client, its grants and tokens
+  user create           create a local account
+  user list             list the users
+  user show USER        show a user (USER: an id or a user name)
+  user set-password USER    set a user's password, read from standard input
+  user disable USER     refuse a user and end their sessions, grants and tokens
+  user enable USER      let a disabled user sign in again
+  user delete USER      delete a user with their sessions, grants and tokens
+  grant list            list the grants of a user or a client
+  grant revoke ID       revoke a grant and its tokens (or --user USER: all of a user's)
+  scope set NAME        describe a scope in words, for the approval pages
+  scope list            list the scopes in force
+  scope delete NAME     delete a scope's stored description
+  upstream create       add an OpenID Connect provider to sign in with
+  upstream list         list the providers
+  upstream delete ID    remove a provider
+  upstream test ID      check a provider and say what to fix
+  secrets rekey         seal the stored secrets again under a new key
+  keys list             list the signing keys
+  keys rotate           schedule new signing keys
+  migrate               bring the database's schema up to date
+  version               print grantd's version
+
+'grantd COMMAND --help' describes a command and its flags. Every command but
+serve, version and help prints JSON on standard output. Flags are written
+--name VALUE or --name=VALUE. Exit status: 0 done, 1 failed, 2 usage error.
 `
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "grantd:", err)
-		os.Exit(1)
-	}
+	os.Exit(exitCode(err, os.Stderr))
 }
 
-// run dispatches to a sub-command.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("no command given")
+// exitCode prints err, if any, on one line and returns the exit status: 0
+// for none (or help printed), 2 for a usage error, 1 for anything else.
+func exitCode(err error, stderr io.Writer) int {
+	var usageErr *usageError
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return 0
+	case errors.As(err, &usageErr) && usageErr.cmd != "":
+		fmt.Fprintf(stderr, "grantd: %s (see grantd %s --help)\n", usageErr.msg, usageErr.cmd)
+		return 2
+	case errors.As(err, &usageErr):
+		fmt.Fprintf(stderr, "grantd: %s\n", usageErr.msg)
+		return 2
 	}
+	fmt.Fprintln(stderr, "grantd:", err)
+	return 1
+}
+
+// action runs a command with the arguments after its name.
+type action = func(*environment, context.Context, []string) error
+
+// group is a command with sub-commands, such as client or user.
+type group struct {
+	usage string
+	subs  map[string]action
+}
+
+// groups are the commands with sub-commands.
+var groups = map[string]group{
+	"client": {clientUsage, map[string]action{
+		"create": (*environment).createClient, "list": (*environment).listClients, "show": (*environment).showClient,
+		"update": (*environment).updateClient, "delete": (*environment).deleteClient,
+		"rotate-secret": (*environment).rotateSecret, "disable": (*environment).disableClient,
+		"enable": (*environment).enableClient,
+	}},
+	"user": {userUsage, map[string]action{
+		"create": (*environment).createUser, "list": (*environment).listUsers, "show": (*environment).showUser,
+		"set-password": (*environment).setPassword, "disable": (*environment).disableUser,
+		"enable": (*environment).enableUser, "delete": (*environment).deleteUser,
+	}},
+	"grant": {grantUsage, map[string]action{
+		"list": (*environment).listGrants, "revoke": (*environment).revokeGrants,
+	}},
+	"scope": {scopeUsage, map[string]action{
+		"set": (*environment).setScope, "list": (*environment).listScopes, "delete": (*environment).deleteScope,
+	}},
+	"upstream": {upstreamUsage, map[string]action{
+		"create": (*environment).createUpstream, "list": (*environment).listUpstreams,
+		"delete": (*environment).deleteUpstream, "test": (*environment).testUpstream,
+	}},
+	"secrets": {secretsUsage, map[string]action{
+		"rekey": (*environment).rekey,
+	}},
+	"keys": {keysUsage, map[string]action{
+		"list": (*environment).listKeys, "rotate": (*environment).rotateKeys,
+	}},
+}
+
+// commands are the commands without sub-commands.
+var commands = map[string]action{
+	"serve":   (*environment).serve,
+	"migrate": (*environment).migrate,
+	"version": (*environment).version,
+}
+
+// run dispatches to a command.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	env := &environment{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	switch cmd, rest := args[0], args[1:]; {
-	case cmd == "serve":
-		return env.serve(ctx, rest)
-	case cmd == "client" && len(rest) > 0 && rest[0] == "create":
-		return env.createClient(ctx, rest[1:])
-	case cmd == "user" && len(rest) > 0 && rest[0] == "create":
-		return env.createUser(ctx, rest[1:])
-	case cmd == "scope" && len(rest) > 0 && rest[0] == "set":
-		return env.setScope(ctx, rest[1:])
-	case cmd == "scope" && len(rest) > 0 && rest[0] == "list":
-		return env.listScopes(ctx, rest[1:])
-	case cmd == "scope" && len(rest) > 0 && rest[0] == "delete":
-		return env.deleteScope(ctx, rest[1:])
-	case cmd == "keys" && len(rest) > 0 && rest[0] == "list":
-		return env.listKeys(ctx, rest[1:])
-	case cmd == "keys" && len(rest) > 0 && rest[0] == "rotate":
-		return env.rotateKeys(ctx, rest[1:])
-	case cmd == "upstream" && len(rest) > 0 && rest[0] == "create":
-		return env.createUpstream(ctx, rest[1:])
-	case cmd == "upstream" && len(rest) > 0 && rest[0] == "list":
-		return env.listUpstreams(ctx, rest[1:])
-	case cmd == "upstream" && len(rest) > 0 && rest[0] == "delete":
-		return env.deleteUpstream(ctx, rest[1:])
-	case cmd == "upstream" && len(rest) > 0 && rest[0] == "test":
-		return env.testUpstream(ctx, rest[1:])
-	case cmd == "secrets" && len(rest) > 0 && rest[0] == "rekey":
-		return env.rekey(ctx, rest[1:])
-	case cmd == "migrate":
-		return env.migrate(ctx, rest)
-	case cmd == copierSubcommand && len(rest) == 1:
-		return sqlstore.ServeCopies(ctx, rest[0], stdin, stdout)
-	case cmd == "help" || cmd == "-h" || cmd == "--help":
+	if len(args) == 0 {
+		return &usageError{msg: "no command given; grantd --help lists them"}
+	}
+	name, rest := args[0], args[1:]
+	if cmd, ok := commands[name]; ok {
+		return cmd(env, ctx, rest)
+	}
+	if g, ok := groups[name]; ok {
+		return g.run(ctx, env, name, rest)
+	}
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(rest) > 0 && name == "help" {
+			return run(ctx, append(rest, "--help"), getenv, stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "--version", "-version":
+		return env.version(ctx, nil)
+	case copierSubcommand:
+		if len(rest) != 1 {
+			return &usageError{msg: copierSubcommand + ": give the SQLite file"}
+		}
+		return sqlstore.ServeCopies(ctx, rest[0], stdin, stdout)
+	}
+	return &usageError{msg: fmt.Sprintf("unknown command %q; grantd --help lists the commands", name)}
+}
+
+// run dispatches to one of g's sub-commands.
+func (g group) run(ctx context.Context, env *environment, name string, args []string) error {
+	var subs []string
+	for s := range g.subs {
+		subs = append(subs, s)
+	}
+	slices.Sort(subs)
+	if len(args) == 0 {
+		return usagef(name, "give a sub-command: %s", strings.Join(subs, ", "))
+	}
+	switch sub := args[0]; {
+	case sub == "-h" || sub == "-help" || sub == "--help" || sub == "help":
+		fmt.Fprint(env.stdout, g.usage)
+		return nil
+	case g.subs[sub] != nil:
+		return g.subs[sub](env, ctx, args[1:])
 	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", args[0])
+		return usagef(name, "unknown sub-command %q; want one of %s", sub, strings.Join(subs, ", "))
 	}
 }
 
-// environment is what a sub-command may touch of the outside world.
+// environment is what a command may touch of the outside world.
 type environment struct {
 	getenv func(string) string
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 }
-
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return fmt.Sprint(*s) }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

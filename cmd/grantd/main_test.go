@@ -87,9 +87,9 @@ func TestClientCreate(t *testing.T) {
 				}
 			}},
 		{"duplicate id", []string{"--id", "tv"}, 1, nil},
-		{"no id", []string{"--public"}, 1, nil},
+		{"no id", []string{"--public"}, 2, nil},
 		{"bad id", []string{"--id", "a b"}, 1, nil},
-		{"secret and public", []string{"--id", "x", "--public", "--secret", "abcdefghij"}, 1, nil},
+		{"secret and public", []string{"--id", "x", "--public", "--secret", "abcdefghij"}, 2, nil},
 		{"http redirect (AZ-02)", []string{"--id", "y", "--redirect-uri", "http://example.com/cb"}, 1, nil},
 		{"unknown grant", []string{"--id", "z", "--grant-type", "password"}, 1, nil},
 	}

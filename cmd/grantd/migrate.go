@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"time"
@@ -20,10 +19,14 @@ const migrateTimeout = 2 * time.Minute
 // migrates on start as well; both take a lock, so running them together is
 // safe.
 func (e *environment) migrate(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	database := fs.String("database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
-	if err := parseFlags(fs, args); err != nil {
+	c := e.command("migrate", `usage: grantd migrate [--database PATH_OR_URL]
+
+Brings the database's schema up to date and prints {"schema_version": N}.
+serve also migrates on start; both hold a lock, so running them together is
+safe, and migrations only add, so older instances keep running.
+`)
+	database := c.database()
+	if _, err := c.parse(args); err != nil {
 		return err
 	}
 	cfg, err := config.Load(e.getenv, config.Overrides{Database: *database})
@@ -32,7 +35,7 @@ func (e *environment) migrate(ctx context.Context, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, migrateTimeout)
 	defer cancel()
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := slog.New(logHandler(e.stderr, cfg.LogFormat, slog.LevelInfo))
 	var version int
 	if isPostgres(cfg.Database) {
 		version, err = sqlstore.MigratePostgres(ctx, cfg.Database, logger)

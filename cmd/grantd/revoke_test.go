@@ -155,9 +155,17 @@ func startServe(t *testing.T, db string) string {
 // token response.
 func deviceTokens(t *testing.T, base, id, secret string) map[string]string {
 	t.Helper()
+	tok, _ := deviceFlow(t, base, id, secret, "alice", "correct horse")
+	return tok
+}
+
+// deviceFlow is deviceTokens with username signing in with password; it
+// also returns the browser, still signed in.
+func deviceFlow(t *testing.T, base, id, secret, username, password string) (map[string]string, *webtest.Browser) {
+	t.Helper()
 	auth := postForm(t, base+"/device_authorization", id, secret, url.Values{"scope": {"lights:read"}})
 	b := webtest.NewBrowser(t, base, nil)
-	b.SignIn("alice", "correct horse")
+	b.SignIn(username, password)
 	entry := b.Get("/device?user_code=" + url.QueryEscape(auth["user_code"]))
 	confirm := b.Post("/device", url.Values{"csrf_token": {webtest.CSRF(entry.Body)}, "user_code": {auth["user_code"]}})
 	decided := b.Post("/device/decision", url.Values{"csrf_token": {webtest.CSRF(confirm.Body)},
@@ -170,7 +178,7 @@ func deviceTokens(t *testing.T, base, id, secret string) map[string]string {
 	if tok["access_token"] == "" || tok["refresh_token"] == "" {
 		t.Fatalf("device token: %v", tok)
 	}
-	return tok
+	return tok, b
 }
 
 // postForm posts form with client_secret_basic and returns the JSON answer

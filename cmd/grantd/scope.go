@@ -2,79 +2,97 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"time"
 
 	"github.com/grantd/grantd/internal/admin"
 )
 
-// scopeJSON is a scope as the scope sub-commands print it.
-type scopeJSON struct {
+const scopeUsage = `usage: grantd scope SUB-COMMAND [ARGUMENTS] [--FLAGS]
+
+  set NAME       describe a scope in words, as the approval pages show it
+  list           list the scopes in force: the stored ones and the built-in ones
+  delete NAME    delete a stored description (a built-in scope's reverts)
+
+Running servers reload the scopes every GRANTD_KEY_RELOAD_INTERVAL.
+'grantd scope SUB-COMMAND --help' describes each.
+`
+
+// scopeView is a scope as the scope commands print it.
+type scopeView struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
 	Hidden      bool   `json:"hidden"`
 	Builtin     bool   `json:"built_in"`
 }
 
-// setScope is `grantd scope set NAME --description D [--hidden]`.
+// setScope is `grantd scope set NAME --description TEXT [--hidden]`.
 func (e *environment) setScope(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("scope set", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	database := fs.String("database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
+	c := e.command("scope set", `usage: grantd scope set NAME --description TEXT [--hidden]
+
+Stores what the scope NAME lets a client do, in words, as the approval and
+account pages show it, and prints the scope. A built-in scope's
+description (openid, profile, email, offline_access) may be replaced.
+`, "NAME")
+	database := c.database()
 	var spec admin.ScopeSpec
-	fs.StringVar(&spec.Description, "description", "", "what the scope lets a client do, in words, as the pages show it (required)")
-	fs.BoolVar(&spec.Hidden, "hidden", false, "leave the scope out of the metadata's scopes_supported")
-	name, err := parseNamed(fs, args)
+	c.StringVar(&spec.Description, "description", "", "what the scope lets a client do, in `TEXT` (required)")
+	c.BoolVar(&spec.Hidden, "hidden", false, "leave the scope out of the metadata's scopes_supported")
+	pos, err := c.parse(args)
 	if err != nil {
 		return err
 	}
-	if spec.Description == "" {
-		return errors.New("scope set: --description is required")
+	if err := c.required("description", spec.Description); err != nil {
+		return err
 	}
-	spec.Name = name
-	st, err := e.openStore(ctx, *database)
+	spec.Name = pos[0]
+	op, done, err := e.operator(ctx, *database)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	sc, err := admin.SetScope(ctx, st, time.Now(), spec)
+	defer done()
+	sc, err := op.SetScope(ctx, spec)
 	if err != nil {
 		return err
 	}
-	return e.printJSON(scopeJSON{sc.Name, sc.Description, sc.Hidden, false})
+	return e.printJSON(scopeView{sc.Name, sc.Description, sc.Hidden, false})
 }
 
 // deleteScope is `grantd scope delete NAME`.
 func (e *environment) deleteScope(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("scope delete", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	database := fs.String("database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
-	name, err := parseNamed(fs, args)
+	c := e.command("scope delete", `usage: grantd scope delete NAME
+
+Deletes the stored description of the scope NAME; a built-in scope's
+reverts to the built-in one. Prints {"name", "deleted": true}.
+`, "NAME")
+	database := c.database()
+	pos, err := c.parse(args)
 	if err != nil {
 		return err
 	}
-	st, err := e.openStore(ctx, *database)
+	op, done, err := e.operator(ctx, *database)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if err := admin.DeleteScope(ctx, st, name); err != nil {
+	defer done()
+	if err := op.DeleteScope(ctx, pos[0]); err != nil {
 		return err
 	}
 	return e.printJSON(struct {
 		Name    string `json:"name"`
 		Deleted bool   `json:"deleted"`
-	}{name, true})
+	}{pos[0], true})
 }
 
 // listScopes is `grantd scope list`: every scope in force, by name.
 func (e *environment) listScopes(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("scope list", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	database := fs.String("database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
-	if err := parseFlags(fs, args); err != nil {
+	c := e.command("scope list", `usage: grantd scope list [--output json|table]
+
+Prints {"scopes": [...]}: every scope in force, by name, with its
+description, whether it is hidden from the metadata and whether its
+description is the built-in one.
+`)
+	database := c.database()
+	c.withOutput()
+	if _, err := c.parse(args); err != nil {
 		return err
 	}
 	st, err := e.openStore(ctx, *database)
@@ -86,33 +104,16 @@ func (e *environment) listScopes(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	out := make([]scopeJSON, 0, len(listed))
+	out := make([]scopeView, 0, len(listed))
+	rows := make([][]string, 0, len(listed))
 	for _, s := range listed {
-		out = append(out, scopeJSON{s.Name, s.Description, s.Hidden, s.Builtin})
+		out = append(out, scopeView{s.Name, s.Description, s.Hidden, s.Builtin})
+		rows = append(rows, []string{s.Name, yesNo(s.Hidden), yesNo(s.Builtin), s.Description})
+	}
+	if c.table() {
+		return table(e.stdout, []string{"NAME", "HIDDEN", "BUILT-IN", "DESCRIPTION"}, rows)
 	}
 	return e.printJSON(struct {
-		Scopes []scopeJSON `json:"scopes"`
+		Scopes []scopeView `json:"scopes"`
 	}{out})
-}
-
-// parseNamed parses the flags of a sub-command that names one thing, its
-// NAME given before, among or after the flags, and returns the name.
-func parseNamed(fs *flag.FlagSet, args []string) (string, error) {
-	var name string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return "", err
-		}
-		if args = fs.Args(); len(args) == 0 {
-			break
-		}
-		if name != "" {
-			return "", fmt.Errorf("%s: unexpected argument %q", fs.Name(), args[0])
-		}
-		name, args = args[0], args[1:]
-	}
-	if name == "" {
-		return "", errors.New(fs.Name() + ": a NAME is required")
-	}
-	return name, nil
 }

@@ -36,9 +36,9 @@ func TestScopeCommands(t *testing.T) {
 		{[]string{"delete", "profile"}, 0, `{"name":"profile","deleted":true}`},
 		{[]string{"delete", "profile"}, 1, "its description is built in"},
 		{[]string{"delete", "nothing"}, 1, `scope "nothing": not set`},
-		{[]string{"set", "lights:read"}, 1, "--description is required"},
-		{[]string{"set", "--description", "x"}, 1, "a NAME is required"},
-		{[]string{"set", "a", "b", "--description", "x"}, 1, `unexpected argument "b"`},
+		{[]string{"set", "lights:read"}, 2, "--description is required"},
+		{[]string{"set", "--description", "x"}, 2, "give the NAME"},
+		{[]string{"set", "a", "b", "--description", "x"}, 2, `unexpected argument "b"`},
 		{[]string{"set", `bad"name`, "--description", "x"}, 1, "one scope token"},
 	}
 	for _, tt := range tests {

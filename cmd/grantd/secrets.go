@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
 	"time"
 
@@ -55,19 +54,32 @@ func needSealer(ctx context.Context, st store.Upstreams, sealer *seal.Sealer) er
 	return nil
 }
 
+const secretsUsage = `usage: grantd secrets SUB-COMMAND [--FLAGS]
+
+  rekey          seal every sealed value again under the key in force
+
+'grantd secrets SUB-COMMAND --help' describes each.
+`
+
 // rekey is `grantd secrets rekey`: every value sealed under the old key
 // file is sealed again under the key in force (GRANTD_SECRET_KEY_FILE), in
 // one transaction.
 func (e *environment) rekey(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("secrets rekey", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	database := fs.String("database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
-	oldFile := fs.String("old-key-file", "", "the key file the values are sealed under now (required)")
-	if err := parseFlags(fs, args); err != nil {
+	c := e.command("secrets rekey", `usage: grantd secrets rekey --old-key-file FILE
+
+Seals every sealed value (upstream client secrets and tokens) again under
+the key GRANTD_SECRET_KEY_FILE names, in one transaction; values sealed
+under the key in --old-key-file are opened with it. Stop the servers, point
+GRANTD_SECRET_KEY_FILE at the new key, run this, start the servers. Prints
+{"resealed": N, "key_id": ID}.
+`)
+	database := c.database()
+	oldFile := c.String("old-key-file", "", "the key `FILE` the values are sealed under now (required)")
+	if _, err := c.parse(args); err != nil {
 		return err
 	}
-	if *oldFile == "" {
-		return errors.New("secrets rekey: --old-key-file is required")
+	if err := c.required("old-key-file", *oldFile); err != nil {
+		return err
 	}
 	cfg, err := config.Load(e.getenv, config.Overrides{Database: *database})
 	if err != nil {

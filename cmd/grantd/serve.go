@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -13,10 +13,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/grantd/grantd/internal/admin"
+	"github.com/grantd/grantd/internal/buildinfo"
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/httpserver"
 	"github.com/grantd/grantd/internal/logbuf"
+	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/store/sqlstore"
 )
@@ -30,14 +35,19 @@ const (
 
 // serve is `grantd serve`.
 func (e *environment) serve(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	c := e.command("serve", `usage: grantd serve [--addr ADDR] [--issuer URL] [--database PATH_OR_URL] [--demo]
+
+Runs the server until SIGTERM or Ctrl-C, then stops gracefully. Flags win
+over the environment (GRANTD_ADDR, GRANTD_ISSUER, GRANTD_DATABASE); every
+other setting is read from the environment (see the README's
+"Configuration"). Logs go to standard error, as GRANTD_LOG_FORMAT says.
+`)
 	var o config.Overrides
-	fs.StringVar(&o.Addr, "addr", "", "listen address (default $GRANTD_ADDR or 127.0.0.1:8080)")
-	fs.StringVar(&o.Issuer, "issuer", "", "issuer URL (default $GRANTD_ISSUER or http://ADDR)")
-	fs.StringVar(&o.Database, "database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
-	demo := fs.Bool("demo", false, "create a demo device client and user (once) and print their credentials")
-	if err := parseFlags(fs, args); err != nil {
+	c.StringVar(&o.Addr, "addr", "", "listen `ADDR`, host:port (default $GRANTD_ADDR or 127.0.0.1:8080)")
+	c.StringVar(&o.Issuer, "issuer", "", "issuer `URL` (default $GRANTD_ISSUER or http://ADDR)")
+	c.StringVar(&o.Database, "database", "", "SQLite file path or postgres:// `URL` (default $GRANTD_DATABASE or grantd.db)")
+	demo := c.Bool("demo", false, "create a demo device client and user (once) and print their credentials")
+	if _, err := c.parse(args); err != nil {
 		return err
 	}
 	cfg, err := config.Load(e.getenv, o)
@@ -48,21 +58,30 @@ func (e *environment) serve(ctx context.Context, args []string) error {
 	// request was a tenth of a request's cost. Warnings go out at once.
 	logw := logbuf.New(e.stderr, logBuffer, logFlushInterval)
 	defer logw.Close()
-	logger := slog.New(logbuf.Handler(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}), logw))
+	logger := slog.New(logbuf.Handler(logHandler(logw, cfg.LogFormat, slog.LevelInfo), logw))
 	setMemoryLimit(e.getenv, logger)
-	st, err := openStore(ctx, cfg.Database, logger, sqlstore.Options{Copier: copierCommand})
+	raw, err := openStore(ctx, cfg.Database, logger, sqlstore.Options{Copier: copierCommand})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer raw.Close()
 	sealer, err := loadSealer(cfg)
 	if err != nil {
 		return err
 	}
-	if err := needSealer(ctx, st, sealer); err != nil {
+	if err := needSealer(ctx, raw, sealer); err != nil {
 		return err
 	}
-	opts := httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: time.Now, Rand: rand.Reader, Sealer: sealer}
+	build := buildinfo.Read()
+	var rec *metrics.Recorder // nil: metrics off, and instrumenting costs a nil check
+	if cfg.MetricsAddr != "" {
+		rec = metrics.New(metrics.Options{ClientLabels: cfg.MetricsClientLabels, Version: build.Version, Revision: build.Revision,
+			Collectors: []prometheus.Collector{collectors.NewGoCollector(),
+				collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}})
+	}
+	st := metrics.Store(raw, rec)
+	opts := httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: time.Now, Rand: rand.Reader, Sealer: sealer,
+		Metrics: rec}
 	if isPostgres(cfg.Database) {
 		// Several instances may share this database: every attempt budget
 		// is kept in it, so none is multiplied by the number of instances.
@@ -72,16 +91,15 @@ func (e *environment) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.PprofAddr != "" {
-		if err := servePprof(ctx, cfg.PprofAddr, logger); err != nil {
-			return err
-		}
+	if err := serveExtras(ctx, cfg, rec, logger); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	logger.Info("grantd listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", st.Path())
+	logger.Info("grantd listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", raw.Path(),
+		"version", build.Version, "revision", build.Revision)
 	logw.Flush() // the line operators and scripts wait for
 	if *demo {
 		d, err := admin.EnsureDemo(ctx, st, rand.Reader, time.Now())
@@ -142,8 +160,51 @@ func (e *environment) openStore(ctx context.Context, flagValue string) (*sqlstor
 	if err != nil {
 		return nil, err
 	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return openStore(ctx, cfg.Database, logger, sqlstore.Options{})
+	return openStore(ctx, cfg.Database, slog.New(logHandler(e.stderr, cfg.LogFormat, slog.LevelWarn)), sqlstore.Options{})
+}
+
+// operator opens the store a sub-command's --database names and returns an
+// Operator on it, whose audit events go to standard error, and a function
+// that closes the store.
+func (e *environment) operator(ctx context.Context, database string) (*admin.Operator, func(), error) {
+	_, op, done, err := e.configuredOperator(ctx, database)
+	return op, done, err
+}
+
+// configuredOperator is operator, with the settings it loaded.
+func (e *environment) configuredOperator(ctx context.Context, database string) (config.Config, *admin.Operator, func(), error) {
+	cfg, err := config.Load(e.getenv, config.Overrides{Database: database})
+	if err != nil {
+		return config.Config{}, nil, nil, err
+	}
+	st, err := openStore(ctx, cfg.Database, slog.New(logHandler(e.stderr, cfg.LogFormat, slog.LevelWarn)), sqlstore.Options{})
+	if err != nil {
+		return config.Config{}, nil, nil, err
+	}
+	actor := "cli"
+	if u := e.getenv("USER"); u != "" {
+		actor += ":" + u
+	}
+	op := &admin.Operator{Store: st, Rand: rand.Reader, Now: time.Now, Actor: actor,
+		Logger: slog.New(logHandler(e.stderr, cfg.LogFormat, slog.LevelInfo))}
+	return cfg, op, func() { st.Close() }, nil
+}
+
+// warn prints warnings on standard error.
+func (e *environment) warn(warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintln(e.stderr, "grantd: warning:", w)
+	}
+}
+
+// logHandler returns a handler that writes records of level and above to w
+// as format says: text (key=value) or json.
+func logHandler(w io.Writer, format string, level slog.Level) slog.Handler {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.NewJSONHandler(w, opts)
+	}
+	return slog.NewTextHandler(w, opts)
 }
 
 // isPostgres reports whether database is a PostgreSQL URL rather than a

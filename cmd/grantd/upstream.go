@@ -4,23 +4,30 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/grantd/grantd/internal/admin"
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/federation"
 	"github.com/grantd/grantd/internal/store"
-	"github.com/grantd/grantd/internal/store/sqlstore"
 	"github.com/grantd/grantd/internal/upstream"
 )
 
-// upstreamJSON is how the upstream commands print an upstream: never its
+const upstreamUsage = `usage: grantd upstream SUB-COMMAND [ARGUMENTS] [--FLAGS]
+
+  create         add an OpenID Connect provider users may sign in with
+  list           list the providers
+  delete ID      remove a provider (its users stay, unable to sign in through it)
+  test ID        check a provider as grantd will use it, and say what to fix
+
+Running servers see a change at once.
+'grantd upstream SUB-COMMAND --help' describes each.
+`
+
+// upstreamView is an upstream as the upstream commands print it: never its
 // secret.
-type upstreamJSON struct {
+type upstreamView struct {
 	ID            string            `json:"id"`
 	Name          string            `json:"name,omitempty"`
 	Issuer        string            `json:"issuer"`
@@ -33,8 +40,8 @@ type upstreamJSON struct {
 	RedirectURI   string            `json:"redirect_uri"` // to register at the upstream
 }
 
-func showUpstream(u store.Upstream, issuer string) upstreamJSON {
-	return upstreamJSON{u.ID, u.Name, u.Issuer, u.ClientID, u.ClientSecret != "", u.Scopes, u.UsernameClaim,
+func viewUpstream(u store.Upstream, issuer string) upstreamView {
+	return upstreamView{u.ID, u.Name, u.Issuer, u.ClientID, u.ClientSecret != "", u.Scopes, u.UsernameClaim,
 		u.ExtraParams, u.RevocationURL, issuer + federation.CallbackPath}
 }
 
@@ -53,129 +60,158 @@ func (kv keyValues) Set(v string) error {
 
 // createUpstream is `grantd upstream create`.
 func (e *environment) createUpstream(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("upstream create", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	c := e.command("upstream create", `usage: grantd upstream create --id ID --issuer URL --client-id ID
+                              (--client-secret SECRET | --client-secret-stdin)
+                              [--scope SCOPE]... [--name NAME] [--claim-username CLAIM]
+                              [--extra-param NAME=VALUE]... [--revocation-url URL]
+
+Adds an OpenID Connect provider (Amazon Cognito, Keycloak, Google...) and
+prints it, with the redirect_uri to register at the provider. The client
+secret is sealed under the secret key (GRANTD_SECRET_KEY_FILE) before it is
+stored. The sign-in page shows a button for each provider. Run
+'grantd upstream test ID' next.
+`)
+	database := c.database()
 	var spec admin.UpstreamSpec
 	var scopes stringList
 	extra := keyValues{}
-	database := fs.String("database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
-	fs.StringVar(&spec.ID, "id", "", "the upstream's id, in grantd's URLs (required)")
-	fs.StringVar(&spec.Issuer, "issuer", "", "the provider's issuer URL, exactly as its discovery document says (required)")
-	fs.StringVar(&spec.ClientID, "client-id", "", "grantd's client id at the provider (required)")
-	fs.StringVar(&spec.ClientSecret, "client-secret", "", "grantd's client secret at the provider")
-	fromStdin := fs.Bool("client-secret-stdin", false, "read the client secret from the first line of standard input")
-	fs.Var(&scopes, "scope", "a scope to ask the provider for (repeatable; default openid)")
-	fs.StringVar(&spec.Name, "name", "", `the sign-in button's text, e.g. "Sign in with Lights Incorporated"`)
-	fs.StringVar(&spec.UsernameClaim, "claim-username", "", "the ID token claim shown as the user's name (default preferred_username, then email)")
-	fs.Var(extra, "extra-param", "NAME=VALUE added to the provider's authorization request (repeatable)")
-	fs.StringVar(&spec.RevocationURL, "revocation-url", "", "the provider's revocation endpoint, when its discovery names none")
-	if err := parseFlags(fs, args); err != nil {
+	c.StringVar(&spec.ID, "id", "", "the provider's `ID`, in grantd's URLs (required)")
+	c.StringVar(&spec.Issuer, "issuer", "", "the provider's issuer `URL`, exactly as its discovery document says (required)")
+	c.StringVar(&spec.ClientID, "client-id", "", "grantd's client `ID` at the provider (required)")
+	c.StringVar(&spec.ClientSecret, "client-secret", "", "grantd's client `SECRET` at the provider")
+	fromStdin := c.Bool("client-secret-stdin", false, "read the client secret from the first line of standard input")
+	c.Var(&scopes, "scope", "a `SCOPE` to ask the provider for (repeatable; default openid)")
+	c.StringVar(&spec.Name, "name", "", "the sign-in button's `TEXT`, e.g. \"Sign in with Lights Incorporated\"")
+	c.StringVar(&spec.UsernameClaim, "claim-username", "", "the ID token `CLAIM` shown as the user's name (default preferred_username, then email)")
+	c.Var(extra, "extra-param", "`NAME=VALUE` added to the provider's authorization request (repeatable)")
+	c.StringVar(&spec.RevocationURL, "revocation-url", "", "the provider's revocation endpoint `URL`, when its discovery names none")
+	if _, err := c.parse(args); err != nil {
 		return err
 	}
-	for _, f := range []struct{ name, v string }{{"--id", spec.ID}, {"--issuer", spec.Issuer}, {"--client-id", spec.ClientID}} {
-		if f.v == "" {
-			return fmt.Errorf("upstream create: %s is required", f.name)
+	for _, f := range []struct{ name, v string }{{"id", spec.ID}, {"issuer", spec.Issuer}, {"client-id", spec.ClientID}} {
+		if err := c.required(f.name, f.v); err != nil {
+			return err
 		}
 	}
 	switch {
 	case *fromStdin && spec.ClientSecret != "":
-		return errors.New("upstream create: give --client-secret or --client-secret-stdin, not both")
+		return usagef(c.Name(), "give --client-secret or --client-secret-stdin, not both")
 	case *fromStdin:
 		line, err := bufio.NewReader(e.stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("read the client secret from stdin: %w", err)
+			return fmt.Errorf("read the client secret from standard input: %w", err)
 		}
 		spec.ClientSecret = strings.TrimRight(line, "\r\n")
 	}
 	spec.Scopes, spec.ExtraParams = scopes, extra
-	cfg, st, err := e.configAndStore(ctx, *database)
+	cfg, op, done, err := e.configuredOperator(ctx, *database)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer done()
 	sealer, err := loadSealer(cfg)
 	if err != nil {
 		return err
 	}
-	u, err := admin.CreateUpstream(ctx, st, sealer, time.Now(), spec)
+	u, err := op.CreateUpstream(ctx, sealer, spec)
 	if err != nil {
 		return err
 	}
-	return e.printJSON(showUpstream(u, cfg.Issuer))
+	return e.printJSON(viewUpstream(u, cfg.Issuer))
 }
 
 // listUpstreams is `grantd upstream list`.
 func (e *environment) listUpstreams(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("upstream list", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	database := fs.String("database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
-	if err := parseFlags(fs, args); err != nil {
+	c := e.command("upstream list", `usage: grantd upstream list [--output json|table]
+
+Prints {"upstreams": [...]}: every provider, without its secret.
+`)
+	database := c.database()
+	c.withOutput()
+	if _, err := c.parse(args); err != nil {
 		return err
 	}
-	cfg, st, err := e.configAndStore(ctx, *database)
+	cfg, op, done, err := e.configuredOperator(ctx, *database)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	ups, err := st.Upstreams(ctx)
+	defer done()
+	ups, err := op.Store.Upstreams(ctx)
 	if err != nil {
 		return err
 	}
 	out := struct {
-		Upstreams []upstreamJSON `json:"upstreams"`
-	}{Upstreams: []upstreamJSON{}}
+		Upstreams []upstreamView `json:"upstreams"`
+	}{Upstreams: []upstreamView{}}
+	rows := make([][]string, 0, len(ups))
 	for _, u := range ups {
-		out.Upstreams = append(out.Upstreams, showUpstream(u, cfg.Issuer))
+		out.Upstreams = append(out.Upstreams, viewUpstream(u, cfg.Issuer))
+		rows = append(rows, []string{u.ID, u.Issuer, u.ClientID, orDash(u.Name)})
+	}
+	if c.table() {
+		return table(e.stdout, []string{"ID", "ISSUER", "CLIENT ID", "NAME"}, rows)
 	}
 	return e.printJSON(out)
 }
 
 // deleteUpstream is `grantd upstream delete ID`.
 func (e *environment) deleteUpstream(ctx context.Context, args []string) error {
-	id, database, err := e.upstreamArg("upstream delete", args)
+	c := e.command("upstream delete", `usage: grantd upstream delete ID
+
+Removes the provider ID and its sign-in button. Its users stay, with their
+grants; they can no longer sign in through it. Prints {"deleted": ID}.
+`, "ID")
+	database := c.database()
+	pos, err := c.parse(args)
 	if err != nil {
 		return err
 	}
-	_, st, err := e.configAndStore(ctx, database)
+	op, done, err := e.operator(ctx, *database)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if err := st.DeleteUpstream(ctx, id); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("upstream %q does not exist", id)
-	} else if err != nil {
+	defer done()
+	if err := op.DeleteUpstream(ctx, pos[0]); err != nil {
 		return err
 	}
 	return e.printJSON(struct {
 		Deleted string `json:"deleted"`
-	}{id})
+	}{pos[0]})
 }
 
 // testUpstream is `grantd upstream test ID`: it checks the provider as
 // grantd will use it and prints each finding, with what to fix. It fails
 // when any check fails.
 func (e *environment) testUpstream(ctx context.Context, args []string) error {
-	id, database, err := e.upstreamArg("upstream test", args)
+	c := e.command("upstream test", `usage: grantd upstream test ID
+
+Checks the provider ID as grantd will use it: its discovery document, its
+keys, the endpoints and methods grantd needs, and grantd's client secret.
+Prints one line per finding, each failure with what to fix, and exits with
+status 1 if any check failed.
+`, "ID")
+	database := c.database()
+	pos, err := c.parse(args)
 	if err != nil {
 		return err
 	}
-	cfg, st, err := e.configAndStore(ctx, database)
+	id := pos[0]
+	cfg, op, done, err := e.configuredOperator(ctx, *database)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer done()
 	sealer, err := loadSealer(cfg)
 	if err != nil {
 		return err
 	}
-	u, err := st.Upstream(ctx, id)
+	u, err := op.Store.Upstream(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("upstream %q does not exist", id)
+		return fmt.Errorf("upstream %q not found", id)
 	} else if err != nil {
 		return err
 	}
-	dir := &federation.Directory{Sealer: sealer}
-	ucfg, err := dir.Config(u)
+	ucfg, err := (&federation.Directory{Sealer: sealer}).Config(u)
 	if err != nil {
 		return fmt.Errorf("upstream %q: %w", id, err)
 	}
@@ -187,34 +223,4 @@ func (e *environment) testUpstream(ctx context.Context, args []string) error {
 		return fmt.Errorf("upstream %q: sign-in through it will not work until the failures above are fixed", id)
 	}
 	return nil
-}
-
-// upstreamArg parses `upstream delete|test ID [--database D]`.
-func (e *environment) upstreamArg(name string, args []string) (id, database string, err error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	db := fs.String("database", "", "SQLite file path or postgres:// URL (default $GRANTD_DATABASE or grantd.db)")
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		id, args = args[0], args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return "", "", err
-	}
-	if id == "" {
-		return "", "", fmt.Errorf("%s: give the upstream's id", name)
-	}
-	return id, *db, nil
-}
-
-// configAndStore loads the settings and opens the store of a sub-command.
-func (e *environment) configAndStore(ctx context.Context, database string) (config.Config, *sqlstore.Store, error) {
-	cfg, err := config.Load(e.getenv, config.Overrides{Database: database})
-	if err != nil {
-		return config.Config{}, nil, err
-	}
-	st, err := e.openStore(ctx, database)
-	if err != nil {
-		return config.Config{}, nil, err
-	}
-	return cfg, st, nil
 }

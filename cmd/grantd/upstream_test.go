@@ -60,7 +60,8 @@ func TestUpstreamCommands(t *testing.T) {
 		{"duplicate", []string{"upstream", "create", "--id", "cognito", "--issuer", up.Issuer, "--client-id", "x"}, `upstream "cognito" already exists`},
 		{"no issuer", []string{"upstream", "create", "--id", "other", "--client-id", "x"}, "--issuer is required"},
 		{"bad id", []string{"upstream", "create", "--id", "Bad:Id", "--issuer", up.Issuer, "--client-id", "x"}, `upstream id "Bad:Id"`},
-		{"unknown", []string{"upstream", "test", "nobody"}, `upstream "nobody" does not exist`},
+		{"unknown", []string{"upstream", "test", "nobody"}, `upstream "nobody" not found`},
+		{"unknown delete", []string{"upstream", "delete", "nobody"}, `upstream "nobody" not found`},
 	}
 	for _, tt := range tests {
 		if _, errOut, code := grantd(t, db, "", tt.args...); code == 0 || !strings.Contains(errOut, tt.want) {

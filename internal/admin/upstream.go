@@ -55,12 +55,14 @@ func CreateUpstream(ctx context.Context, st store.Upstreams, sealer *seal.Sealer
 			return store.Upstream{}, fmt.Errorf("seal the client secret: %w", err)
 		}
 	}
-	err := st.CreateUpstream(ctx, u)
-	if errors.Is(err, store.ErrAlreadyExists) {
-		return store.Upstream{}, fmt.Errorf("upstream %q already exists", spec.ID)
-	}
-	if err != nil {
-		return store.Upstream{}, fmt.Errorf("create upstream %q: %w", spec.ID, err)
+	if err := st.CreateUpstream(ctx, u); err != nil {
+		return store.Upstream{}, explain(err, "upstream", spec.ID, "create upstream")
 	}
 	return u, nil
+}
+
+// DeleteUpstream removes the upstream id. Its users stay; they can no
+// longer sign in through it.
+func DeleteUpstream(ctx context.Context, st store.Upstreams, id string) error {
+	return explain(st.DeleteUpstream(ctx, id), "upstream", id, "delete upstream")
 }

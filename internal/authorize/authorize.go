@@ -64,15 +64,32 @@ func (p *Pages) validRequest(w http.ResponseWriter, r *http.Request, params url.
 			p.Site.Unavailable(w, r)
 			return nil, false
 		}
-		p.Site.Log().InfoContext(r.Context(), "authorization request refused", "reason", perr.msg)
+		p.Site.Log().InfoContext(r.Context(), "authorization request refused", "event", "authorize.refused",
+			"client_id", clientIDForLog(params), "reason", perr.why)
 		p.Site.Error(w, r, perr.status, perr.msg)
 		return nil, false
 	}
 	if err := req.validate(p.RequirePKCE); err != nil {
+		p.Site.Log().InfoContext(r.Context(), "authorization request refused", "event", "authorize.refused",
+			"client_id", req.client.ID, "reason", err.Description)
 		p.redirectError(w, r, req, err)
 		return nil, false
 	}
 	return req, true
+}
+
+// maxLoggedClientID bounds a client_id copied from a request into the log.
+const maxLoggedClientID = 128
+
+// clientIDForLog returns the client_id a refused request named, for the
+// log: it may be no client's, so it is cut to the longest a client id may
+// be.
+func clientIDForLog(params url.Values) string {
+	id := params.Get(paramClientID)
+	if len(id) > maxLoggedClientID {
+		id = id[:maxLoggedClientID] + "…"
+	}
+	return id
 }
 
 // signedIn is step 3. It returns the signed-in user when their sign-in is

@@ -105,6 +105,8 @@ func (p *Pages) decide(w http.ResponseWriter, r *http.Request) {
 			p.Site.Unavailable(w, r)
 			return
 		}
+		p.Site.Log().InfoContext(r.Context(), "consent given", "event", "consent.given", "client_id", req.client.ID,
+			"user_id", user.ID, "scope", strings.Join(req.scopes, " "))
 		p.issue(w, r, req, sess, user)
 	default:
 		p.Site.Error(w, r, http.StatusBadRequest, "Choose Approve or Deny.")

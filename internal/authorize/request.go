@@ -71,7 +71,10 @@ var carried = []string{
 type pageError struct {
 	status int
 	msg    string
-	cause  error // a store failure, for the log; the page is then 503
+	// why says what is wrong in the operator's terms, for the log; the
+	// page says less.
+	why   string
+	cause error // a store failure, for the log; the page is then 503
 }
 
 func (e *pageError) Error() string { return e.msg }
@@ -119,6 +122,8 @@ func (p *Pages) parseParams(w http.ResponseWriter, r *http.Request) (url.Values,
 	}
 	v, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
+		p.Site.Log().InfoContext(r.Context(), "authorization request refused", "event", "authorize.refused",
+			"reason", "the query string is malformed")
 		p.Site.Error(w, r, http.StatusBadRequest, msgUnreadable)
 		return nil, false
 	}
@@ -130,12 +135,14 @@ func (p *Pages) parseParams(w http.ResponseWriter, r *http.Request) (url.Values,
 func (p *Pages) clientRequest(ctx context.Context, params url.Values) (*request, *pageError) {
 	ids := params[paramClientID]
 	if len(ids) != 1 || ids[0] == "" {
-		return nil, &pageError{status: http.StatusBadRequest, msg: msgClient}
+		return nil, &pageError{status: http.StatusBadRequest, msg: msgClient, why: "no client_id, or more than one"}
 	}
 	client, err := p.Store.Client(ctx, ids[0])
 	switch {
-	case errors.Is(err, store.ErrNotFound) || (err == nil && client.Disabled):
-		return nil, &pageError{status: http.StatusBadRequest, msg: msgClient}
+	case errors.Is(err, store.ErrNotFound):
+		return nil, &pageError{status: http.StatusBadRequest, msg: msgClient, why: "no such client"}
+	case err == nil && client.Disabled:
+		return nil, &pageError{status: http.StatusBadRequest, msg: msgClient, why: "the client is disabled"}
 	case err != nil:
 		return nil, &pageError{status: http.StatusServiceUnavailable, cause: fmt.Errorf("look up client: %w", err)}
 	}
@@ -158,7 +165,7 @@ func redirectTarget(client store.Client, sent []string) (string, *pageError) {
 	var target string
 	switch {
 	case len(sent) > 1:
-		return "", &pageError{status: http.StatusBadRequest, msg: msgRedirect}
+		return "", &pageError{status: http.StatusBadRequest, msg: msgRedirect, why: "redirect_uri sent more than once"}
 	case len(sent) == 1:
 		for _, uri := range client.RedirectURIs {
 			if uri == sent[0] || sameLoopbackRedirect(uri, sent[0]) {
@@ -168,13 +175,22 @@ func redirectTarget(client store.Client, sent []string) (string, *pageError) {
 	case len(client.RedirectURIs) == 1:
 		target = client.RedirectURIs[0]
 	}
-	if target == "" {
-		return "", &pageError{status: http.StatusBadRequest, msg: msgRedirect}
+	switch {
+	case target == "" && len(sent) == 1:
+		return "", &pageError{status: http.StatusBadRequest, msg: msgRedirect,
+			why: "the redirect_uri is not one registered for the client (grantd client show lists them)"}
+	case target == "" && len(client.RedirectURIs) == 0:
+		return "", &pageError{status: http.StatusBadRequest, msg: msgRedirect,
+			why: "the client has no redirect URI registered (grantd client update --redirect-uri)"}
+	case target == "":
+		return "", &pageError{status: http.StatusBadRequest, msg: msgRedirect,
+			why: "no redirect_uri sent, and the client has several registered"}
 	}
 	// A registered URI must be absolute and have no fragment (RFC 6749
 	// §3.1.2); a bad registration is refused rather than redirected to.
 	if u, err := url.Parse(target); err != nil || !u.IsAbs() || strings.Contains(target, "#") {
-		return "", &pageError{status: http.StatusBadRequest, msg: msgRedirectCfg}
+		return "", &pageError{status: http.StatusBadRequest, msg: msgRedirectCfg,
+			why: "the client's registered redirect URI is not absolute or has a fragment"}
 	}
 	return target, nil
 }

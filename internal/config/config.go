@@ -66,10 +66,15 @@ type Config struct {
 	DeviceAuthLimitIP, DeviceAuthLimitClient                   ratelimit.Budget // GRANTD_DEVICE_AUTH_LIMIT_IP, _CLIENT
 	RevokeLimit                                                ratelimit.Budget // GRANTD_REVOKE_LIMIT
 
-	PprofAddr         string        // GRANTD_PPROF_ADDR, default "" (off)
-	RefreshTokenGrace time.Duration // GRANTD_REFRESH_TOKEN_GRACE, default 5s
-	AuthCodeTTL       time.Duration // GRANTD_AUTH_CODE_TTL, default 60s
-	RequirePKCE       bool          // GRANTD_REQUIRE_PKCE, default false
+	PprofAddr   string // GRANTD_PPROF_ADDR, default "" (off)
+	MetricsAddr string // GRANTD_METRICS_ADDR, default "" (off)
+	LogFormat   string // GRANTD_LOG_FORMAT: "text" or "json"
+	// MetricsClientLabels is GRANTD_METRICS_CLIENT_LABELS: label counters
+	// with client ids (package metrics).
+	MetricsClientLabels bool
+	RefreshTokenGrace   time.Duration // GRANTD_REFRESH_TOKEN_GRACE, default 5s
+	AuthCodeTTL         time.Duration // GRANTD_AUTH_CODE_TTL, default 60s
+	RequirePKCE         bool          // GRANTD_REQUIRE_PKCE, default false
 
 	KeyReloadInterval time.Duration // GRANTD_KEY_RELOAD_INTERVAL, default 30s
 	ShutdownDelay     time.Duration // GRANTD_SHUTDOWN_DELAY, default 0s
@@ -131,6 +136,7 @@ func settings() []setting {
 	all = append(all, serverSettings()...)
 	all = append(all, deviceSettings()...)
 	all = append(all, tokenSettings()...)
+	all = append(all, observeSettings()...)
 	all = append(all, limitSettings()...)
 	return all
 }

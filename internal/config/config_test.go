@@ -62,6 +62,7 @@ func defaults(t *testing.T) Config {
 		RefreshTokenGrace:     5 * time.Second,
 		AuthCodeTTL:           time.Minute,
 		KeyReloadInterval:     30 * time.Second,
+		LogFormat:             "text",
 	}
 }
 
@@ -129,6 +130,9 @@ var field = map[string]func(Config) any{
 	"GRANTD_KEY_RELOAD_INTERVAL":      func(c Config) any { return c.KeyReloadInterval },
 	"GRANTD_SHUTDOWN_DELAY":           func(c Config) any { return c.ShutdownDelay },
 	"GRANTD_REQUIRE_PKCE":             func(c Config) any { return c.RequirePKCE },
+	"GRANTD_METRICS_ADDR":             func(c Config) any { return c.MetricsAddr },
+	"GRANTD_METRICS_CLIENT_LABELS":    func(c Config) any { return c.MetricsClientLabels },
+	"GRANTD_LOG_FORMAT":               func(c Config) any { return c.LogFormat },
 }
 
 func prefixes(s ...string) []netip.Prefix {
@@ -209,6 +213,12 @@ var goodValues = []struct {
 	{"GRANTD_KEY_RELOAD_INTERVAL", "500ms", 500 * time.Millisecond},
 	{"GRANTD_SHUTDOWN_DELAY", "10s", 10 * time.Second},
 	{"GRANTD_REQUIRE_PKCE", "true", true},
+	{"GRANTD_METRICS_ADDR", "127.0.0.1:9090", "127.0.0.1:9090"},
+	{"GRANTD_METRICS_ADDR", "10.1.2.3:9090", "10.1.2.3:9090"},
+	{"GRANTD_METRICS_ADDR", "[fd00::5]:9090", "[fd00::5]:9090"},
+	{"GRANTD_METRICS_CLIENT_LABELS", "true", true},
+	{"GRANTD_LOG_FORMAT", "json", "json"},
+	{"GRANTD_LOG_FORMAT", "TEXT", "text"},
 }
 
 func TestLoadGoodValues(t *testing.T) {
@@ -322,6 +332,13 @@ var badValues = []struct {
 	{"GRANTD_SHUTDOWN_DELAY", "2m"},
 	{"GRANTD_SHUTDOWN_DELAY", "-1s"},
 	{"GRANTD_REQUIRE_PKCE", "maybe"},
+	{"GRANTD_METRICS_ADDR", "0.0.0.0:9090"},   // every interface
+	{"GRANTD_METRICS_ADDR", ":9090"},          // every interface
+	{"GRANTD_METRICS_ADDR", "8.8.8.8:9090"},   // public
+	{"GRANTD_METRICS_ADDR", "localhost:9090"}, // a name, not an address
+	{"GRANTD_METRICS_ADDR", "127.0.0.1"},      // no port
+	{"GRANTD_METRICS_CLIENT_LABELS", "some"},
+	{"GRANTD_LOG_FORMAT", "logfmt"},
 }
 
 func TestLoadBadValues(t *testing.T) {

@@ -42,6 +42,32 @@ func parseLoopbackAddr(v string) (string, error) {
 	return parseAddr(v)
 }
 
+// parsePrivateAddr reads an optional host:port on a loopback or private IP
+// address (RFC 1918, RFC 4193): metrics tell request rates and client
+// ids, which are for the operator's network, not the internet.
+func parsePrivateAddr(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	host, _, err := net.SplitHostPort(v)
+	if err != nil {
+		return "", fmt.Errorf("%q: want host:port: %w", v, err)
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || !(ip.IsLoopback() || ip.IsPrivate()) {
+		return "", fmt.Errorf("%q: must be a loopback or private IP address, such as 127.0.0.1:9090 or 10.0.0.5:9090", v)
+	}
+	return parseAddr(v)
+}
+
+// parseLogFormat reads text or json.
+func parseLogFormat(v string) (string, error) {
+	switch f := strings.ToLower(v); f {
+	case "text", "json":
+		return f, nil
+	}
+	return "", fmt.Errorf("%q: want text or json", v)
+}
+
 // parseIssuer reads the issuer identifier: an absolute http or https URL
 // with a host and no query, fragment or user info (RFC 8414 §2 and OpenID
 // Connect Discovery §4 allow a path). Trailing '/'s are dropped so that

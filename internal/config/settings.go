@@ -163,6 +163,23 @@ func tokenSettings() []setting {
 	}}
 }
 
+// observeSettings say how an operator watches grantd: its metrics and its
+// logs.
+func observeSettings() []setting {
+	return []setting{{
+		Setting: Setting{"GRANTD_METRICS_ADDR", "", "host:port, on a loopback or private IP address, where Prometheus metrics are served " +
+			"at /metrics, apart from the main listener; off when empty."},
+		apply: func(c *Config, v string) (err error) { c.MetricsAddr, err = parsePrivateAddr(v); return err },
+	}, {
+		Setting: Setting{"GRANTD_METRICS_CLIENT_LABELS", "false", "Label the device flow's and the token endpoint's counters with the client id " +
+			"(true/false): one series per client, so only for a bounded number of clients."},
+		apply: func(c *Config, v string) (err error) { c.MetricsClientLabels, err = parseBool(v); return err },
+	}, {
+		Setting: Setting{"GRANTD_LOG_FORMAT", "text", "Log lines as text (key=value) or json (one object a line), on standard error."},
+		apply:   func(c *Config, v string) (err error) { c.LogFormat, err = parseLogFormat(v); return err },
+	}}
+}
+
 // limitSettings are the attempt budgets (package ratelimit), N/DURATION.
 func limitSettings() []setting {
 	budget := func(name, def, desc string, field func(*Config) *ratelimit.Budget) setting {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/clientip"
+	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/secret"
@@ -42,9 +43,11 @@ type Authorization struct {
 	LimitIP     ratelimit.Budget
 	LimitClient ratelimit.Budget
 	ClientIP    clientip.Resolver
-	Now         func() time.Time
-	Rand        io.Reader
-	Logger      *slog.Logger
+	// Metrics counts the device authorizations issued; nil counts nothing.
+	Metrics *metrics.Recorder
+	Now     func() time.Time
+	Rand    io.Reader
+	Logger  *slog.Logger
 }
 
 // authorizationResponse is RFC 8628 §3.2's response.
@@ -122,6 +125,7 @@ func (a *Authorization) serve(r *http.Request, f oauth.Form) (*authorizationResp
 		if err != nil {
 			return nil, oauth.Unavailable(fmt.Errorf("create device grant: %w", err))
 		}
+		a.Metrics.DeviceAuthorized(client.ID)
 		display := usercode.Group(userCode)
 		return &authorizationResponse{
 			DeviceCode:              deviceCode,

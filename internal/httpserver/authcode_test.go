@@ -93,7 +93,7 @@ func TestAuthCodeExchange(t *testing.T) {
 func TestAuthCodeErrors(t *testing.T) {
 	e := newEnv(t, nil)
 	sec := linkingClient(e)
-	other := e.client(admin.ClientSpec{ID: "other", GrantTypes: []string{"authorization_code"}})
+	other := e.client(admin.ClientSpec{ID: "other", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{cbURL}})
 	u := e.user("bob")
 	noPKCE := func(c *store.AuthorizationCode) { c.CodeChallenge = "" }
 	tests := []struct {

@@ -54,7 +54,8 @@ func TestDeviceAuthorizationClients(t *testing.T) {
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	e.client(admin.ClientSpec{ID: "bulb", Public: true, Scopes: []string{"lights:read"}})
-	e.client(admin.ClientSpec{ID: "web", Secret: "web-secret-123", GrantTypes: []string{"authorization_code"}})
+	e.client(admin.ClientSpec{ID: "web", Secret: "web-secret-123", GrantTypes: []string{"authorization_code"},
+		RedirectURIs: []string{"https://web.example/cb"}})
 	e.client(admin.ClientSpec{ID: "chosen", Secret: "an operator's secret", Scopes: []string{"lights:read"}})
 	tests := []struct {
 		name       string
@@ -300,7 +301,8 @@ func jwtSub(t *testing.T, jwt string) string {
 func TestTokenEndpointBadInput(t *testing.T) {
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
-	e.client(admin.ClientSpec{ID: "web", Secret: "web-secret-123", GrantTypes: []string{"authorization_code"}})
+	e.client(admin.ClientSpec{ID: "web", Secret: "web-secret-123", GrantTypes: []string{"authorization_code"},
+		RedirectURIs: []string{"https://web.example/cb"}})
 	send := func(method, path, ctype, body string, auth func(*http.Request)) reply {
 		req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
 		if ctype != "" {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/httpserver"
 	"github.com/grantd/grantd/internal/logtest"
+	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/seal"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/sqlstore"
@@ -53,19 +55,39 @@ type env struct {
 	t       testing.TB
 	srv     *httptest.Server
 	handler http.Handler
-	store   store.Store
+	store   store.Store // metrics.Store's when metrics is not nil
 	clock   *clock
 	logs    *logtest.Buffer
 	cfg     config.Config
 	dir     string
 	sealer  *seal.Sealer // the secret key's, for upstream secrets and tokens
+	// metrics, when not nil, records the server's metrics.
+	metrics *metrics.Recorder
 }
+
+// metricsEnv names the variable that, set to 1, turns metrics on in every
+// test server, so that the whole suite, and the benchmarks, run
+// instrumented: GRANTD_TEST_METRICS=1 go test ./internal/httpserver.
+const metricsEnv = "GRANTD_TEST_METRICS"
 
 // newEnv starts a server with the given environment variables. The issuer is
 // the test server's URL.
 func newEnv(t testing.TB, vars map[string]string) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{now: time.Unix(1_800_000_000, 0)}, logs: &logtest.Buffer{}, dir: t.TempDir()}
+	if os.Getenv(metricsEnv) == "1" {
+		e.metrics = metrics.New(metrics.Options{})
+	}
+	e.start(vars)
+	return e
+}
+
+// newMetricsEnv is newEnv with metrics on, with client ids as labels when
+// clientLabels.
+func newMetricsEnv(t testing.TB, vars map[string]string, clientLabels bool) *env {
+	t.Helper()
+	e := &env{t: t, clock: &clock{now: time.Unix(1_800_000_000, 0)}, logs: &logtest.Buffer{}, dir: t.TempDir(),
+		metrics: metrics.New(metrics.Options{ClientLabels: clientLabels})}
 	e.start(vars)
 	return e
 }
@@ -106,14 +128,15 @@ func (e *env) start(vars map[string]string) {
 		}
 		e.sealer = seal.New(rand.Reader, key)
 	}
-	s, err := httpserver.New(ctx, httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: e.clock.Now, Rand: rand.Reader,
-		Sealer: e.sealer})
+	timed := metrics.Store(st, e.metrics)
+	s, err := httpserver.New(ctx, httpserver.Options{Config: cfg, Store: timed, Logger: logger, Now: e.clock.Now,
+		Rand: rand.Reader, Sealer: e.sealer, Metrics: e.metrics})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
 	h = s.Handler()
 	e.handler = h
-	e.srv, e.store, e.cfg = srv, st, cfg
+	e.srv, e.store, e.cfg = srv, timed, cfg
 	t.Cleanup(e.stop)
 }
 

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/grantd/grantd/internal/metrics"
+	"github.com/grantd/grantd/internal/requestid"
 	"github.com/grantd/grantd/internal/web"
 )
 
@@ -51,27 +53,31 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // with Retry-After (REL-01).
 const requestTimeout = 8 * time.Second
 
-// withLogging gives each request an id (X-Request-Id) and a deadline, logs
-// it once at the end and turns a panic into a plain 500 that leaks nothing.
-// The log carries the path only: query strings can hold user codes (GEN-04).
+// withLogging gives each request an id (X-Request-Id, and in its context
+// for every line logged while serving it) and a deadline, logs it once at
+// the end, records it in m (nil: nowhere) by the pattern of the route that
+// served it, and turns a panic into a plain 500 that leaks nothing. The log
+// carries the path only: query strings can hold user codes (GEN-04).
 //
-// Requests for fromMemory, paths whose handlers answer from memory, get no
-// deadline: they wait on nothing a deadline could end, and the timer of
-// context.WithTimeout was a tenth of their cost (load harness, scenario 6).
-func withLogging(logger *slog.Logger, fromMemory []string, next http.Handler) http.Handler {
+// Requests for fromMemory, paths whose handlers answer from memory and log
+// nothing, get neither a deadline nor the id in their context: they wait on
+// nothing a deadline could end, and the timer of context.WithTimeout was a
+// tenth of their cost (load harness, scenario 6).
+func withLogging(logger *slog.Logger, m *metrics.Recorder, fromMemory []string, next http.Handler) http.Handler {
 	ids := newRequestIDs()
 	static := make(map[string]bool, len(fromMemory))
 	for _, p := range fromMemory {
 		static[p] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := ids.next()
+		outer := r.Context() // the access log's: its request_id is explicit
 		if !static[r.URL.Path] {
-			ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+			ctx, cancel := context.WithTimeout(requestid.With(outer, id), requestTimeout)
 			defer cancel()
 			r = r.WithContext(ctx)
 		}
-		start := time.Now()
-		id := ids.next()
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
@@ -79,14 +85,16 @@ func withLogging(logger *slog.Logger, fromMemory []string, next http.Handler) ht
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				logger.ErrorContext(r.Context(), "panic serving request", "request_id", id, "path", r.URL.Path, "panic", p)
+				logger.ErrorContext(outer, "panic serving request", "request_id", id, "path", r.URL.Path, "panic", p)
 				if rec.status == 0 {
 					http.Error(rec, "internal server error", http.StatusInternalServerError)
 				}
 			}
-			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			d := time.Since(start)
+			m.Request(r.Pattern, rec.status, d)
+			logger.LogAttrs(outer, slog.LevelInfo, "request",
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
+				slog.Int("status", rec.status), slog.Duration("duration", d))
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -8,19 +8,23 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/discovery"
+	"github.com/grantd/grantd/internal/requestid"
 )
 
 // TestRequestDeadline is REL-01's bound on a request: every request that
-// may wait on the store gets the request deadline; the documents served
-// from memory get none, and still get a request id.
+// may wait on the store gets the request deadline and its request id in
+// its context, for the lines it logs; the documents served from memory get
+// neither, and still get a request id.
 func TestRequestDeadline(t *testing.T) {
 	var (
 		deadline time.Time
 		bounded  bool
+		id       string
 	)
-	h := withLogging(slog.New(slog.DiscardHandler), append(discovery.Paths(), livenessPath),
+	h := withLogging(slog.New(slog.DiscardHandler), nil, append(discovery.Paths(), livenessPath),
 		http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 			deadline, bounded = r.Context().Deadline()
+			id = requestid.From(r.Context())
 		}))
 	for _, tc := range []struct {
 		path    string
@@ -46,6 +50,9 @@ func TestRequestDeadline(t *testing.T) {
 		}
 		if rec.Header().Get("X-Request-Id") == "" {
 			t.Errorf("%s: no X-Request-Id", tc.path)
+		}
+		if want := map[bool]string{true: rec.Header().Get("X-Request-Id")}[tc.bounded]; id != want {
+			t.Errorf("%s: request id in the context %q, want %q", tc.path, id, want)
 		}
 	}
 }

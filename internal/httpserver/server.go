@@ -21,8 +21,10 @@ import (
 	"github.com/grantd/grantd/internal/federation"
 	"github.com/grantd/grantd/internal/introspect"
 	"github.com/grantd/grantd/internal/keys"
+	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/requestid"
 	"github.com/grantd/grantd/internal/revoke"
 	"github.com/grantd/grantd/internal/scopes"
 	"github.com/grantd/grantd/internal/seal"
@@ -41,10 +43,12 @@ const (
 	AuthorizationPath       = "/authorize"
 )
 
-// clientTTL is how long a client record is reused across requests: a
+// ClientCacheTTL is how long a client record is reused across requests: a
 // device polls every few seconds, and reading its client row each time was
-// a tenth of a poll's cost. Disabling a client takes effect within it.
-const clientTTL = 2 * time.Second
+// a tenth of a poll's cost. A change to a client — disabled, deleted, its
+// secret rotated, its settings updated — takes effect within it at the
+// token, device authorization, introspection and revocation endpoints.
+const ClientCacheTTL = 2 * time.Second
 
 // Server is a configured grantd HTTP server.
 type Server struct {
@@ -78,12 +82,18 @@ type Options struct {
 	// UpstreamHTTP is the HTTP client of calls to upstream providers; nil
 	// means a default one.
 	UpstreamHTTP *http.Client
+	// Metrics, when not nil, records requests, the device flow, tokens,
+	// client authentication failures and rate-limit rejections; wrap Store
+	// with metrics.Store to time its operations too.
+	Metrics *metrics.Recorder
 }
 
 // New builds the server: it loads (or, on first start, generates) the signing
 // keys and mounts every endpoint.
 func New(ctx context.Context, o Options) (*Server, error) {
 	cfg := o.Config
+	// Every line logged while serving a request carries its id.
+	o.Logger = slog.New(requestid.Handler(o.Logger.Handler()))
 	ks, err := keys.Load(ctx, o.Store, o.Rand, o.Now(), SigningAlgs(cfg)...)
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
@@ -99,9 +109,10 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if o.Limiter != nil {
 		limiter = o.Limiter
 	}
+	limiter = metrics.Limiter(limiter, o.Metrics)
 	verifier := secret.NewVerifier(0, secret.DefaultWait)
 	auth := &oauth.ClientAuthenticator{Clients: o.Store, Verifier: verifier, Limiter: limiter, Budget: cfg.ClientAuthLimit,
-		ClientIP: cfg.ClientIP(), Now: o.Now, ClientTTL: clientTTL}
+		ClientIP: cfg.ClientIP(), Now: o.Now, ClientTTL: ClientCacheTTL, Metrics: o.Metrics}
 	mux := http.NewServeMux()
 	dir := &federation.Directory{Store: o.Store, Sealer: o.Sealer, Now: o.Now, Logger: o.Logger,
 		Options: upstream.Options{HTTPClient: o.UpstreamHTTP, Now: o.Now, Logger: o.Logger}}
@@ -121,7 +132,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		UserCodeFormat: cfg.UserCodeFormat, UserCodeLength: cfg.UserCodeLength,
 		CodeExpiration: cfg.CodeExpiration, PollingInterval: cfg.PollingInterval,
 		Limiter: limiter, LimitIP: cfg.DeviceAuthLimitIP, LimitClient: cfg.DeviceAuthLimitClient,
-		ClientIP: cfg.ClientIP(), Now: o.Now, Rand: o.Rand, Logger: o.Logger,
+		ClientIP: cfg.ClientIP(), Metrics: o.Metrics, Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 	}
 	deviceAuth.Mount(mux)
 	successorKey, err := sharedSecret(ctx, o, "refresh-successor-key")
@@ -134,7 +145,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		RefreshTokenTTL: cfg.RefreshTokenTTL, RefreshTokenIdleTTL: cfg.RefreshTokenIdleTTL,
 		RefreshTokenGrace: cfg.RefreshTokenGrace, SuccessorKey: successorKey,
 		TokenSet: token.TokenSet(cfg.ResultTokenSet), Upstreams: dir, AWSSampleCompat: cfg.AWSSampleCompat,
-		DeviceAuthorization: deviceAuth, Now: o.Now, Rand: o.Rand, Logger: o.Logger,
+		DeviceAuthorization: deviceAuth, DeviceCodeLifetime: cfg.CodeExpiration, Metrics: o.Metrics,
+		Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 	}).Mount(mux)
 	checker := &bearer.Checker{Store: o.Store, Keys: ks, Issuer: cfg.Issuer, Now: o.Now}
 	(&introspect.Handler{Store: o.Store, Auth: auth, Checker: checker, Limiter: limiter, Budget: cfg.IntrospectLimit,
@@ -152,7 +164,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		scopes: s.scopes})
 	mux.HandleFunc("GET "+livenessPath, s.live)
 	mux.HandleFunc("GET /readyz", s.ready)
-	s.handler = withLogging(o.Logger, append(discovery.Paths(), livenessPath), mux)
+	s.handler = withLogging(o.Logger, o.Metrics, append(discovery.Paths(), livenessPath), mux)
 	return s, nil
 }
 

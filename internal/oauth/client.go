@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/grantd/grantd/internal/clientip"
+	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
@@ -34,7 +36,8 @@ const (
 // authenticator remembers SHA-256 of the secret next to the stored hash it
 // was checked against; later requests compare digests in constant time. A
 // changed stored hash invalidates the entry, and a wrong secret always takes
-// the full check.
+// the full check. During the grace of a secret rotation both the new and
+// the previous secret authenticate the client, each remembered apart.
 type ClientAuthenticator struct {
 	Clients store.Clients
 	// Limiter and Budget throttle full secret checks per client and client IP
@@ -53,10 +56,12 @@ type ClientAuthenticator struct {
 	// again; zero reads it on every request. A disabled client or a changed
 	// secret takes effect within it, on every instance.
 	ClientTTL time.Duration
+	// Metrics counts failures by reason; nil counts nothing.
+	Metrics *metrics.Recorder
 
 	mu       sync.RWMutex
-	verified map[string]verifiedSecret // by client id
-	clients  map[string]cachedClient   // by client id
+	verified map[string][2]verifiedSecret // by client id: for its current and its previous secret
+	clients  map[string]cachedClient      // by client id
 }
 
 type cachedClient struct {
@@ -80,45 +85,49 @@ type verifiedSecret struct {
 func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request, f Form) (store.Client, string, error) {
 	id, sec, method, err := credentials(r, f)
 	if err != nil {
+		if e := AsError(err); e.Code == InvalidClient {
+			a.Metrics.ClientAuthFailed(metrics.AuthMalformed)
+		}
 		return store.Client{}, "", err
 	}
-	fail := func(desc string) error {
+	fail := func(reason, desc string) error {
+		a.Metrics.ClientAuthFailed(reason)
 		e := NewError(InvalidClient, desc)
 		e.Challenge = method == AuthBasic
 		return e
 	}
 	c, err := a.client(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Client{}, "", fail("Client authentication failed.")
+		return store.Client{}, "", fail(metrics.AuthUnknownClient, "Client authentication failed.")
 	}
 	if err != nil {
 		return store.Client{}, "", Unavailable(fmt.Errorf("load client %q: %w", id, err))
 	}
 	if c.Disabled {
-		return store.Client{}, "", fail("Client authentication failed.")
+		return store.Client{}, "", fail(metrics.AuthDisabledClient, "Client authentication failed.")
 	}
 	if c.Public {
 		// Some client libraries send an empty secret for public clients;
 		// that is still no secret.
 		if method != AuthNone && sec != "" {
-			return store.Client{}, "", fail("A public client must not send a secret.")
+			return store.Client{}, "", fail(metrics.AuthWrongMethod, "A public client must not send a secret.")
 		}
 		return c, method, nil
 	}
 	if method == AuthNone {
-		return store.Client{}, "", fail("Client authentication is required.")
+		return store.Client{}, "", fail(metrics.AuthNoSecret, "Client authentication is required.")
 	}
 	// A client registered for one method must use it (RFC 7591 §2,
 	// token_endpoint_auth_method).
 	if c.AuthMethod != "" && c.AuthMethod != method {
-		return store.Client{}, "", fail("The client must use its registered authentication method.")
+		return store.Client{}, "", fail(metrics.AuthWrongMethod, "The client must use its registered authentication method.")
 	}
 	ok, err := a.check(ctx, r, c, sec)
 	if err != nil {
 		return store.Client{}, "", err
 	}
 	if !ok {
-		return store.Client{}, "", fail("Client authentication failed.")
+		return store.Client{}, "", fail(metrics.AuthBadSecret, "Client authentication failed.")
 	}
 	return c, method, nil
 }
@@ -148,14 +157,24 @@ func (a *ClientAuthenticator) client(ctx context.Context, id string) (store.Clie
 	return c, nil
 }
 
-// check reports whether sec is c's secret.
+// check reports whether sec is c's secret: its current one or, within the
+// grace of a rotation, its previous one (store.Client.PreviousSecretHash).
+// A digest verified against a stored hash is remembered for that hash, and
+// for as long as the hash authenticates the client, so that during a
+// grace both the devices with the new secret and those with the old one
+// are checked cheaply; once the grace ends, or the client record (cached
+// for ClientTTL) shows a new secret, the old digest matches nothing.
 func (a *ClientAuthenticator) check(ctx context.Context, r *http.Request, c store.Client, sec string) (bool, error) {
+	hashes := secretHashes(c, a.Now())
 	digest := sha256.Sum256([]byte(sec))
 	a.mu.RLock()
-	v, ok := a.verified[c.ID]
+	remembered := a.verified[c.ID]
 	a.mu.RUnlock()
-	if ok && v.storedHash == c.SecretHash && subtle.ConstantTimeCompare(v.digest[:], digest[:]) == 1 {
-		return true, nil
+	for _, v := range remembered {
+		if v.storedHash != "" && slices.Contains(hashes[:], v.storedHash) &&
+			subtle.ConstantTimeCompare(v.digest[:], digest[:]) == 1 {
+			return true, nil
+		}
 	}
 	if a.Limiter != nil {
 		key := "client-auth:" + c.ID + "|" + a.ClientIP.Key(r)
@@ -167,19 +186,47 @@ func (a *ClientAuthenticator) check(ctx context.Context, r *http.Request, c stor
 			return false, TooManyRequests(retry)
 		}
 	}
-	switch err := a.Verifier.Check(ctx, c.SecretHash, sec); {
-	case errors.Is(err, secret.ErrBusy), ctx.Err() != nil:
-		return false, Unavailable(fmt.Errorf("check the secret of client %q: %w", c.ID, err))
-	case err != nil:
-		return false, nil
+	for _, hash := range hashes {
+		if hash == "" {
+			continue
+		}
+		switch err := a.Verifier.Check(ctx, hash, sec); {
+		case errors.Is(err, secret.ErrBusy), ctx.Err() != nil:
+			return false, Unavailable(fmt.Errorf("check the secret of client %q: %w", c.ID, err))
+		case err == nil:
+			a.remember(c.ID, hashes, verifiedSecret{storedHash: hash, digest: digest})
+			return true, nil
+		}
 	}
+	return false, nil
+}
+
+// secretHashes returns the stored hashes that authenticate c at now, the
+// current one first and "" for none (store.Client.SecretHashes, without
+// allocating: this is every poll's path).
+func secretHashes(c store.Client, now time.Time) [2]string {
+	hashes := [2]string{c.SecretHash}
+	if c.PreviousSecretHash != "" && now.Before(c.PreviousSecretExpiresAt) {
+		hashes[1] = c.PreviousSecretHash
+	}
+	return hashes
+}
+
+// remember records v as the verified secret of client id for its stored
+// hash, keeping the one remembered for the other hash of hashes, if any.
+func (a *ClientAuthenticator) remember(id string, hashes [2]string, v verifiedSecret) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.verified == nil {
-		a.verified = make(map[string]verifiedSecret)
+		a.verified = make(map[string][2]verifiedSecret)
 	}
-	a.verified[c.ID] = verifiedSecret{storedHash: c.SecretHash, digest: digest}
-	a.mu.Unlock()
-	return true, nil
+	next := [2]verifiedSecret{v}
+	for _, old := range a.verified[id] {
+		if old.storedHash != "" && old.storedHash != v.storedHash && slices.Contains(hashes[:], old.storedHash) {
+			next[1] = old
+		}
+	}
+	a.verified[id] = next
 }
 
 // credentials extracts the client id, secret and method from the request.

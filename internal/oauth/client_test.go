@@ -96,3 +96,68 @@ func TestClientCache(t *testing.T) {
 		t.Errorf("%d loads after the TTL, want 2", got)
 	}
 }
+
+// TestSecretRotation: after `grantd client rotate-secret --grace`, the old
+// secret authenticates until the grace ends and the new one at once (once
+// the client record, cached for ClientTTL, is read again); each is checked
+// with argon2id once and then from its remembered digest. A rotation
+// without a grace ends the old secret within ClientTTL.
+func TestSecretRotation(t *testing.T) {
+	start := time.Unix(1_800_000_000, 0)
+	now := start
+	a, _ := newAuthenticator(t, 2*time.Second, &now)
+	st := a.Clients.(*countingClients).Clients.(store.Store)
+	rotate := func(sec string, grace time.Duration) {
+		hash, err := secret.HashClientSecret(rand.Reader, sec, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var until time.Time
+		if grace > 0 {
+			until = now.Add(grace)
+		}
+		if err := st.RotateClientSecret(t.Context(), "tv:1", hash, until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const first = "s3cret: with/odd+chars"
+	steps := []struct {
+		what      string
+		at        time.Duration // since start
+		rotate    string        // rotate to this secret first, with grace
+		grace     time.Duration
+		secret    string
+		want      bool
+		newChecks int64 // argon2id checks this step makes
+	}{
+		{"first secret", 0, "", 0, first, true, 1},
+		{"rotated with a 1h grace", time.Second, "second-secret", time.Hour, first, true, 0}, // the cached record
+		{"new secret before the cache expires", time.Second, "", 0, "second-secret", false, 1},
+		{"old secret in the grace", 3 * time.Second, "", 0, first, true, 0},
+		{"new secret in the grace", 3 * time.Second, "", 0, "second-secret", true, 1},
+		{"old secret again, remembered", 4 * time.Second, "", 0, first, true, 0},
+		{"new secret again, remembered", 4 * time.Second, "", 0, "second-secret", true, 0},
+		{"a wrong secret in the grace", 4 * time.Second, "", 0, "wrong-secret", false, 2},
+		{"old secret at the grace's end", time.Second + time.Hour, "", 0, first, false, 1},
+		{"new secret after the grace", time.Second + time.Hour, "", 0, "second-secret", true, 0},
+		{"rotated without a grace", 2*time.Second + time.Hour, "third-secret", 0, "second-secret", true, 0},
+		{"replaced secret after the cache expires", 5*time.Second + time.Hour, "", 0, "second-secret", false, 1},
+		{"newest secret", 5*time.Second + time.Hour, "", 0, "third-secret", true, 1},
+	}
+	for _, s := range steps {
+		now = start.Add(s.at)
+		if s.rotate != "" {
+			rotate(s.rotate, s.grace)
+		}
+		before := a.Verifier.Checks()
+		r := httptest.NewRequest("GET", "/", nil)
+		r.SetBasicAuth(url.QueryEscape("tv:1"), url.QueryEscape(s.secret))
+		err := authenticate(t, a, r.Header.Get("Authorization"))
+		if got := err == nil; got != s.want {
+			t.Errorf("%s: authenticated %t (%v), want %t", s.what, got, err, s.want)
+		}
+		if got := a.Verifier.Checks() - before; got != s.newChecks {
+			t.Errorf("%s: %d argon2id checks, want %d", s.what, got, s.newChecks)
+		}
+	}
+}

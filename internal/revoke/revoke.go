@@ -110,19 +110,20 @@ func (h *Handler) refreshToken(ctx context.Context, caller store.Client, raw str
 	if rt.ClientID != caller.ID {
 		return false, nil
 	}
-	return true, h.revokeGrant(ctx, caller, rt.GrantID)
+	return true, h.revokeGrant(ctx, caller, rt.GrantID, rt.UserID)
 }
 
 // revokeGrant revokes one of caller's grants and every token issued under
 // it.
-func (h *Handler) revokeGrant(ctx context.Context, caller store.Client, grantID string) error {
+func (h *Handler) revokeGrant(ctx context.Context, caller store.Client, grantID, userID string) error {
 	err := h.Store.RevokeGrant(ctx, grantID, h.Now())
 	// A grant that is gone was purged after it expired, and every token of
 	// it with it: there is nothing left to revoke.
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return oauth.Unavailable(fmt.Errorf("revoke grant %q: %w", grantID, err))
 	}
-	h.Logger.InfoContext(ctx, "grant revoked", "client_id", caller.ID, "grant_id", grantID)
+	h.Logger.InfoContext(ctx, "grant revoked", "event", "grant.revoked", "client_id", caller.ID, "user_id", userID,
+		"grant_id", grantID)
 	return nil
 }
 
@@ -170,9 +171,9 @@ func (h *Handler) accessToken(ctx context.Context, caller store.Client, raw stri
 	if err := h.Store.RevokeAccessToken(ctx, c.ID, time.Unix(c.ExpiresAt, 0)); err != nil {
 		return false, oauth.Unavailable(fmt.Errorf("revoke access token: %w", err))
 	}
-	h.Logger.InfoContext(ctx, "access token revoked", "client_id", caller.ID, "jti", c.ID)
+	h.Logger.InfoContext(ctx, "access token revoked", "client_id", caller.ID, "user_id", c.Subject, "jti", c.ID)
 	if caller.RevokeEndsGrant && c.GrantID != "" {
-		return true, h.revokeGrant(ctx, caller, c.GrantID)
+		return true, h.revokeGrant(ctx, caller, c.GrantID, c.Subject)
 	}
 	return true, nil
 }

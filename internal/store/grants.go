@@ -31,6 +31,9 @@ type Grants interface {
 	// GrantsByUser returns the user's unrevoked, unexpired grants at now,
 	// newest first: the linked clients and devices of the account page.
 	GrantsByUser(ctx context.Context, userID string, now time.Time) ([]Grant, error)
+	// GrantsByClient returns the client's unrevoked, unexpired grants at
+	// now, newest first.
+	GrantsByClient(ctx context.Context, clientID string, now time.Time) ([]Grant, error)
 	// RevokeGrant revokes the grant and every refresh token of it, in one
 	// transaction. Idempotent; ErrNotFound for an unknown id.
 	RevokeGrant(ctx context.Context, id string, now time.Time) error
@@ -38,6 +41,12 @@ type Grants interface {
 	// refresh tokens, and deletes the user's consent to that client, in one
 	// transaction. Idempotent.
 	RevokeClientGrants(ctx context.Context, userID, clientID string, now time.Time) error
+	// RevokeUserGrants revokes, in one transaction, every grant of the user
+	// at now, every refresh token issued to the user (families older than
+	// grants included), and deletes the user's consents, so that a client
+	// must ask the user again. It returns how many grants it revoked that
+	// were not revoked before. Idempotent.
+	RevokeUserGrants(ctx context.Context, userID string, now time.Time) (int, error)
 }
 
 // AuthorizationCode is an authorization code (RFC 6749 §4.1.2), bound to

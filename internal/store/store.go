@@ -94,6 +94,25 @@ type Client struct {
 	RevokeEndsGrant bool
 	Disabled        bool
 	CreatedAt       time.Time
+	// PreviousSecretHash is the secret the client had before its latest
+	// rotation (RotateClientSecret), which authenticates it too until
+	// PreviousSecretExpiresAt; empty when there is none.
+	PreviousSecretHash      string
+	PreviousSecretExpiresAt time.Time
+}
+
+// SecretHashes returns the hashes of the secrets that authenticate the
+// client at now: its secret, and its previous one while that is within
+// the grace a rotation gave it. None for a public client.
+func (c Client) SecretHashes(now time.Time) []string {
+	var hashes []string
+	if c.SecretHash != "" {
+		hashes = append(hashes, c.SecretHash)
+	}
+	if c.PreviousSecretHash != "" && now.Before(c.PreviousSecretExpiresAt) {
+		hashes = append(hashes, c.PreviousSecretHash)
+	}
+	return hashes
 }
 
 // Token modes of a client.
@@ -122,6 +141,26 @@ type Clients interface {
 	CreateClient(ctx context.Context, c Client) error
 	// Client returns the client with the given id, or ErrNotFound.
 	Client(ctx context.Context, id string) (Client, error)
+	// ListClients returns every client, ordered by id.
+	ListClients(ctx context.Context) ([]Client, error)
+	// UpdateClient replaces the settings of the stored client with c's id
+	// by c's: everything but the id, the secrets (RotateClientSecret) and
+	// CreatedAt, which stay as stored. One atomic write; ErrNotFound when
+	// there is no such client.
+	UpdateClient(ctx context.Context, c Client) error
+	// RotateClientSecret makes newHash the client's secret in one atomic
+	// write. The secret it replaces becomes PreviousSecretHash, valid until
+	// oldUntil; a zero oldUntil ends it at once (no previous secret). A
+	// previous secret kept from an earlier rotation is dropped either way.
+	// ErrNotFound when there is no such client.
+	RotateClientSecret(ctx context.Context, id, newHash string, oldUntil time.Time) error
+	// DeleteClient deletes the client and, in the same transaction, revokes
+	// every grant of it at now with their refresh tokens (its access tokens
+	// then introspect inactive, even should a client of the same id be
+	// created later), and deletes its consents, its device grants and its
+	// unredeemed authorization codes. ErrNotFound when there is no such
+	// client, and then nothing changes.
+	DeleteClient(ctx context.Context, id string, now time.Time) error
 }
 
 // User is an account: local, with a password, or federated, signed in at an
@@ -150,7 +189,8 @@ type User struct {
 // Users stores local accounts.
 type Users interface {
 	// CreateUser stores u. It returns ErrAlreadyExists when the id or the user
-	// name is taken. User ids are never reused, even after a user is deleted.
+	// name is taken, or the id was a deleted user's: user ids are never
+	// reused, even after a user is deleted.
 	CreateUser(ctx context.Context, u User) error
 	// User returns the user with the given id, or ErrNotFound.
 	User(ctx context.Context, id string) (User, error)
@@ -165,6 +205,23 @@ type Users interface {
 	// u.UpstreamSubject) and no password. Atomic: concurrent first sign-ins
 	// of one subject store one user. A disabled user is returned as it is.
 	SignInFederated(ctx context.Context, u User) (User, error)
+	// ListUsers returns at most limit users (every one when limit is not
+	// positive) whose ids sort after after ("" starts at the first),
+	// ordered by id: a page, whose last id is the next page's after.
+	ListUsers(ctx context.Context, after string, limit int) ([]User, error)
+	// SetPassword replaces the user's password hash in one atomic write.
+	// ErrNotFound when there is no such user.
+	SetPassword(ctx context.Context, id, passwordHash string) error
+	// DeleteUser deletes the user and, in the same transaction, everything
+	// that acts for them: it revokes every grant of the user at now with
+	// every refresh token issued to them (families older than grants
+	// included), and deletes their sessions, consents and unredeemed
+	// authorization codes. Access tokens of the user then introspect
+	// inactive; an approved device grant not yet redeemed finds the user
+	// gone (ErrUserInactive). The id is remembered, so that CreateUser
+	// never gives it out again. ErrNotFound when there is no such user,
+	// and then nothing changes.
+	DeleteUser(ctx context.Context, id string, now time.Time) error
 }
 
 // Name is what pages show for u: its display name, or its user name.
@@ -415,6 +472,9 @@ type Sessions interface {
 	// any caller once they are taken, get ErrNotFound, as does an unknown
 	// session.
 	TakeUpstreamTokens(ctx context.Context, idHash string) (string, error)
+	// DeleteUserSessions deletes every session of the user: signed out
+	// everywhere. Idempotent.
+	DeleteUserSessions(ctx context.Context, userID string) error
 }
 
 // SigningKey is a private key that signs tokens, PKCS #8 DER encoded.

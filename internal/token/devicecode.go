@@ -9,16 +9,49 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 )
 
 // deviceCode is the device access token request (RFC 8628 §3.4) and its
-// answers (§3.5). A poll costs one store call (PollDeviceGrant), which also
-// tells an approved code's user, scope and authentication time; its
-// redemption then re-checks the user and claims the grant.
+// answers (§3.5), counted by outcome.
 func (h *Handler) deviceCode(r *http.Request, client store.Client, f oauth.Form) (*Response, error) {
+	resp, err := h.poll(r, client, f)
+	if h.Metrics != nil { // off, a poll pays no more than this check
+		h.Metrics.DevicePoll(client.ID, pollOutcome(err))
+	}
+	return resp, err
+}
+
+// pollOutcome names a poll's answer for Metrics.
+func pollOutcome(err error) string {
+	if err == nil {
+		return metrics.PollIssued
+	}
+	switch oauth.AsError(err).Code {
+	case oauth.AuthorizationPending:
+		return metrics.PollPending
+	case oauth.SlowDown:
+		return metrics.PollSlowDown
+	case oauth.AccessDenied:
+		return metrics.PollDenied
+	case oauth.ExpiredToken:
+		return metrics.PollExpired
+	case oauth.InvalidGrant:
+		return metrics.PollInvalidGrant
+	case oauth.ServerError, oauth.TemporarilyUnavailable:
+		return metrics.PollError
+	}
+	return metrics.PollInvalidRequest
+}
+
+// poll answers a device access token request. A poll costs one store call
+// (PollDeviceGrant), which also tells an approved code's user, scope and
+// authentication time; its redemption then re-checks the user and claims
+// the grant.
+func (h *Handler) poll(r *http.Request, client store.Client, f oauth.Form) (*Response, error) {
 	ctx := r.Context()
 	code := f.Get("device_code")
 	if code == "" {
@@ -59,7 +92,7 @@ func (h *Handler) deviceCode(r *http.Request, client store.Client, f oauth.Form)
 			return h.redeemPassthrough(r, client, hash)
 		}
 		return h.redeemDevice(r, client, code, store.DeviceGrant{DeviceCodeHash: hash, UserID: p.UserID,
-			Scopes: p.Scopes, AuthTime: p.AuthTime})
+			Scopes: p.Scopes, AuthTime: p.AuthTime, ExpiresAt: p.ExpiresAt})
 	default: // issued: one token set per code (DEV-14)
 		return h.redeliverDevice(r, client, code)
 	}
@@ -108,7 +141,10 @@ func (h *Handler) redeemDevice(r *http.Request, client store.Client, code string
 	if err != nil {
 		return nil, oauth.Unavailable(fmt.Errorf("redeem device grant: %w", err))
 	}
-	h.Logger.InfoContext(ctx, "device grant redeemed", "client_id", client.ID, "sub", g.UserID)
+	h.Logger.InfoContext(ctx, "device grant redeemed", "client_id", client.ID, "user_id", g.UserID)
+	if h.DeviceCodeLifetime > 0 {
+		h.Metrics.DeviceRedeemed(now.Sub(g.ExpiresAt.Add(-h.DeviceCodeLifetime)))
+	}
 	return resp, nil
 }
 
@@ -170,7 +206,7 @@ func (h *Handler) redeliverDevice(r *http.Request, client store.Client, code str
 	if withRefresh {
 		resp.RefreshToken = d.refresh
 	}
-	h.Logger.InfoContext(ctx, "device grant redelivered", "client_id", client.ID, "sub", g.UserID)
+	h.Logger.InfoContext(ctx, "device grant redelivered", "client_id", client.ID, "user_id", g.UserID)
 	return resp, nil
 }
 

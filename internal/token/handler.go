@@ -13,6 +13,7 @@ import (
 
 	"github.com/grantd/grantd/internal/federation"
 	"github.com/grantd/grantd/internal/keys"
+	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/store"
 )
@@ -61,9 +62,15 @@ type Handler struct {
 	// such requests are refused with a hint at /device_authorization.
 	AWSSampleCompat     bool
 	DeviceAuthorization FormHandler
-	Now                 func() time.Time
-	Rand                io.Reader
-	Logger              *slog.Logger
+	// DeviceCodeLifetime is CODE_EXPIRATION: a device code was issued this
+	// long before it expires, which times its redemption for Metrics.
+	DeviceCodeLifetime time.Duration
+	// Metrics counts polls, token responses and refresh token reuse; nil
+	// counts nothing.
+	Metrics *metrics.Recorder
+	Now     func() time.Time
+	Rand    io.Reader
+	Logger  *slog.Logger
 }
 
 // FormHandler answers a request whose parameters are parsed already.
@@ -147,5 +154,9 @@ func (h *Handler) serve(r *http.Request, f oauth.Form) (*Response, error) {
 	if !client.AllowsGrant(grantType) {
 		return nil, oauth.NewError(oauth.UnauthorizedClient, "The client is not allowed this grant type.")
 	}
-	return grant(r, client, f)
+	resp, err := grant(r, client, f)
+	if err == nil {
+		h.Metrics.TokensIssued(client.ID, grantType)
+	}
+	return resp, err
 }

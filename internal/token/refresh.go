@@ -171,7 +171,9 @@ func (h *Handler) reuse(r *http.Request, client store.Client, old store.RefreshT
 	if err := h.Store.RevokeGrant(r.Context(), old.GrantID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, oauth.Unavailable(fmt.Errorf("revoke grant: %w", err))
 	}
-	h.Logger.WarnContext(r.Context(), "refresh token reused; grant revoked", "client_id", old.ClientID, "sub", old.UserID)
+	h.Metrics.RefreshReuse()
+	h.Logger.WarnContext(r.Context(), "refresh token reused; grant revoked", "event", "refresh_token.reuse_detected",
+		"client_id", old.ClientID, "user_id", old.UserID, "grant_id", old.GrantID)
 	return nil, invalidRefresh()
 }
 

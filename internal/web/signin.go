@@ -148,7 +148,8 @@ func (s *Site) postSignIn(w http.ResponseWriter, r *http.Request) {
 	err = s.checkPassword(r.Context(), user, found, r.PostForm.Get("password"))
 	switch {
 	case errors.Is(err, errBadCredentials):
-		s.logger().InfoContext(r.Context(), "sign-in failed", "ip", s.ClientIP(r).String())
+		s.logger().InfoContext(r.Context(), "sign-in failed", "event", "signin.failed", "reason", signInFailure(user, found),
+			"user_id", user.ID, "ip", s.ClientIP(r).String())
 		form.Message = signInFailed
 		s.RenderForm(w, http.StatusBadRequest, s.pages().signin, form, FormActionAny)
 		return
@@ -170,8 +171,21 @@ func (s *Site) postSignIn(w http.ResponseWriter, r *http.Request) {
 		s.Unavailable(w, r)
 		return
 	}
-	s.logger().InfoContext(r.Context(), "signed in", "user_id", user.ID)
+	s.logger().InfoContext(r.Context(), "signed in", "event", "signin", "user_id", user.ID)
 	http.Redirect(w, r, form.ReturnTo, http.StatusSeeOther)
+}
+
+// signInFailure says, for the operator's log only, why a sign-in failed:
+// the page says the same to everyone (UI-06). The name typed is not
+// logged: it is sometimes a password typed in the wrong field.
+func signInFailure(user store.User, found bool) string {
+	switch {
+	case !found:
+		return "unknown user"
+	case user.Disabled:
+		return "account disabled"
+	}
+	return "wrong password"
 }
 
 // signInCharges returns the budgets one sign-in attempt spends. From a

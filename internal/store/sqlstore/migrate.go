@@ -101,8 +101,7 @@ var migrations = []migration{
 	{version: 3, statements: migration3},
 	{version: 4, statements: migration4},
 	{version: 5, statements: migration5},
-	// Version 6 is taken by work on another branch; versions are applied
-	// one by one, each unless recorded, so a gap is harmless until it lands.
+	{version: 6, statements: migration6},
 	{version: 7, statements: migration7},
 	{version: 8, statements: migration8},
 }
@@ -193,6 +192,20 @@ var migration4 = []string{
 // RevokeEndsGrant). Existing clients keep revoking the token alone.
 var migration5 = []string{
 	`ALTER TABLE clients ADD COLUMN revoke_ends_grant BOOLEAN NOT NULL DEFAULT FALSE`,
+}
+
+// migration6 serves the operator's command line: a client's previous
+// secret, which authenticates it until the grace of a rotation ends
+// (store.Clients.RotateClientSecret), and the ids of deleted users, which
+// are never given out again (store.Users.DeleteUser). An older grantd
+// ignores both: it knows only the current secret.
+var migration6 = []string{
+	`ALTER TABLE clients ADD COLUMN previous_secret_hash TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE clients ADD COLUMN previous_secret_expires_at BIGINT`,
+	`CREATE TABLE deleted_users (
+		id         TEXT PRIMARY KEY,
+		deleted_at BIGINT NOT NULL
+	)`,
 }
 
 // migration7 adds the scopes' descriptions (store.Scope), shown on the

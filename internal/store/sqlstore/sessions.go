@@ -76,6 +76,14 @@ func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
 	return err
 }
 
+// DeleteUserSessions deletes every session of the user. Deleting none is
+// not an error.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
+	_, err := s.exec(ctx, fmt.Sprintf("delete the sessions of user %q", userID),
+		`DELETE FROM sessions WHERE user_id = $1`, userID)
+	return err
+}
+
 const (
 	keyColumns = `id, algorithm, private_key, created_at, activates_at, retires_at`
 	// keyOrder puts, for each algorithm, the key that signs last.

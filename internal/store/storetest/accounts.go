@@ -29,6 +29,9 @@ func testClients(t *testing.T, s store.Store) {
 			TokenMode:       store.TokenModeLocal,
 			Disabled:        true,
 			CreatedAt:       at(1500 * time.Millisecond),
+			// As a rotation with a grace leaves it.
+			PreviousSecretHash:      "sha256$9c01",
+			PreviousSecretExpiresAt: at(time.Hour),
 		},
 		{ID: "bare", Name: "no lists at all", CreatedAt: at(0)},
 	}

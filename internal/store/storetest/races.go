@@ -85,15 +85,43 @@ func testConcurrentAttempts(t *testing.T, s store.Store) {
 // testConcurrentRevokeRotate: a grant revoked while its refresh token is
 // being rotated never keeps a live generation, whichever commits first.
 func testConcurrentRevokeRotate(t *testing.T, s store.Store) {
+	raceRevokeRotate(t, s, func(user string, gr store.Grant, now time.Time) error {
+		return s.RevokeGrant(t.Context(), gr.ID, now)
+	})
+}
+
+// testConcurrentRevokeUserRotate: the same when every grant of the user is
+// revoked (`grantd grant revoke --user`, `grantd user disable`).
+func testConcurrentRevokeUserRotate(t *testing.T, s store.Store) {
+	raceRevokeRotate(t, s, func(user string, _ store.Grant, now time.Time) error {
+		_, err := s.RevokeUserGrants(t.Context(), user, now)
+		return err
+	})
+}
+
+// testConcurrentDeleteUserRotate: the same when the user is deleted.
+func testConcurrentDeleteUserRotate(t *testing.T, s store.Store) {
+	raceRevokeRotate(t, s, func(user string, _ store.Grant, now time.Time) error {
+		return s.DeleteUser(t.Context(), user, now)
+	})
+}
+
+// raceRevokeRotate races revoke, which must end the grant gr of user, with
+// a chain of rotations of its refresh token, and checks that no generation
+// is left live. Odd trials race on a family older than grants, which has
+// no grants row to lock (see RevokeGrant).
+func raceRevokeRotate(t *testing.T, s store.Store, revoke func(user string, gr store.Grant, now time.Time) error) {
 	ctx := t.Context()
 	const trials, chain = 20, 20
 	now := at(time.Hour)
 	for trial := range 2 * trials {
-		// Odd trials race on a family older than grants, which has no grants
-		// row to lock (see RevokeGrant).
 		legacy := trial%2 == 1
+		user := fmt.Sprintf("user-t%d", trial)
+		ensureUser(t, s, user)
 		gr := newGrantRecord(fmt.Sprintf("grant-%d", trial), at(0))
+		gr.UserID = user
 		gen1 := newRefresh(fmt.Sprintf("t%d-gen-1", trial), gr.ID, at(0))
+		gen1.UserID = user
 		if legacy {
 			mustOK(t, s.CreateRefreshToken(ctx, gen1), "create a family without a grant")
 		} else {
@@ -105,11 +133,12 @@ func testConcurrentRevokeRotate(t *testing.T, s store.Store) {
 		)
 		errs := race(2, func(i int) error {
 			if i == 0 {
-				return s.RevokeGrant(ctx, gr.ID, now)
+				return revoke(user, gr, now)
 			}
 			prev := gen1
 			for k := 2; k <= chain; k++ {
 				next := nextGen(prev, fmt.Sprintf("t%d-gen-%d", trial, k), now)
+				next.UserID = user
 				err := Rotate(ctx, s, prev.Hash, next, now)
 				if errors.Is(err, store.ErrConflict) {
 					return nil // the revocation came first
