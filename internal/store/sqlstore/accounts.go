@@ -9,7 +9,7 @@ import (
 )
 
 const clientColumns = `id, secret_hash, public, name, redirect_uris, grant_types, scopes, auth_method, audience,
-	introspect, revoke_ends_grant, token_mode, disabled, created_at`
+	introspect, revoke_ends_grant, token_mode, disabled, created_at, logo_uri, client_uri`
 
 const selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 
@@ -17,10 +17,10 @@ const selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 // taken.
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	_, err := s.exec(ctx, fmt.Sprintf("create client %q", c.ID),
-		`INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		`INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		c.ID, c.SecretHash, c.Public, c.Name, dbList(c.RedirectURIs), dbList(c.GrantTypes),
 		dbList(c.Scopes), c.AuthMethod, c.Audience, c.Introspect, c.RevokeEndsGrant, tokenMode(c.TokenMode), c.Disabled,
-		dbTime(c.CreatedAt))
+		dbTime(c.CreatedAt), c.LogoURI, c.ClientURI)
 	return err
 }
 
@@ -33,7 +33,7 @@ func (s *Store) Client(ctx context.Context, id string) (store.Client, error) {
 	)
 	err := s.readRow(ctx, s.st.client, id).
 		Scan(&c.ID, &c.SecretHash, &c.Public, &c.Name, &redirects, &grants, &scps, &c.AuthMethod, &c.Audience,
-			&c.Introspect, &c.RevokeEndsGrant, &c.TokenMode, &c.Disabled, &created)
+			&c.Introspect, &c.RevokeEndsGrant, &c.TokenMode, &c.Disabled, &created, &c.LogoURI, &c.ClientURI)
 	if err != nil {
 		return store.Client{}, fmt.Errorf("client %q: %w", id, notFound(err))
 	}

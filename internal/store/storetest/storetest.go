@@ -42,6 +42,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Grants/Lookup", testGrants},
 		{"Grants/Revoke", testRevokeGrant},
 		{"Grants/RevokeClient", testRevokeClientGrants},
+		{"Grants/RevokeUserGrant", testRevokeUserGrant},
+		{"Grants/LastUsed", testGrantLastUsed},
 		{"RefreshTokens/CreateRotate", testRefreshRotate},
 		{"RefreshTokens/RotateDecides", testRefreshRotateDecides},
 		{"RefreshTokens/RefusesForeignSuccessor", testRefreshRefusesForeignSuccessor},
@@ -158,8 +160,9 @@ func newGrantRecord(id string, created time.Time) store.Grant {
 		UserID:    "user-1",
 		Scopes:    []string{"openid", "offline_access"},
 		Kind:      "urn:ietf:params:oauth:grant-type:device_code",
-		CreatedAt: created,
-		ExpiresAt: created.Add(familyLifetime),
+		CreatedAt:  created,
+		ExpiresAt:  created.Add(familyLifetime),
+		LastUsedAt: created,
 	}
 }
 
