@@ -155,11 +155,11 @@ func nextGen(prev store.RefreshToken, hash string, now time.Time) store.RefreshT
 // created and usable for the family lifetime.
 func newGrantRecord(id string, created time.Time) store.Grant {
 	return store.Grant{
-		ID:        id,
-		ClientID:  tvClient,
-		UserID:    "user-1",
-		Scopes:    []string{"openid", "offline_access"},
-		Kind:      "urn:ietf:params:oauth:grant-type:device_code",
+		ID:         id,
+		ClientID:   tvClient,
+		UserID:     "user-1",
+		Scopes:     []string{"openid", "offline_access"},
+		Kind:       "urn:ietf:params:oauth:grant-type:device_code",
 		CreatedAt:  created,
 		ExpiresAt:  created.Add(familyLifetime),
 		LastUsedAt: created,
