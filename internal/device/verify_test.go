@@ -28,7 +28,7 @@ const (
 	verifyAlicePassword = "alice's long password"
 	verifyBobPassword   = "bob's long password"
 	verifyClientName    = "Living-room TV"
-	verifyInvalid       = "That code is not valid. Check the code on your device and try again."
+	verifyInvalid       = "Check the code on your device and type it again. If your device shows a new code, use that one."
 	verifyWarning       = "Only approve if you started this on a device you have with you. If someone sent you this code, choose Deny."
 )
 
@@ -256,15 +256,22 @@ func TestVerifyInvalidCodesAlike(t *testing.T) {
 		{"outside alphabet", "AAAA-AAAA"},
 		{"empty", ""},
 	}
-	var first *webtest.Response
+	var first string
 	for _, tt := range tests {
 		resp := verifyEnter(b, tt.code)
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, verifyInvalid) {
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, verifyInvalid) ||
+			!strings.Contains(resp.Body, "<h1>That code didn&#39;t work</h1>") {
 			t.Errorf("%s: status %d, want 400 with the generic message", tt.name, resp.StatusCode)
 		}
-		if first == nil {
-			first = resp
-		} else if resp.Body != first.Body {
+		// The field keeps what was typed; the rest of the page is the same.
+		typed := `value="` + tt.code + `"`
+		if !strings.Contains(resp.Body, typed) {
+			t.Errorf("%s: the field does not hold the typed %q", tt.name, tt.code)
+		}
+		body := strings.Replace(resp.Body, typed, `value=""`, 1)
+		if first == "" {
+			first = body
+		} else if body != first {
 			t.Errorf("%s: page differs from %s's", tt.name, tests[0].name)
 		}
 	}
@@ -278,8 +285,8 @@ func TestVerifyDecision(t *testing.T) {
 		state         store.DeviceState
 		title, detail string
 	}{
-		{"approve", store.DeviceApproved, "Device approved", "You can return to your device now."},
-		{"deny", store.DeviceDenied, "Request denied", "You can close this page. Your device will not be signed in."},
+		{"approve", store.DeviceApproved, "Device approved", "Living-room TV can now use your account."},
+		{"deny", store.DeviceDenied, "Request denied", "Living-room TV was not given access to your account."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.action, func(t *testing.T) {
@@ -287,8 +294,10 @@ func TestVerifyDecision(t *testing.T) {
 			f.grant("tv", "WDJBMJHT", nil, 10*time.Minute)
 			b := f.signedIn("alice", verifyAlicePassword)
 			resp := verifyChoose(b, verifyEnter(b, "wdjb-mjht"), tt.action)
-			if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, tt.title) || !strings.Contains(resp.Body, tt.detail) {
-				t.Errorf("status %d, want 200 with %q and %q", resp.StatusCode, tt.title, tt.detail)
+			for _, want := range []string{tt.title, tt.detail, `<a class="button secondary" href="/account">Your devices and apps</a>`} {
+				if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, want) {
+					t.Errorf("status %d, want 200 with %q", resp.StatusCode, want)
+				}
 			}
 			if strings.Contains(resp.Body, "device_code") {
 				t.Errorf("DEV-22: result page mentions device_code")
@@ -495,6 +504,59 @@ func TestVerifyPostWithoutSession(t *testing.T) {
 		resp := b.Post(path, url.Values{"user_code": {"BBBBBBBB"}})
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != web.SignInURL("/device") {
 			t.Errorf("POST %s without a session: %d to %q, want 303 to %q", path, resp.StatusCode, resp.Header.Get("Location"), web.SignInURL("/device"))
+		}
+	}
+}
+
+// TestVerifyExpiredWhileOpen: a code that expires between its confirm page
+// and the user's Approve or Deny gets a page that says so and asks for a
+// new code, rather than the empty form of an invalid one; nothing is
+// decided. A code decided meanwhile by someone else still gets the one
+// answer of DEV-09.
+func TestVerifyExpiredWhileOpen(t *testing.T) {
+	for _, action := range []string{"approve", "deny"} {
+		t.Run(action, func(t *testing.T) {
+			f := newVerifyFixture(t, web.Budgets{})
+			f.grant("tv", "WDJBMJHT", nil, 10*time.Minute)
+			f.grant("tv", "BCDFGHJK", nil, 10*time.Minute)
+			b := f.signedIn("alice", verifyAlicePassword)
+			confirm, other := verifyEnter(b, "WDJB-MJHT"), verifyEnter(b, "BCDF-GHJK")
+			f.decide("BCDFGHJK", true)
+			f.clock.Add(10 * time.Minute)
+			resp := verifyChoose(b, confirm, action)
+			for _, want := range []string{"<h1>This code has expired</h1>", "This code has expired — start again on your device.",
+				`<label for="user_code">User code</label>`, `required value="">`} {
+				if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, want) {
+					t.Errorf("expired while open: status %d, want 400 with %q", resp.StatusCode, want)
+				}
+			}
+			if got := f.state("WDJBMJHT").State; got != store.DevicePending {
+				t.Errorf("state %s, want pending: an expired code is not decided", got)
+			}
+			resp = verifyChoose(b, other, action)
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, verifyInvalid) ||
+				strings.Contains(resp.Body, "expired") {
+				t.Errorf("decided meanwhile: status %d, want 400 with the one answer of DEV-09", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// TestVerifyMistypedCodeKept: a mistyped code stays in the field, escaped,
+// so that the user mends it instead of typing it all again.
+func TestVerifyMistypedCodeKept(t *testing.T) {
+	f := newVerifyFixture(t, web.Budgets{})
+	f.grant("tv", "WDJBMJHT", nil, 10*time.Minute)
+	b := f.signedIn("alice", verifyAlicePassword)
+	for _, tt := range []struct{ typed, field string }{
+		{"WDJB-MJHX", `value="WDJB-MJHX"`},
+		{"wdjb mjh", `value="wdjb mjh"`},
+		{`WDJB"<b>`, `value="WDJB&#34;&lt;b&gt;"`},
+		{strings.Repeat("W", 65), `required value="">`}, // longer than any code: not echoed
+	} {
+		resp := verifyEnter(b, tt.typed)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, tt.field) {
+			t.Errorf("typed %q: status %d, want 400 with %s", tt.typed, resp.StatusCode, tt.field)
 		}
 	}
 }

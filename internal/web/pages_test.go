@@ -166,7 +166,8 @@ func TestSignInFormAction(t *testing.T) {
 
 // TestErrorPageLink: the error page's way on depends on the page that
 // failed; after an /authorize error it offers no link, since the request's
-// redirect URI may be what failed and /device would be the wrong flow.
+// redirect URI may be what failed and /device would be the wrong flow: its
+// messages say to go back to the application, once.
 func TestErrorPageLink(t *testing.T) {
 	f := newFixture(t, false, nil)
 	for _, tc := range []struct {
@@ -174,17 +175,18 @@ func TestErrorPageLink(t *testing.T) {
 	}{
 		{"/device", `href="/device">Start over</a>`, ""},
 		{"/device/decision", `href="/device">Start over</a>`, ""},
-		{"/signin", `href="/device">Start over</a>`, ""},
-		{"/account", `href="/account">Back to your account</a>`, "Start over"},
-		{"/authorize", "Go back to the app you came from", "Start over"},
-		{"/authorize/consent", "Go back to the app you came from", "Start over"},
-		{"/authorizex", `href="/device">Start over</a>`, ""},
+		{"/signin", `href="/">Go to the start page</a>`, "Start over"},
+		{"/account", `href="/account">Back to your devices and apps</a>`, "Start over"},
+		{"/account/revoke", `href="/account">Back to your devices and apps</a>`, "Start over"},
+		{"/authorize", "</h1>", `class="button`},
+		{"/authorize/consent", "</h1>", `class="button`},
+		{"/authorizex", `href="/">Go to the start page</a>`, ""},
 	} {
 		rec := httptest.NewRecorder()
-		f.site.Error(rec, httptest.NewRequest(http.MethodGet, tc.path, nil), http.StatusBadRequest, "Something is wrong.")
+		f.site.Error(rec, httptest.NewRequest(http.MethodGet, tc.path, nil), http.StatusBadRequest, web.Msg("error.choose"))
 		body := rec.Body.String()
-		if rec.Code != http.StatusBadRequest || !strings.Contains(body, tc.want) || !strings.Contains(body, "Something is wrong.") ||
-			(tc.notWant != "" && strings.Contains(body, tc.notWant)) {
+		if rec.Code != http.StatusBadRequest || !strings.Contains(body, tc.want) || !strings.Contains(body, "Choose Approve or Deny.") ||
+			!strings.Contains(body, "<h1>That didn&#39;t work</h1>") || (tc.notWant != "" && strings.Contains(body, tc.notWant)) {
 			t.Errorf("error page after %s: %d, want it to contain %q and not %q:\n%s", tc.path, rec.Code, tc.want, tc.notWant, body)
 		}
 	}
