@@ -36,6 +36,8 @@ func (e *environment) createClient(ctx context.Context, args []string) error {
 	fs.StringVar(&spec.TokenMode, "token-mode", "local", "what the client's device grants yield: local (grantd's tokens) or "+
 		"passthrough (the upstream provider's tokens of the user's sign-in)")
 	fs.BoolVar(&spec.RevokeEndsGrant, "revoke-ends-grant", false, "revoking one of the client's access tokens revokes its whole grant (refresh and access tokens)")
+	fs.StringVar(&spec.LogoURI, "logo-uri", "", "an https URL of the client's logo, shown on the consent page (browsers load it; grantd never does)")
+	fs.StringVar(&spec.ClientURI, "client-uri", "", "an https URL of the client's home page, linked from the consent page")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -70,8 +72,10 @@ func (e *environment) createClient(ctx context.Context, args []string) error {
 		Introspect   bool     `json:"introspect"`
 		EndsGrant    bool     `json:"revoke_ends_grant"`
 		TokenMode    string   `json:"token_mode"`
+		LogoURI      string   `json:"logo_uri,omitempty"`
+		ClientURI    string   `json:"client_uri,omitempty"`
 	}{c.ID, created.GeneratedSecret, c.Name, c.Public, method, nonNil(c.RedirectURIs), c.GrantTypes,
-		strings.Join(c.Scopes, " "), c.Audience, c.Introspect, c.RevokeEndsGrant, c.TokenMode})
+		strings.Join(c.Scopes, " "), c.Audience, c.Introspect, c.RevokeEndsGrant, c.TokenMode, c.LogoURI, c.ClientURI})
 }
 
 // createUser is `grantd user create`.

@@ -59,6 +59,9 @@ type ClientSpec struct {
 	RevokeEndsGrant bool
 	// TokenMode is local (default) or passthrough (store.Client.TokenMode).
 	TokenMode string
+	// LogoURI and ClientURI are the client's logo and home page, https
+	// URLs the consent page shows (store.Client.LogoURI, ClientURI).
+	LogoURI, ClientURI string
 }
 
 // CreatedClient is a stored client, with its secret in clear text only when
@@ -99,6 +102,12 @@ func CreateClient(ctx context.Context, st store.Store, r io.Reader, now time.Tim
 		}
 		c.Audience = spec.Audience
 	}
+	if c.LogoURI, err = checkPageURL("logo URI", spec.LogoURI); err != nil {
+		return CreatedClient{}, err
+	}
+	if c.ClientURI, err = checkPageURL("client URI", spec.ClientURI); err != nil {
+		return CreatedClient{}, err
+	}
 	if c.RedirectURIs, err = checkRedirectURIs(spec.RedirectURIs); err != nil {
 		return CreatedClient{}, err
 	}
@@ -134,6 +143,26 @@ func CreateClient(ctx context.Context, st store.Store, r io.Reader, now time.Tim
 	}
 	out.Client = c
 	return out, nil
+}
+
+// pageHost is the host (and port) a URL shown on the pages may name: the
+// logo's origin becomes a source of the consent page's
+// Content-Security-Policy.
+var pageHost = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$`)
+
+// checkPageURL checks an optional URL the consent page shows: absolute
+// https with a plain host, no user info and no fragment. grantd never
+// fetches it; the browser does, so nothing else may be shown.
+func checkPageURL(what, v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.User != nil || u.Fragment != "" ||
+		!pageHost.MatchString(u.Host) || len(v) > 2000 {
+		return "", fmt.Errorf("%s %q: must be an absolute https:// URL with a host name, no user info and no fragment", what, v)
+	}
+	return v, nil
 }
 
 // checkAuthMethod maps the method an operator gave to its RFC 8414 name.

@@ -62,6 +62,7 @@ func defaults(t *testing.T) Config {
 		RefreshTokenGrace:     5 * time.Second,
 		AuthCodeTTL:           time.Minute,
 		KeyReloadInterval:     30 * time.Second,
+		SiteName:              "grantd",
 	}
 }
 
@@ -129,6 +130,10 @@ var field = map[string]func(Config) any{
 	"GRANTD_KEY_RELOAD_INTERVAL":      func(c Config) any { return c.KeyReloadInterval },
 	"GRANTD_SHUTDOWN_DELAY":           func(c Config) any { return c.ShutdownDelay },
 	"GRANTD_REQUIRE_PKCE":             func(c Config) any { return c.RequirePKCE },
+	"GRANTD_SITE_NAME":                func(c Config) any { return c.SiteName },
+	"GRANTD_SITE_LOGO_URL":            func(c Config) any { return c.SiteLogoURL },
+	"GRANTD_SITE_ACCENT":              func(c Config) any { return c.SiteAccent },
+	"GRANTD_SITE_SUPPORT_URL":         func(c Config) any { return c.SiteSupportURL },
 }
 
 func prefixes(s ...string) []netip.Prefix {
@@ -209,6 +214,13 @@ var goodValues = []struct {
 	{"GRANTD_KEY_RELOAD_INTERVAL", "500ms", 500 * time.Millisecond},
 	{"GRANTD_SHUTDOWN_DELAY", "10s", 10 * time.Second},
 	{"GRANTD_REQUIRE_PKCE", "true", true},
+	{"GRANTD_SITE_NAME", "Lights Incorporated", "Lights Incorporated"},
+	{"GRANTD_SITE_NAME", " Énergie Zürich ", "Énergie Zürich"},
+	{"GRANTD_SITE_LOGO_URL", "https://cdn.example.com/logo.svg", "https://cdn.example.com/logo.svg"},
+	{"GRANTD_SITE_LOGO_URL", "https://cdn.example.com:8443/a/logo.png?v=2", "https://cdn.example.com:8443/a/logo.png?v=2"},
+	{"GRANTD_SITE_ACCENT", "#1D4ED8", "#1d4ed8"},
+	{"GRANTD_SITE_ACCENT", "#0a5", "#00aa55"},
+	{"GRANTD_SITE_SUPPORT_URL", "https://help.example.com/grantd", "https://help.example.com/grantd"},
 }
 
 func TestLoadGoodValues(t *testing.T) {
@@ -322,6 +334,20 @@ var badValues = []struct {
 	{"GRANTD_SHUTDOWN_DELAY", "2m"},
 	{"GRANTD_SHUTDOWN_DELAY", "-1s"},
 	{"GRANTD_REQUIRE_PKCE", "maybe"},
+	{"GRANTD_SITE_NAME", strings.Repeat("n", 65)},
+	{"GRANTD_SITE_NAME", "Lights\x1b[31mInc"},
+	{"GRANTD_SITE_LOGO_URL", "http://cdn.example.com/logo.svg"},   // not https
+	{"GRANTD_SITE_LOGO_URL", "/static/logo.svg"},                  // not absolute
+	{"GRANTD_SITE_LOGO_URL", "https://user:pw@cdn.example.com/l"}, // user info
+	{"GRANTD_SITE_LOGO_URL", "https://cdn.example.com;x/l.svg"},   // a host a CSP source cannot hold
+	{"GRANTD_SITE_LOGO_URL", "data:image/svg+xml,<svg/>"},
+	{"GRANTD_SITE_ACCENT", "blue"},
+	{"GRANTD_SITE_ACCENT", "#1d4ed8; } body { display: none"}, // CSS injection
+	{"GRANTD_SITE_ACCENT", "#12345"},
+	{"GRANTD_SITE_ACCENT", "1d4ed8"},
+	{"GRANTD_SITE_ACCENT", "#ggg"},
+	{"GRANTD_SITE_SUPPORT_URL", "javascript:alert(1)"},
+	{"GRANTD_SITE_SUPPORT_URL", "http://help.example.com"},
 }
 
 func TestLoadBadValues(t *testing.T) {
