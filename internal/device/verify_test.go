@@ -524,7 +524,8 @@ func TestVerifyExpiredWhileOpen(t *testing.T) {
 			f.decide("BCDFGHJK", true)
 			f.clock.Add(10 * time.Minute)
 			resp := verifyChoose(b, confirm, action)
-			for _, want := range []string{"<h1>This code has expired</h1>", "This code has expired — start again on your device.",
+			for _, want := range []string{"<h1>This code has expired — start again on your device</h1>",
+				"When you start again, your device shows a new code: enter it here.",
 				`<label for="user_code">User code</label>`, `required value="">`} {
 				if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, want) {
 					t.Errorf("expired while open: status %d, want 400 with %q", resp.StatusCode, want)

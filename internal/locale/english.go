@@ -36,8 +36,8 @@ var english = map[Key]string{
 	"enter.submit":        "Continue",
 	"enter.invalid_title": "That code didn't work",
 	"enter.invalid_lead":  "Check the code on your device and type it again. If your device shows a new code, use that one.",
-	"enter.expired_title": "This code has expired",
-	"enter.expired_lead":  "This code has expired — start again on your device.",
+	"enter.expired_title": "This code has expired — start again on your device",
+	"enter.expired_lead":  "When you start again, your device shows a new code: enter it here.",
 
 	// The approve-or-deny page.
 	"confirm.title":   "Approve this device?",
@@ -151,4 +151,10 @@ var english = map[Key]string{
 	"in.minutes.other": "in {n} minutes",
 	"in.hours.one":     "in {n} hour",
 	"in.hours.other":   "in {n} hours",
+
+	// The built-in scopes' descriptions (package scopes).
+	"scope.openid":         "Know which account is yours",
+	"scope.email":          "See your e-mail address",
+	"scope.profile":        "See your user name",
+	"scope.offline_access": "Stay connected when you are not using it",
 }

@@ -31,8 +31,8 @@ var french = map[Key]string{
 	"enter.submit":        "Continuer",
 	"enter.invalid_title": "Ce code n'a pas fonctionné",
 	"enter.invalid_lead":  "Vérifiez le code sur votre appareil et saisissez-le à nouveau. Si votre appareil affiche un nouveau code, utilisez celui-ci.",
-	"enter.expired_title": "Ce code a expiré",
-	"enter.expired_lead":  "Ce code a expiré — recommencez sur votre appareil.",
+	"enter.expired_title": "Ce code a expiré — recommencez sur votre appareil",
+	"enter.expired_lead":  "Quand vous recommencez, votre appareil affiche un nouveau code : saisissez-le ici.",
 
 	"confirm.title":   "Autoriser cet appareil ?",
 	"confirm.lead":    "Un appareil demande à se connecter à votre compte.",
@@ -136,4 +136,10 @@ var french = map[Key]string{
 	"in.minutes.other": "dans {n} minutes",
 	"in.hours.one":     "dans {n} heure",
 	"in.hours.other":   "dans {n} heures",
+
+	// The built-in scopes' descriptions (package scopes).
+	"scope.openid":         "Savoir quel compte est le vôtre",
+	"scope.email":          "Voir votre adresse e-mail",
+	"scope.profile":        "Voir votre nom d'utilisateur",
+	"scope.offline_access": "Rester connecté quand vous ne l'utilisez pas",
 }

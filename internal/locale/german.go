@@ -31,8 +31,8 @@ var german = map[Key]string{
 	"enter.submit":        "Weiter",
 	"enter.invalid_title": "Dieser Code hat nicht funktioniert",
 	"enter.invalid_lead":  "Prüfen Sie den Code auf Ihrem Gerät und geben Sie ihn erneut ein. Zeigt Ihr Gerät einen neuen Code, verwenden Sie diesen.",
-	"enter.expired_title": "Dieser Code ist abgelaufen",
-	"enter.expired_lead":  "Dieser Code ist abgelaufen – beginnen Sie auf Ihrem Gerät von vorn.",
+	"enter.expired_title": "Dieser Code ist abgelaufen – beginnen Sie auf Ihrem Gerät von vorn",
+	"enter.expired_lead":  "Wenn Sie neu beginnen, zeigt Ihr Gerät einen neuen Code: Geben Sie ihn hier ein.",
 
 	"confirm.title":   "Dieses Gerät zulassen?",
 	"confirm.lead":    "Ein Gerät möchte sich bei Ihrem Konto anmelden.",
@@ -136,4 +136,10 @@ var german = map[Key]string{
 	"in.minutes.other": "in {n} Minuten",
 	"in.hours.one":     "in {n} Stunde",
 	"in.hours.other":   "in {n} Stunden",
+
+	// The built-in scopes' descriptions (package scopes).
+	"scope.openid":         "Wissen, welches Konto Ihres ist",
+	"scope.email":          "Ihre E-Mail-Adresse sehen",
+	"scope.profile":        "Ihren Benutzernamen sehen",
+	"scope.offline_access": "Verbunden bleiben, auch wenn Sie es nicht nutzen",
 }
