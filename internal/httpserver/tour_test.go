@@ -1,8 +1,10 @@
 package httpserver_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -138,7 +140,41 @@ func TestPagesInEveryLanguage(t *testing.T) {
 			if !strings.Contains(body, "<title>") || !strings.Contains(body, " · Lights Incorporated</title>") {
 				t.Errorf("%s: the title does not end with the site's name", what)
 			}
+			if dup := repeatedSentence(body); dup != "" {
+				t.Errorf("%s: says %q twice", what, dup)
+			}
 			webtest.CheckSecurityHeaders(t, what, p.resp)
 		}
 	}
+}
+
+var (
+	tag      = regexp.MustCompile(`<[^>]*>`)
+	heading  = regexp.MustCompile(`(?s)<h1>(.*?)</h1>`)
+	sentence = regexp.MustCompile(`[^.!?\n]{12,}[.!?]`)
+)
+
+// repeatedSentence returns a sentence the page's text says twice, or says
+// again after its heading, or "".
+func repeatedSentence(page string) string {
+	start, end := strings.Index(page, "<main"), strings.Index(page, "</main>")
+	if start < 0 || end < start {
+		return ""
+	}
+	norm := func(s string) string {
+		return strings.TrimRight(strings.Join(strings.Fields(html.UnescapeString(s)), " "), ".!?")
+	}
+	seen := map[string]bool{}
+	if h := heading.FindStringSubmatch(page); h != nil {
+		seen[norm(tag.ReplaceAllString(h[1], ""))] = true
+	}
+	text := html.UnescapeString(tag.ReplaceAllString(heading.ReplaceAllString(page[start:end], ""), "\n"))
+	for _, s := range sentence.FindAllString(text, -1) {
+		s = norm(s)
+		if seen[s] {
+			return s
+		}
+		seen[s] = true
+	}
+	return ""
 }

@@ -191,3 +191,38 @@ func TestErrorPageLink(t *testing.T) {
 		}
 	}
 }
+
+// TestTooManyRequestsSaysWhen: a 429 page is headed in plain words and
+// says when to try again, from the same wait as its Retry-After, in the
+// page's language.
+func TestTooManyRequestsSaysWhen(t *testing.T) {
+	f := newFixture(t, false, nil)
+	for _, tt := range []struct {
+		wait       time.Duration
+		lang       string
+		retryAfter string
+		want       []string
+	}{
+		{40 * time.Second, "", "40", []string{"<h1>Too many attempts</h1>", "You can try again in 40 seconds."}},
+		{7*time.Minute + 30*time.Second, "en-GB", "450", []string{"You can try again in 8 minutes."}},
+		{2 * time.Hour, "en", "7200", []string{"You can try again in 2 hours."}},
+		{1500 * time.Millisecond, "fr", "2", []string{"<h1>Trop de tentatives</h1>", "Vous pourrez réessayer dans 2 secondes."}},
+		{time.Minute, "de", "60", []string{"<h1>Zu viele Versuche</h1>", "Sie können es in 60 Sekunden erneut versuchen."}},
+	} {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/signin", nil)
+		r.Header.Set("Accept-Language", tt.lang)
+		f.site.TooManyRequests(rec, r, tt.wait)
+		if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != tt.retryAfter {
+			t.Errorf("wait %v: %d, Retry-After %q, want 429 and %s", tt.wait, rec.Code, rec.Header().Get("Retry-After"), tt.retryAfter)
+		}
+		for _, want := range tt.want {
+			if !strings.Contains(rec.Body.String(), want) {
+				t.Errorf("wait %v (%s): page lacks %q", tt.wait, tt.lang, want)
+			}
+		}
+		if strings.Contains(rec.Body.String(), "Wait a while") || strings.Contains(rec.Body.String(), "Too Many Requests") {
+			t.Errorf("wait %v: the page still says the old words", tt.wait)
+		}
+	}
+}
