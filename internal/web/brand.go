@@ -84,14 +84,18 @@ var hostChars = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$`)
 
 // assets are what the site serves besides pages, made from its Brand once.
 type assets struct {
+	brand      Brand // the Brand, its unusable URLs dropped
 	css        []byte
 	cssURL     string
 	favicon    []byte
 	logoOrigin string // the CSP source of the logo; "" for none
 }
 
-func (s *Site) brand() Brand {
-	b := s.Brand
+func (s *Site) brand() Brand { return s.assets().brand }
+
+// usable returns b with the default name when it has none, and without a
+// logo or help page that is not an https URL.
+func usable(b Brand) Brand {
 	if strings.TrimSpace(b.Name) == "" {
 		b.Name = DefaultSiteName
 	}
@@ -112,7 +116,7 @@ func (s *Site) assets() *assets {
 // makeAssets builds the stylesheet, with the accent when b has one, and
 // the icon in the accent colour.
 func makeAssets(b Brand) assets {
-	a := assets{css: stylesheet, favicon: favicon("#1d4ed8")}
+	a := assets{brand: usable(b), css: stylesheet, favicon: favicon("#1d4ed8")}
 	if accent, err := ParseAccent(b.Accent); err == nil && b.Accent != "" {
 		text := contrastText(accent)
 		a.css = append(append([]byte(nil), stylesheet...), fmt.Sprintf(
