@@ -2,9 +2,11 @@ package httpserver_test
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grantd/grantd/internal/web/webtest"
 )
@@ -97,5 +99,40 @@ func TestStartPage(t *testing.T) {
 	}
 	if nf := b.Get("/no-such-page"); nf.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /no-such-page: %d, want 404", nf.StatusCode)
+	}
+}
+
+// TestAccountLastUsed: /account shows when a device last used its grant —
+// its redemption, then its refreshes — to the day.
+func TestAccountLastUsed(t *testing.T) {
+	e := newEnv(t, nil)
+	id, secret := demoClient(e)
+	tokens := e.approvedTokens(id, secret, "lights:read", "alice")
+	b := webtest.NewBrowser(t, e.srv.URL, nil)
+	b.SignIn("alice", "correct horse battery")
+	lastUsed := func() string {
+		t.Helper()
+		page := b.Get("/account").Body
+		_, after, ok := strings.Cut(page, "<dt>Last used</dt>\n<dd>")
+		if !ok {
+			t.Fatalf("account page has no last use:\n%s", page)
+		}
+		used, _, _ := strings.Cut(after, "</dd>")
+		return used
+	}
+	if got := lastUsed(); got != "in the last 24 hours" {
+		t.Errorf("just redeemed: last used %q", got)
+	}
+	e.clock.Advance(3*24*time.Hour + time.Hour)
+	b.SignIn("alice", "correct horse battery") // the session of an hour has ended
+	if got := lastUsed(); got != "3 days ago" {
+		t.Errorf("three days on: last used %q", got)
+	}
+	r := e.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tokens.str("refresh_token")}}, basic(id, secret))
+	if r.status != http.StatusOK {
+		t.Fatalf("refresh: %d %s", r.status, r.raw)
+	}
+	if got := lastUsed(); got != "in the last 24 hours" {
+		t.Errorf("just refreshed: last used %q", got)
 	}
 }

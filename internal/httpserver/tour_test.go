@@ -140,6 +140,9 @@ func TestPagesInEveryLanguage(t *testing.T) {
 			if !strings.Contains(body, "<title>") || !strings.Contains(body, " · Lights Incorporated</title>") {
 				t.Errorf("%s: the title does not end with the site's name", what)
 			}
+			if strings.Contains(body, `class="account"`) && !strings.Contains(body, `<a class="manage" href="/account">`) {
+				t.Errorf("%s: a signed-in page without a link to /account", what)
+			}
 			if dup := repeatedSentence(body); dup != "" {
 				t.Errorf("%s: says %q twice", what, dup)
 			}
