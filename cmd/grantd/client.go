@@ -43,6 +43,9 @@ func addClientFlags(c *cmdline, f *clientFlags) {
 		"allow the client to introspect other clients' tokens (every client may introspect its own)")
 	c.StringVar(&f.spec.TokenMode, "token-mode", "", "what the client's device grants yield: `MODE` local "+
 		"(grantd's tokens) or passthrough (the upstream provider's tokens of the user's sign-in) (default local)")
+	c.StringVar(&f.spec.LogoURI, "logo-uri", "", "an https `URL` of the client's logo, shown on the consent page "+
+		"(browsers load it; grantd never does)")
+	c.StringVar(&f.spec.ClientURI, "client-uri", "", "an https `URL` of the client's home page, linked from the consent page")
 	c.BoolVar(&f.spec.RevokeEndsGrant, "revoke-ends-grant", false,
 		"revoking one of the client's access tokens revokes its whole grant (refresh and access tokens)")
 }
@@ -52,7 +55,7 @@ func (e *environment) createClient(ctx context.Context, args []string) error {
 	c := e.command("client create", `usage: grantd client create --id ID (--secret SECRET | --public) [--name NAME]
                             [--redirect-uri URI]... [--grant-type TYPE]... [--scope SCOPE]...
                             [--auth-method METHOD] [--audience URI] [--introspect] [--revoke-ends-grant]
-                            [--token-mode local|passthrough]
+                            [--token-mode local|passthrough] [--logo-uri URL] [--client-uri URL]
 
 Registers a client and prints it as JSON. Without --secret or --public a
 strong secret (256 random bits) is generated and printed once; grantd keeps
@@ -153,6 +156,7 @@ func (e *environment) updateClient(ctx context.Context, args []string) error {
 	c := e.command("client update", `usage: grantd client update ID [--name NAME] [--redirect-uri URI]... [--grant-type TYPE]...
                             [--scope SCOPE]... [--auth-method METHOD] [--audience URI]
                             [--introspect[=false]] [--revoke-ends-grant[=false]] [--token-mode MODE]
+                            [--logo-uri URL] [--client-uri URL]
 
 Changes the settings given and leaves the others as they are, then prints
 the client. A repeatable flag given replaces the whole list; given once
@@ -200,7 +204,7 @@ func clientUpdate(c *cmdline, f *clientFlags) admin.ClientUpdate {
 	}
 	u.RedirectURIs, u.GrantTypes, u.Scopes = list("redirect-uri", f.redirects), list("grant-type", f.grants), list("scope", f.scopes)
 	for name, dst := range map[string]**string{"name": &u.Name, "auth-method": &u.AuthMethod, "audience": &u.Audience,
-		"token-mode": &u.TokenMode} {
+		"token-mode": &u.TokenMode, "logo-uri": &u.LogoURI, "client-uri": &u.ClientURI} {
 		if c.given(name) {
 			v := c.Lookup(name).Value.String()
 			*dst = &v

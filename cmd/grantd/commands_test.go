@@ -117,6 +117,9 @@ func testClientUpdate(t *testing.T, db string) {
 		{[]string{"--introspect"}, object{"introspect": true}, ""},
 		{[]string{"--revoke-ends-grant"}, object{"revoke_ends_grant": true}, ""},
 		{[]string{"--introspect=false"}, object{"introspect": false}, ""},
+		{[]string{"--token-mode", "passthrough"}, object{"token_mode": "passthrough"}, ""},
+		{[]string{"--logo-uri", "https://cdn.example/tv.png", "--client-uri", "https://tv.example/"},
+			object{"logo_uri": "https://cdn.example/tv.png", "client_uri": "https://tv.example/"}, ""},
 		{[]string{"--scope", ""}, object{"scope": ""}, "has no scopes"},
 	}
 	want := ok[object](t, db, "", "client", "show", "tv")
@@ -142,6 +145,8 @@ func testClientUpdate(t *testing.T, db string) {
 		}
 	}
 	fails(t, db, 1, "needs a redirect URI", "client", "update", "web", "--redirect-uri", "")
+	fails(t, db, 1, `token mode "remote"`, "client", "update", "tv", "--token-mode", "remote")
+	fails(t, db, 1, "must be an absolute https:// URL", "client", "update", "tv", "--logo-uri", "http://cdn.example/tv.png")
 }
 
 func jsonOf(v any) string {

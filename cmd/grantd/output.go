@@ -32,6 +32,8 @@ type clientView struct {
 	Introspect   bool     `json:"introspect"`
 	EndsGrant    bool     `json:"revoke_ends_grant"`
 	TokenMode    string   `json:"token_mode"`
+	LogoURI      string   `json:"logo_uri,omitempty"`
+	ClientURI    string   `json:"client_uri,omitempty"`
 	Disabled     bool     `json:"disabled"`
 	CreatedAt    string   `json:"created_at"`
 	// PreviousValidUntil is when a rotated-out secret stops working.
@@ -47,7 +49,7 @@ func viewClient(c store.Client, now time.Time) clientView {
 	}
 	v := clientView{ClientID: c.ID, ClientName: c.Name, Public: c.Public, AuthMethod: method,
 		RedirectURIs: nonNil(c.RedirectURIs), GrantTypes: nonNil(c.GrantTypes), Scope: strings.Join(c.Scopes, " "),
-		Audience: c.Audience, Introspect: c.Introspect, EndsGrant: c.RevokeEndsGrant, TokenMode: tokenMode(c.TokenMode), Disabled: c.Disabled,
+		Audience: c.Audience, Introspect: c.Introspect, EndsGrant: c.RevokeEndsGrant, TokenMode: tokenMode(c.TokenMode), LogoURI: c.LogoURI, ClientURI: c.ClientURI, Disabled: c.Disabled,
 		CreatedAt: timestamp(c.CreatedAt)}
 	if c.PreviousSecretHash != "" && now.Before(c.PreviousSecretExpiresAt) {
 		v.PreviousValidUntil = timestamp(c.PreviousSecretExpiresAt)

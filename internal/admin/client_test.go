@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -40,5 +41,41 @@ func TestCreateClientIdentity(t *testing.T) {
 	}
 	if err := v.Check(ctx, c.SecretHash, sec+"x"); err == nil {
 		t.Error("the stored hash checks against a wrong secret")
+	}
+}
+
+// TestCreateClientPageURLs: a client's logo and home page, which the
+// consent page shows and browsers load, must be plain https URLs.
+func TestCreateClientPageURLs(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	for i, tt := range []struct {
+		logo, home string
+		ok         bool
+	}{
+		{"", "", true},
+		{"https://cdn.example.com/acme.png", "https://acme.example.com/", true},
+		{"https://cdn.example.com:8443/a.svg?v=1", "", true},
+		{"http://cdn.example.com/acme.png", "", false},
+		{"", "javascript:alert(1)", false},
+		{"data:image/png;base64,AAAA", "", false},
+		{"https://user@cdn.example.com/a.png", "", false},
+		{"", "https://acme.example.com/#x", false},
+		{"https://cdn.example.com;evil/a.png", "", false},
+		{"/logo.png", "", false},
+	} {
+		id := fmt.Sprintf("client-%d", i)
+		_, err := CreateClient(ctx, st, rand.Reader, now, ClientSpec{ID: id, Public: true, LogoURI: tt.logo, ClientURI: tt.home})
+		if (err == nil) != tt.ok {
+			t.Errorf("logo %q, home %q: error %v, want ok %v", tt.logo, tt.home, err, tt.ok)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		c, err := st.Client(ctx, id)
+		if err != nil || c.LogoURI != tt.logo || c.ClientURI != tt.home {
+			t.Errorf("stored %q %q (%v), want %q %q", c.LogoURI, c.ClientURI, err, tt.logo, tt.home)
+		}
 	}
 }

@@ -37,6 +37,9 @@ type ClientSpec struct {
 	RevokeEndsGrant bool
 	// TokenMode is local (default) or passthrough (store.Client.TokenMode).
 	TokenMode string
+	// LogoURI and ClientURI are the client's logo and home page, https
+	// URLs the consent page shows (store.Client.LogoURI, ClientURI).
+	LogoURI, ClientURI string
 }
 
 // CreatedClient is a stored client, with its secret in clear text only when
@@ -126,6 +129,12 @@ func buildClient(spec ClientSpec) (store.Client, []string, error) {
 		}
 		c.Audience = spec.Audience
 	}
+	if c.LogoURI, err = checkPageURL("logo URI", spec.LogoURI); err != nil {
+		return store.Client{}, nil, err
+	}
+	if c.ClientURI, err = checkPageURL("client URI", spec.ClientURI); err != nil {
+		return store.Client{}, nil, err
+	}
 	if c.RedirectURIs, err = checkRedirectURIs(spec.RedirectURIs); err != nil {
 		return store.Client{}, nil, err
 	}
@@ -171,7 +180,7 @@ func checkClient(c store.Client) ([]string, error) {
 // public never changes.
 type ClientUpdate struct {
 	Name, AuthMethod, Audience       *string
-	TokenMode                        *string
+	TokenMode, LogoURI, ClientURI    *string
 	RedirectURIs, GrantTypes, Scopes *[]string
 	Introspect, RevokeEndsGrant      *bool
 	Disabled                         *bool
@@ -186,8 +195,10 @@ func UpdateClient(ctx context.Context, st store.Clients, id string, u ClientUpda
 	}
 	spec := ClientSpec{ID: c.ID, Public: c.Public, Name: c.Name, RedirectURIs: c.RedirectURIs, GrantTypes: c.GrantTypes,
 		Scopes: c.Scopes, AuthMethod: c.AuthMethod, Audience: c.Audience, Introspect: c.Introspect,
-		RevokeEndsGrant: c.RevokeEndsGrant, TokenMode: c.TokenMode}
+		RevokeEndsGrant: c.RevokeEndsGrant, TokenMode: c.TokenMode, LogoURI: c.LogoURI, ClientURI: c.ClientURI}
 	set(&spec.Name, u.Name)
+	set(&spec.LogoURI, u.LogoURI)
+	set(&spec.ClientURI, u.ClientURI)
 	set(&spec.TokenMode, u.TokenMode)
 	set(&spec.AuthMethod, u.AuthMethod)
 	set(&spec.Audience, u.Audience)

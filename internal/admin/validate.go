@@ -96,3 +96,23 @@ func checkRedirectURIs(uris []string) ([]string, error) {
 func privateUseScheme(scheme string) bool {
 	return strings.Contains(scheme, ".") && !strings.HasPrefix(scheme, ".") && !strings.HasSuffix(scheme, ".")
 }
+
+// pageHost is the host (and port) a URL shown on the pages may name: the
+// logo's origin becomes a source of the consent page's
+// Content-Security-Policy.
+var pageHost = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$`)
+
+// checkPageURL checks an optional URL the consent page shows: absolute
+// https with a plain host, no user info and no fragment. grantd never
+// fetches it; the browser does, so nothing else may be shown.
+func checkPageURL(what, v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.User != nil || u.Fragment != "" ||
+		!pageHost.MatchString(u.Host) || len(v) > 2000 {
+		return "", fmt.Errorf("%s %q: must be an absolute https:// URL with a host name, no user info and no fragment", what, v)
+	}
+	return v, nil
+}

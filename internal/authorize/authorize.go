@@ -50,7 +50,7 @@ func (p *Pages) authorize(w http.ResponseWriter, r *http.Request) {
 		p.redirectError(w, r, req, oauth.NewError(ConsentRequired, "The user has not consented to this request."))
 		return
 	}
-	p.renderConsent(w, req, sess, user)
+	p.renderConsent(w, r, req, sess, user)
 }
 
 // validRequest runs steps 1 and 2. A bad client or redirect URI gets an

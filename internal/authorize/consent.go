@@ -23,9 +23,13 @@ type consentPage struct {
 	Account *web.Account
 	CSRF    string
 	Client  string
-	Scopes  []scopes.Described
-	Host    string
-	Fields  []field
+	// Logo and Website are the client's registered https logo and home
+	// page, "" when it has none; WebsiteHost is the home page's host, the
+	// link's text.
+	Logo, Website, WebsiteHost string
+	Scopes                     []scopes.Described
+	Host                       string
+	Fields                     []field
 }
 
 // field is a hidden field of the consent form.
@@ -35,7 +39,7 @@ type field struct{ Name, Value string }
 // will be sent, and Approve and Deny. The form carries the request's
 // parameters, and its CSRF token is bound to the session and to a digest of
 // them, so a changed field fails the check (AZ-24, RFC 6749 §10.12).
-func (p *Pages) renderConsent(w http.ResponseWriter, req *request, sess web.Session, user store.User) {
+func (p *Pages) renderConsent(w http.ResponseWriter, r *http.Request, req *request, sess web.Session, user store.User) {
 	params := carriedParams(req.params)
 	var fields []field
 	for _, name := range carried {
@@ -62,7 +66,16 @@ func (p *Pages) renderConsent(w http.ResponseWriter, req *request, sess web.Sess
 		Host:    host,
 		Fields:  fields,
 	}
-	p.Site.RenderForm(w, http.StatusOK, p.consent, page, web.FormActionSelf+" "+cspSource(req.redirectURI))
+	csp := web.CSP{FormAction: web.FormActionSelf + " " + cspSource(req.redirectURI)}
+	// The browser loads the logo; the server never fetches it.
+	if origin, err := web.HTTPSOrigin(req.client.LogoURI); err == nil {
+		page.Logo, csp.Images = req.client.LogoURI, []string{origin}
+	}
+	if _, err := web.HTTPSOrigin(req.client.ClientURI); err == nil {
+		u, _ := url.Parse(req.client.ClientURI)
+		page.Website, page.WebsiteHost = req.client.ClientURI, u.Host
+	}
+	p.Site.RenderCSP(w, r, http.StatusOK, p.consent, page, csp)
 }
 
 // decide serves POST /authorize/consent. It checks the CSRF token against
@@ -109,7 +122,7 @@ func (p *Pages) decide(w http.ResponseWriter, r *http.Request) {
 			"user_id", user.ID, "scope", strings.Join(req.scopes, " "))
 		p.issue(w, r, req, sess, user)
 	default:
-		p.Site.Error(w, r, http.StatusBadRequest, "Choose Approve or Deny.")
+		p.Site.Error(w, r, http.StatusBadRequest, web.Msg("error.choose"))
 	}
 }
 

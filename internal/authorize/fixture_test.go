@@ -247,7 +247,7 @@ func consentForm(t *testing.T, page *webtest.Response) url.Values {
 	}
 	form := url.Values{}
 	for _, name := range []string{"csrf_token", "response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
-		"code_challenge", "code_challenge_method", "resource", "prompt", "max_age", "response_mode", "auth_since"} {
+		"code_challenge", "code_challenge_method", "resource", "prompt", "max_age", "response_mode", "auth_since", "ui_locales"} {
 		if strings.Contains(page.Body, `<input type="hidden" name="`+name+`" value="`) {
 			form.Set(name, webtest.Hidden(page.Body, name))
 		}

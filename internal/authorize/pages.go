@@ -40,15 +40,17 @@ type Pages struct {
 	// public clients must always send one (AZ-07).
 	RequirePKCE bool
 
-	once    sync.Once
-	consent *web.Page
-	account *web.Page
+	once      sync.Once
+	consent   *web.Page
+	account   *web.Page
+	revokeAsk *web.Page
 }
 
 func (p *Pages) setup() {
 	p.once.Do(func() {
 		p.consent = web.MustParsePage(pageTemplates, "templates/consent.html")
 		p.account = web.MustParsePage(pageTemplates, "templates/account.html")
+		p.revokeAsk = web.MustParsePage(pageTemplates, "templates/revoke.html")
 	})
 }
 
@@ -57,8 +59,9 @@ func (p *Pages) setup() {
 //	GET  /authorize          authorization request (RFC 6749 §4.1.1)
 //	POST /authorize          the same, form-encoded (OpenID Connect Core §3.1.2.1)
 //	POST /authorize/consent  Approve or Deny on the consent page
-//	GET  /account            linked apps and devices (DEV-23)
-//	POST /account/revoke     revoke everything of one client
+//	GET  /account            linked apps and devices, one entry per grant (DEV-23)
+//	GET  /account/revoke     ?grant=ID: confirm the revocation of one grant
+//	POST /account/revoke     revoke it
 func (p *Pages) Mount(mux *http.ServeMux) {
 	p.setup()
 	mux.Handle("GET /authorize", p.Site.Handler(http.HandlerFunc(p.authorize)))
@@ -70,6 +73,7 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /authorize", p.Site.Handler(http.HandlerFunc(p.authorize)))
 	mux.Handle("POST /authorize/consent", p.Site.Handler(http.HandlerFunc(p.decide)))
 	mux.Handle("GET /account", p.Site.Handler(http.HandlerFunc(p.showAccount)))
+	mux.Handle("GET /account/revoke", p.Site.Handler(http.HandlerFunc(p.askRevoke)))
 	mux.Handle("POST /account/revoke", p.Site.Handler(http.HandlerFunc(p.revoke)))
 }
 

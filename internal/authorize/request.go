@@ -16,6 +16,7 @@ import (
 
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/web"
 )
 
 // GrantType is the grant a client must be allowed to use this endpoint.
@@ -49,6 +50,7 @@ const (
 	paramRequest      = "request"
 	paramRequestURI   = "request_uri"
 	paramAuthSince    = "auth_since"
+	paramUILocales    = "ui_locales"
 )
 
 const (
@@ -60,31 +62,35 @@ const (
 )
 
 // carried lists the parameters the consent form carries and its CSRF token
-// is bound to. Other parameters (login_hint, ui_locales, ...) are ignored.
+// is bound to; ui_locales, so that the pages after it keep the language
+// the application asked for. Other parameters (login_hint, ...) are
+// ignored.
 var carried = []string{
 	paramResponseType, paramClientID, paramRedirectURI, paramScope, paramState, paramNonce,
 	paramChallenge, paramMethod, paramResource, paramPrompt, paramMaxAge, paramResponseMode, paramAuthSince,
+	paramUILocales,
 }
 
 // pageError is a problem with client_id or redirect_uri. It is shown to the
 // user on an error page and never redirected (AZ-01, AZ-03, AZ-04).
 type pageError struct {
 	status int
-	msg    string
+	msg    web.Message
 	// why says what is wrong in the operator's terms, for the log; the
 	// page says less.
 	why   string
 	cause error // a store failure, for the log; the page is then 503
 }
 
-func (e *pageError) Error() string { return e.msg }
+func (e *pageError) Error() string { return string(e.msg.Key) }
 
-// Messages of the error pages. They never echo the request.
-const (
-	msgUnreadable  = "This sign-in link could not be read. Go back to the application and try again."
-	msgClient      = "This sign-in link names no known application. Go back to the application and try again."
-	msgRedirect    = "This sign-in link does not lead back to an address registered for the application, so it was stopped."
-	msgRedirectCfg = "The application's return address is not set up correctly. Contact the application's support."
+// Messages of the error pages. They never echo the request, and each says
+// to go back to the application, which is the only way on (web.Error).
+var (
+	msgUnreadable  = web.Msg("authorize.unreadable")
+	msgClient      = web.Msg("authorize.client")
+	msgRedirect    = web.Msg("authorize.redirect")
+	msgRedirectCfg = web.Msg("authorize.redirect_cfg")
 )
 
 // request is an authorization request (RFC 6749 §4.1.1, OpenID Connect Core

@@ -9,7 +9,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -75,7 +74,7 @@ func (p *Pages) start(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	e, err := p.Directory.Lookup(ctx, r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		p.Site.Error(w, r, http.StatusNotFound, "There is no such way to sign in here.")
+		p.Site.Error(w, r, http.StatusNotFound, web.Msg("upstream.none"))
 		return
 	}
 	if err != nil {
@@ -159,7 +158,7 @@ func (p *Pages) callback(w http.ResponseWriter, r *http.Request) {
 	pe, err := p.takePending(w, r)
 	if errors.Is(err, errBadState) {
 		p.Site.Log().InfoContext(ctx, "upstream callback refused: state", "err", err)
-		p.Site.Error(w, r, http.StatusBadRequest, "This sign-in has expired or was already used. Please sign in again.")
+		p.Site.Problem(w, r, http.StatusBadRequest, web.Msg("error.title_signin"), web.Msg("upstream.state"))
 		return
 	}
 	if err != nil {
@@ -170,7 +169,7 @@ func (p *Pages) callback(w http.ResponseWriter, r *http.Request) {
 	e, err := p.Directory.Lookup(ctx, pe.Upstream)
 	if err != nil {
 		p.Site.Log().WarnContext(ctx, "upstream callback: upstream gone", "upstream", pe.Upstream, "err", err)
-		p.Site.Error(w, r, http.StatusBadRequest, "This way of signing in is no longer offered here. Please sign in again.")
+		p.Site.Problem(w, r, http.StatusBadRequest, web.Msg("error.title_signin"), web.Msg("upstream.gone"))
 		return
 	}
 	id, tokens, err := p.exchange(ctx, e, r, pe)
@@ -191,7 +190,7 @@ func (p *Pages) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	if user.Disabled {
 		p.Site.Log().InfoContext(ctx, "upstream sign-in of a disabled user", "user_id", user.ID)
-		p.Site.Error(w, r, http.StatusForbidden, "Your account is disabled here. Please contact the operator of this service.")
+		p.Site.Problem(w, r, http.StatusForbidden, web.Msg("error.title_signin"), web.Msg("upstream.disabled"))
 		return
 	}
 	held := federation.Held{Upstream: e.ID, Subject: id.Subject, Tokens: tokens}
@@ -225,21 +224,17 @@ func (p *Pages) failed(w http.ResponseWriter, r *http.Request, e federation.Entr
 	case errors.Is(err, upstream.ErrUnavailable):
 		p.unreachable(w, r, e)
 	case errors.As(err, &ue) && ue.Status == 0 && ue.Code == "access_denied":
-		p.Site.Error(w, r, http.StatusForbidden, fmt.Sprintf("You did not sign in at %s, so nothing changed here. "+
-			"You can try again.", displayName(e)))
+		p.Site.Problem(w, r, http.StatusForbidden, web.Msg("error.title_signin"), web.Msg("upstream.cancelled", "name", displayName(e)))
 	case errors.As(err, &ue):
-		p.Site.Error(w, r, http.StatusBadRequest, fmt.Sprintf("%s could not sign you in. Please try again.", displayName(e)))
+		p.Site.Problem(w, r, http.StatusBadRequest, web.Msg("error.title_signin"), web.Msg("upstream.failed", "name", displayName(e)))
 	default:
-		p.Site.Error(w, r, http.StatusBadRequest, fmt.Sprintf("%s sent a sign-in we could not accept. Please try again.",
-			displayName(e)))
+		p.Site.Problem(w, r, http.StatusBadRequest, web.Msg("error.title_signin"), web.Msg("upstream.bad", "name", displayName(e)))
 	}
 }
 
 // unreachable answers when the upstream does not answer in time.
 func (p *Pages) unreachable(w http.ResponseWriter, r *http.Request, e federation.Entry) {
-	w.Header().Set("Retry-After", "30")
-	p.Site.Error(w, r, http.StatusServiceUnavailable, fmt.Sprintf("We could not reach %s to sign you in. "+
-		"Please try again in a moment.", displayName(e)))
+	p.Site.UnavailableFor(w, r, 30*time.Second, "upstream.unreachable", "name", displayName(e))
 }
 
 func displayName(e federation.Entry) string {

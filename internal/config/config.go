@@ -79,6 +79,11 @@ type Config struct {
 	KeyReloadInterval time.Duration // GRANTD_KEY_RELOAD_INTERVAL, default 30s
 	ShutdownDelay     time.Duration // GRANTD_SHUTDOWN_DELAY, default 0s
 	KeyRotationPeriod time.Duration // GRANTD_KEY_ROTATION_PERIOD, default 0 (manual)
+
+	SiteName       string // GRANTD_SITE_NAME, default "grantd"
+	SiteLogoURL    string // GRANTD_SITE_LOGO_URL: https, or ""
+	SiteAccent     string // GRANTD_SITE_ACCENT: "#rrggbb", or ""
+	SiteSupportURL string // GRANTD_SITE_SUPPORT_URL: https, or ""
 }
 
 // SecretKeyPath returns the secret key file in force, and whether it may be
@@ -138,6 +143,7 @@ func settings() []setting {
 	all = append(all, tokenSettings()...)
 	all = append(all, observeSettings()...)
 	all = append(all, limitSettings()...)
+	all = append(all, siteSettings()...)
 	return all
 }
 

@@ -63,6 +63,7 @@ func defaults(t *testing.T) Config {
 		AuthCodeTTL:           time.Minute,
 		KeyReloadInterval:     30 * time.Second,
 		LogFormat:             "text",
+		SiteName:              "grantd",
 	}
 }
 
@@ -133,6 +134,10 @@ var field = map[string]func(Config) any{
 	"GRANTD_METRICS_ADDR":             func(c Config) any { return c.MetricsAddr },
 	"GRANTD_METRICS_CLIENT_LABELS":    func(c Config) any { return c.MetricsClientLabels },
 	"GRANTD_LOG_FORMAT":               func(c Config) any { return c.LogFormat },
+	"GRANTD_SITE_NAME":                func(c Config) any { return c.SiteName },
+	"GRANTD_SITE_LOGO_URL":            func(c Config) any { return c.SiteLogoURL },
+	"GRANTD_SITE_ACCENT":              func(c Config) any { return c.SiteAccent },
+	"GRANTD_SITE_SUPPORT_URL":         func(c Config) any { return c.SiteSupportURL },
 }
 
 func prefixes(s ...string) []netip.Prefix {
@@ -219,6 +224,13 @@ var goodValues = []struct {
 	{"GRANTD_METRICS_CLIENT_LABELS", "true", true},
 	{"GRANTD_LOG_FORMAT", "json", "json"},
 	{"GRANTD_LOG_FORMAT", "TEXT", "text"},
+	{"GRANTD_SITE_NAME", "Lights Incorporated", "Lights Incorporated"},
+	{"GRANTD_SITE_NAME", " Énergie Zürich ", "Énergie Zürich"},
+	{"GRANTD_SITE_LOGO_URL", "https://cdn.example.com/logo.svg", "https://cdn.example.com/logo.svg"},
+	{"GRANTD_SITE_LOGO_URL", "https://cdn.example.com:8443/a/logo.png?v=2", "https://cdn.example.com:8443/a/logo.png?v=2"},
+	{"GRANTD_SITE_ACCENT", "#1D4ED8", "#1d4ed8"},
+	{"GRANTD_SITE_ACCENT", "#0a5", "#00aa55"},
+	{"GRANTD_SITE_SUPPORT_URL", "https://help.example.com/grantd", "https://help.example.com/grantd"},
 }
 
 func TestLoadGoodValues(t *testing.T) {
@@ -339,6 +351,20 @@ var badValues = []struct {
 	{"GRANTD_METRICS_ADDR", "127.0.0.1"},      // no port
 	{"GRANTD_METRICS_CLIENT_LABELS", "some"},
 	{"GRANTD_LOG_FORMAT", "logfmt"},
+	{"GRANTD_SITE_NAME", strings.Repeat("n", 65)},
+	{"GRANTD_SITE_NAME", "Lights\x1b[31mInc"},
+	{"GRANTD_SITE_LOGO_URL", "http://cdn.example.com/logo.svg"},   // not https
+	{"GRANTD_SITE_LOGO_URL", "/static/logo.svg"},                  // not absolute
+	{"GRANTD_SITE_LOGO_URL", "https://user:pw@cdn.example.com/l"}, // user info
+	{"GRANTD_SITE_LOGO_URL", "https://cdn.example.com;x/l.svg"},   // a host a CSP source cannot hold
+	{"GRANTD_SITE_LOGO_URL", "data:image/svg+xml,<svg/>"},
+	{"GRANTD_SITE_ACCENT", "blue"},
+	{"GRANTD_SITE_ACCENT", "#1d4ed8; } body { display: none"}, // CSS injection
+	{"GRANTD_SITE_ACCENT", "#12345"},
+	{"GRANTD_SITE_ACCENT", "1d4ed8"},
+	{"GRANTD_SITE_ACCENT", "#ggg"},
+	{"GRANTD_SITE_SUPPORT_URL", "javascript:alert(1)"},
+	{"GRANTD_SITE_SUPPORT_URL", "http://help.example.com"},
 }
 
 func TestLoadBadValues(t *testing.T) {

@@ -5,9 +5,12 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The parsers below read one setting's value. Each error begins with the
@@ -197,4 +200,62 @@ func parsePrefixes(v string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// parseSiteName reads the service's name: at most 64 characters, none of
+// them a control character.
+func parseSiteName(v string) (string, error) {
+	if utf8.RuneCountInString(v) > 64 {
+		return "", fmt.Errorf("%q: at most 64 characters", v)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) || !utf8.ValidRune(r) || r == utf8.RuneError {
+			return "", fmt.Errorf("%q: has a control or invalid character", v)
+		}
+	}
+	return v, nil
+}
+
+// siteHost is the host (and port) an https URL of the pages may name: it
+// becomes a source of their Content-Security-Policy.
+var siteHost = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$`)
+
+// parseHTTPSURL reads an optional absolute https URL with a host and no
+// user info; "" is none.
+func parseHTTPSURL(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%q: not a URL: %w", v, err)
+	case u.Scheme != "https" || u.Hostname() == "":
+		return "", fmt.Errorf("%q: want an absolute https:// URL", v)
+	case u.User != nil:
+		return "", fmt.Errorf("%q: URL must not carry user info", v)
+	case !siteHost.MatchString(u.Host):
+		return "", fmt.Errorf("%q: the host has characters a host name cannot have", v)
+	}
+	return v, nil
+}
+
+// accentColour is the one form an accent colour is kept in: it goes into
+// the pages' CSS.
+var accentColour = regexp.MustCompile(`^#[0-9a-f]{6}$`)
+
+// parseAccent reads an optional CSS hex colour, #rgb or #rrggbb in any
+// case, and returns it as lower-case #rrggbb; "" is none.
+func parseAccent(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	c := strings.ToLower(v)
+	if len(c) == 4 && c[0] == '#' {
+		c = string([]byte{'#', c[1], c[1], c[2], c[2], c[3], c[3]})
+	}
+	if !accentColour.MatchString(c) {
+		return "", fmt.Errorf("%q: want a CSS hex colour such as #1d4ed8", v)
+	}
+	return c, nil
 }

@@ -219,3 +219,20 @@ func limitSettings() []setting {
 			func(c *Config) *ratelimit.Budget { return &c.RevokeLimit }),
 	}
 }
+
+// siteSettings are how the pages present the operator's service.
+func siteSettings() []setting {
+	return []setting{{
+		Setting: Setting{"GRANTD_SITE_NAME", "grantd", "The service's name in the pages' titles and headings (at most 64 characters)."},
+		apply:   func(c *Config, v string) (err error) { c.SiteName, err = parseSiteName(v); return err },
+	}, {
+		Setting: Setting{"GRANTD_SITE_LOGO_URL", "", "An https URL of the operator's logo, shown beside the name; browsers load it, grantd never does. None when empty."},
+		apply:   func(c *Config, v string) (err error) { c.SiteLogoURL, err = parseHTTPSURL(v); return err },
+	}, {
+		Setting: Setting{"GRANTD_SITE_ACCENT", "", "The pages' accent colour, a CSS hex colour such as #1d4ed8 (#rgb or #rrggbb); the built-in blue when empty."},
+		apply:   func(c *Config, v string) (err error) { c.SiteAccent, err = parseAccent(v); return err },
+	}, {
+		Setting: Setting{"GRANTD_SITE_SUPPORT_URL", "", "An https URL of the operator's help and privacy page, linked from every page. None when empty."},
+		apply:   func(c *Config, v string) (err error) { c.SiteSupportURL, err = parseHTTPSURL(v); return err },
+	}}
+}

@@ -26,10 +26,6 @@ const (
 	purposeDecide    = "device.decision"
 )
 
-// invalidCodeMessage is the one answer for an unknown, expired, decided or
-// malformed code, so that none can be told from another (DEV-09).
-const invalidCodeMessage = "That code is not valid. Check the code on your device and try again."
-
 // maxPrefill bounds a user_code taken from the query to pre-fill the form.
 const maxPrefill = 64
 
@@ -94,8 +90,20 @@ type entryPage struct {
 	Account *web.Account
 	CSRF    string
 	Code    string
-	Message string
+	// Heading and Lead say what to do; Problem marks Lead as an alert
+	// (a code that did not work).
+	Heading, Lead web.Message
+	Problem       bool
 }
+
+// How the code-entry page is shown.
+type entryState int
+
+const (
+	entryNew     entryState = iota // a code to type
+	entryInvalid                   // the one answer of DEV-09, the typed code kept in the field
+	entryExpired                   // a code that expired while its confirm page was open
+)
 
 // confirmPage is the data of the approve-or-deny page.
 type confirmPage struct {
@@ -107,10 +115,12 @@ type confirmPage struct {
 	Scopes   []scopes.Described
 }
 
-// resultPage is the data of the page after a decision.
+// resultPage is the data of the page after a decision: the application,
+// and what happens next.
 type resultPage struct {
 	Account  *web.Account
 	Approved bool
+	Client   string
 }
 
 func (p *Pages) setup() {
@@ -161,7 +171,7 @@ func (p *Pages) showEntry(w http.ResponseWriter, r *http.Request) {
 	if len(code) > maxPrefill {
 		code = ""
 	}
-	p.renderEntry(w, http.StatusOK, sess, user, code, "")
+	p.renderEntry(w, r, http.StatusOK, sess, user, code, entryNew)
 }
 
 // enterCode spends the user-code budgets, then looks the typed code up and
@@ -184,14 +194,14 @@ func (p *Pages) showConfirm(w http.ResponseWriter, r *http.Request, sess web.Ses
 	grant, client, err := p.pendingGrant(r.Context(), typed)
 	switch {
 	case errors.Is(err, errInvalidCode):
-		p.renderInvalid(w, sess, user)
+		p.renderEntry(w, r, http.StatusBadRequest, sess, user, typed, entryInvalid)
 		return
 	case err != nil:
 		p.Site.Log().ErrorContext(r.Context(), "user code lookup failed", "err", err)
 		p.Site.Unavailable(w, r)
 		return
 	}
-	p.Site.Render(w, http.StatusOK, p.conf, confirmPage{
+	p.Site.Render(w, r, http.StatusOK, p.conf, confirmPage{
 		Account:  p.Site.AccountOf(sess, user.Name()),
 		CSRF:     p.Site.CSRFToken(sess, purposeDecide, grant.UserCode),
 		UserCode: grant.UserCode,
@@ -222,7 +232,7 @@ func (p *Pages) decide(w http.ResponseWriter, r *http.Request) {
 		approve = true
 	case "deny":
 	default:
-		p.Site.Error(w, r, http.StatusBadRequest, "Choose Approve or Deny.")
+		p.Site.Error(w, r, http.StatusBadRequest, web.Msg("error.choose"))
 		return
 	}
 	// The token proves the form came from this session, but its owner can
@@ -232,7 +242,7 @@ func (p *Pages) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !p.wellFormed(code) {
-		p.renderInvalid(w, sess, user)
+		p.renderEntry(w, r, http.StatusBadRequest, sess, user, code, entryInvalid)
 		return
 	}
 	decision := store.Decision{Approve: approve, UserID: user.ID, AuthTime: sess.AuthTime}
@@ -245,7 +255,7 @@ func (p *Pages) decide(w http.ResponseWriter, r *http.Request) {
 	grant, err := p.Store.DecideDeviceGrant(r.Context(), code, decision, p.Site.CurrentTime())
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
-		p.renderInvalid(w, sess, user)
+		p.renderUndecidable(w, r, sess, user, code)
 		return
 	case err != nil:
 		p.Site.Log().ErrorContext(r.Context(), "device decision failed", "err", err)
@@ -254,10 +264,29 @@ func (p *Pages) decide(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Site.Log().InfoContext(r.Context(), "device grant decided",
 		"client_id", grant.ClientID, "user_id", user.ID, "approved", approve)
-	p.Site.Render(w, http.StatusOK, p.done, resultPage{
+	name := grant.ClientID
+	if c, err := p.Store.Client(r.Context(), grant.ClientID); err == nil {
+		name = clientName(c)
+	}
+	p.Site.Render(w, r, http.StatusOK, p.done, resultPage{
 		Account:  p.Site.AccountOf(sess, user.Name()),
 		Approved: approve,
+		Client:   name,
 	})
+}
+
+// renderUndecidable answers a decision on a code that cannot be decided.
+// A code that expired while its confirm page was open — still pending,
+// past its expiry — gets a page that says so and asks for a new code: the
+// user saw it pending, and an expired code is of no use to anyone. Every
+// other code gets the one answer of DEV-09.
+func (p *Pages) renderUndecidable(w http.ResponseWriter, r *http.Request, sess web.Session, user store.User, code string) {
+	g, err := p.Store.DeviceGrantByUserCode(r.Context(), code)
+	if err == nil && g.State == store.DevicePending && g.Expired(p.Site.CurrentTime()) {
+		p.renderEntry(w, r, http.StatusBadRequest, sess, user, "", entryExpired)
+		return
+	}
+	p.renderEntry(w, r, http.StatusBadRequest, sess, user, usercode.Group(code), entryInvalid)
 }
 
 // passthrough returns, for the approval of a passthrough client's device,
@@ -271,7 +300,7 @@ func (p *Pages) passthrough(w http.ResponseWriter, r *http.Request, sess web.Ses
 	g, client, err := p.pendingGrant(ctx, code)
 	switch {
 	case errors.Is(err, errInvalidCode):
-		p.renderInvalid(w, sess, user)
+		p.renderUndecidable(w, r, sess, user, code)
 		return "", false
 	case err != nil:
 		p.Site.Log().ErrorContext(ctx, "device decision failed", "err", err)
@@ -280,8 +309,8 @@ func (p *Pages) passthrough(w http.ResponseWriter, r *http.Request, sess web.Ses
 	case !client.Passthrough():
 		return "", true
 	case user.UpstreamID == "" || p.Tokens == nil:
-		p.Site.Error(w, r, http.StatusBadRequest, fmt.Sprintf("%s needs you to sign in with your account at its sign-in "+
-			"provider, not a password here. Sign out, then sign in with the provider's button.", clientName(client)))
+		p.Site.Problem(w, r, http.StatusBadRequest, web.Msg("error.title_signin"),
+			web.Msg("error.passthrough", "app", clientName(client)))
 		return "", false
 	}
 	sealed, err := p.Store.TakeUpstreamTokens(ctx, sess.IDHash)
@@ -364,17 +393,28 @@ func (p *Pages) pendingGrant(ctx context.Context, typed string) (store.DeviceGra
 	return grant, client, nil
 }
 
-func (p *Pages) renderEntry(w http.ResponseWriter, status int, sess web.Session, user store.User, code, msg string) {
-	p.Site.Render(w, status, p.enter, entryPage{
+// renderEntry shows the code-entry page in state st, with code in the
+// field: a code from the link, or the one the user typed, so that a typing
+// mistake can be mended rather than typed again. The invalid state is the
+// same page for every undecidable code (DEV-09); only the field differs,
+// holding what the user typed.
+func (p *Pages) renderEntry(w http.ResponseWriter, r *http.Request, status int, sess web.Session, user store.User, code string,
+	st entryState) {
+	if len(code) > maxPrefill {
+		code = ""
+	}
+	page := entryPage{
 		Account: p.Site.AccountOf(sess, user.Name()),
 		CSRF:    p.Site.CSRFToken(sess, purposeEnterCode, ""),
 		Code:    code,
-		Message: msg,
-	})
-}
-
-// renderInvalid answers every undecidable code alike: same status, same
-// page, the form empty again (DEV-09).
-func (p *Pages) renderInvalid(w http.ResponseWriter, sess web.Session, user store.User) {
-	p.renderEntry(w, http.StatusBadRequest, sess, user, "", invalidCodeMessage)
+		Heading: web.Msg("enter.title"),
+		Lead:    web.Msg("enter.lead"),
+	}
+	switch st {
+	case entryInvalid:
+		page.Heading, page.Lead, page.Problem = web.Msg("enter.invalid_title"), web.Msg("enter.invalid_lead"), true
+	case entryExpired:
+		page.Heading, page.Lead, page.Problem = web.Msg("enter.expired_title"), web.Msg("enter.expired_lead"), true
+	}
+	p.Site.Render(w, r, status, p.enter, page)
 }

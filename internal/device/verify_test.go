@@ -28,7 +28,7 @@ const (
 	verifyAlicePassword = "alice's long password"
 	verifyBobPassword   = "bob's long password"
 	verifyClientName    = "Living-room TV"
-	verifyInvalid       = "That code is not valid. Check the code on your device and try again."
+	verifyInvalid       = "Check the code on your device and type it again. If your device shows a new code, use that one."
 	verifyWarning       = "Only approve if you started this on a device you have with you. If someone sent you this code, choose Deny."
 )
 
@@ -256,15 +256,22 @@ func TestVerifyInvalidCodesAlike(t *testing.T) {
 		{"outside alphabet", "AAAA-AAAA"},
 		{"empty", ""},
 	}
-	var first *webtest.Response
+	var first string
 	for _, tt := range tests {
 		resp := verifyEnter(b, tt.code)
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, verifyInvalid) {
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, verifyInvalid) ||
+			!strings.Contains(resp.Body, "<h1>That code didn&#39;t work</h1>") {
 			t.Errorf("%s: status %d, want 400 with the generic message", tt.name, resp.StatusCode)
 		}
-		if first == nil {
-			first = resp
-		} else if resp.Body != first.Body {
+		// The field keeps what was typed; the rest of the page is the same.
+		typed := `value="` + tt.code + `"`
+		if !strings.Contains(resp.Body, typed) {
+			t.Errorf("%s: the field does not hold the typed %q", tt.name, tt.code)
+		}
+		body := strings.Replace(resp.Body, typed, `value=""`, 1)
+		if first == "" {
+			first = body
+		} else if body != first {
 			t.Errorf("%s: page differs from %s's", tt.name, tests[0].name)
 		}
 	}
@@ -278,8 +285,8 @@ func TestVerifyDecision(t *testing.T) {
 		state         store.DeviceState
 		title, detail string
 	}{
-		{"approve", store.DeviceApproved, "Device approved", "You can return to your device now."},
-		{"deny", store.DeviceDenied, "Request denied", "You can close this page. Your device will not be signed in."},
+		{"approve", store.DeviceApproved, "Device approved", "Living-room TV can now use your account."},
+		{"deny", store.DeviceDenied, "Request denied", "Living-room TV was not given access to your account."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.action, func(t *testing.T) {
@@ -287,8 +294,10 @@ func TestVerifyDecision(t *testing.T) {
 			f.grant("tv", "WDJBMJHT", nil, 10*time.Minute)
 			b := f.signedIn("alice", verifyAlicePassword)
 			resp := verifyChoose(b, verifyEnter(b, "wdjb-mjht"), tt.action)
-			if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, tt.title) || !strings.Contains(resp.Body, tt.detail) {
-				t.Errorf("status %d, want 200 with %q and %q", resp.StatusCode, tt.title, tt.detail)
+			for _, want := range []string{tt.title, tt.detail, `<a class="button secondary" href="/account">Your devices and apps</a>`} {
+				if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, want) {
+					t.Errorf("status %d, want 200 with %q", resp.StatusCode, want)
+				}
 			}
 			if strings.Contains(resp.Body, "device_code") {
 				t.Errorf("DEV-22: result page mentions device_code")

@@ -1,6 +1,7 @@
 package httpserver_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -98,5 +99,30 @@ func BenchmarkPollPendingFleet(b *testing.B) {
 		if rec := e.serveForm(b, "/token", forms[i%fleet], "tv", secret); rec.Code != 400 || !strings.Contains(rec.Body.String(), "authorization_pending") {
 			b.Fatalf("%d %s", rec.Code, rec.Body)
 		}
+	}
+}
+
+// BenchmarkRefresh measures a device's refresh of grantd's own tokens: the
+// rotation (one transaction) and the new access token. The clock moves a
+// second a refresh, as when many devices of a fleet refresh in turn.
+func BenchmarkRefresh(b *testing.B) {
+	e := newEnv(b, nil)
+	id, secret := demoClient(e)
+	refresh := e.approvedTokens(id, secret, "lights:read", "alice").str("refresh_token")
+	b.ReportAllocs()
+	for b.Loop() {
+		e.clock.Advance(time.Second)
+		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}
+		rec := e.serveForm(b, "/token", form, id, secret)
+		if rec.Code != 200 {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+		var tok struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &tok); err != nil || tok.RefreshToken == "" {
+			b.Fatalf("refresh answer %s: %v", rec.Body, err)
+		}
+		refresh = tok.RefreshToken
 	}
 }

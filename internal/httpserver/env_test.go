@@ -63,6 +63,9 @@ type env struct {
 	sealer  *seal.Sealer // the secret key's, for upstream secrets and tokens
 	// metrics, when not nil, records the server's metrics.
 	metrics *metrics.Recorder
+	// front, when set, sees every request first and reports whether it
+	// answered it (TestPageScreenshots replays pages through it).
+	front func(http.ResponseWriter, *http.Request) bool
 }
 
 // metricsEnv names the variable that, set to 1, turns metrics on in every
@@ -110,7 +113,12 @@ func (e *env) start(vars map[string]string) {
 		t.Fatalf("open store: %v", err)
 	}
 	var h http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e.front != nil && e.front(w, r) {
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
 	getenv := func(k string) string {
 		if k == "GRANTD_ISSUER" {
 			return srv.URL

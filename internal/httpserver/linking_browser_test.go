@@ -45,7 +45,7 @@ func random(t *testing.T) string {
 // headless Chromium signing in and approving, the ID token verified with
 // github.com/coreos/go-oidc/v3, the user id learned from sub, introspection
 // and userinfo; then a prompt=login re-link with remembered consent, and a
-// revocation from the account page (DEV-23).
+// revocation from the account page, confirmed on a page of its own (DEV-23).
 func TestBrowserAccountLinking(t *testing.T) {
 	ctx := browsertest.New(t)
 	e := newWallEnv(t, nil)
@@ -125,6 +125,13 @@ func TestBrowserAccountLinking(t *testing.T) {
 	err = chromedp.Run(ctx,
 		chromedp.Navigate(e.srv.URL+"/account"),
 		chromedp.WaitVisible(`//main[contains(., 'Acme Cloud')]`), browsertest.Screenshot("6-account"),
+		// Two links, two grants: the first and the prompt=login one.
+		chromedp.Click(browsertest.Button("Revoke")),
+		chromedp.WaitVisible(`//h1[contains(., 'Revoke Acme Cloud?')]`), browsertest.Screenshot("7-revoke"),
+		chromedp.Click(browsertest.Button("Revoke")),
+		chromedp.WaitVisible(`//p[@role='status'][contains(., 'Revoked: Acme Cloud')]`),
+		chromedp.Click(browsertest.Button("Revoke")),
+		chromedp.WaitVisible(`//h1[contains(., 'Revoke Acme Cloud?')]`),
 		chromedp.Click(browsertest.Button("Revoke")),
 		chromedp.WaitVisible(`//main[contains(., 'No linked apps or devices')]`),
 	)

@@ -33,6 +33,7 @@ func mountPages(mux *http.ServeMux, cfg config.Config, o Options, d pageDeps) {
 		Store: o.Store, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL, IPs: cfg.ClientIP(),
 		Limiter: d.limiter, Verifier: d.verifier, BrowserKey: d.browserKey,
 		Upstreams: callback.Buttons(d.upstreams), NoLocalSignIn: !cfg.LocalSignIn,
+		Brand: web.Brand{Name: cfg.SiteName, LogoURL: cfg.SiteLogoURL, Accent: cfg.SiteAccent, SupportURL: cfg.SiteSupportURL},
 		SignInBudgets: web.Budgets{
 			PerAccount: cfg.SignInLimitAccount, PerIP: cfg.SignInLimitIP, Global: cfg.SignInLimitGlobal,
 		},

@@ -101,6 +101,7 @@ const (
 	opRevokeAccessToken
 	opRevokeClientGrants
 	opRevokeGrant
+	opRevokeUserGrant
 	opRevokeUserGrants
 	opRotateClientSecret
 	opRotateRefreshToken
@@ -169,6 +170,7 @@ var opNames = [numOps]string{
 	opRevokeAccessToken:       "revoke_access_token",
 	opRevokeClientGrants:      "revoke_client_grants",
 	opRevokeGrant:             "revoke_grant",
+	opRevokeUserGrant:         "revoke_user_grant",
 	opRevokeUserGrants:        "revoke_user_grants",
 	opRotateClientSecret:      "rotate_client_secret",
 	opRotateRefreshToken:      "rotate_refresh_token",
@@ -577,4 +579,10 @@ func (s *timedStore) Upstreams(ctx context.Context) (_ []store.Upstream, err err
 func (s *timedStore) UseOnce(ctx context.Context, a1 string, a2 time.Time) (err error) {
 	defer s.observe(opUseOnce, time.Now(), &err)
 	return s.next.UseOnce(ctx, a1, a2)
+}
+
+// RevokeUserGrant implements store.Store.
+func (s *timedStore) RevokeUserGrant(ctx context.Context, a1 string, a2 string, a3 time.Time) (_ store.Grant, err error) {
+	defer s.observe(opRevokeUserGrant, time.Now(), &err)
+	return s.next.RevokeUserGrant(ctx, a1, a2, a3)
 }

@@ -49,6 +49,16 @@ func Merge(stored []store.Scope) []store.Scope {
 	return all
 }
 
+// builtinDescription returns name's built-in description, "" if none.
+func builtinDescription(name string) string {
+	for _, b := range Builtin() {
+		if b.Name == name {
+			return b.Description
+		}
+	}
+	return ""
+}
+
 // IsBuiltin reports whether name has a built-in description.
 func IsBuiltin(name string) bool {
 	return slices.ContainsFunc(Builtin(), func(s store.Scope) bool { return s.Name == name })
@@ -61,6 +71,9 @@ type Described struct {
 	// Description is what it lets a client do, in words; empty when none
 	// is known, and the page shows the name alone.
 	Description string
+	// BuiltIn reports that Description is grantd's own (Builtin), which
+	// the pages say in the page's language; an operator's is shown as set.
+	BuiltIn bool
 }
 
 // Catalog is the scopes in force, in memory. Its zero value knows the
@@ -150,7 +163,8 @@ func (c *Catalog) Describe(names []string) []Described {
 	s := c.current()
 	out := make([]Described, len(names))
 	for i, n := range names {
-		out[i] = Described{Name: n, Description: s.byName[n]}
+		d := s.byName[n]
+		out[i] = Described{Name: n, Description: d, BuiltIn: d != "" && d == builtinDescription(n)}
 	}
 	return out
 }

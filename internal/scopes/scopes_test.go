@@ -33,7 +33,7 @@ func TestCatalog(t *testing.T) {
 	c := &scopes.Catalog{Store: st, OnChange: func(s []string) error { published = append(published, s); return nil }}
 
 	names := []string{"lights:read", "openid", "email"}
-	want := []scopes.Described{{"lights:read", ""}, {"openid", "Know which account is yours"}, {"email", "See your e-mail address"}}
+	want := []scopes.Described{{"lights:read", "", false}, {"openid", "Know which account is yours", true}, {"email", "See your e-mail address", true}}
 	if got := c.Describe(names); !slices.Equal(got, want) {
 		t.Errorf("before Load: %v, want %v", got, want)
 	}
@@ -59,21 +59,21 @@ func TestCatalog(t *testing.T) {
 		wantSupport []string
 	}{
 		{"first load", func() {}, true,
-			[]scopes.Described{{"lights:read", "See your lights and their state"}, {"openid", "Know which account is yours"},
-				{"email", "Read your e-mail address"}},
+			[]scopes.Described{{"lights:read", "See your lights and their state", false}, {"openid", "Know which account is yours", true},
+				{"email", "Read your e-mail address", false}},
 			[]string{"email", "lights:read", "openid", "profile"}},
 		{"a description changes", func() {
 			st.SetScope(ctx, store.Scope{Name: "lights:read", Description: "See your lights", UpdatedAt: now})
 		}, false,
-			[]scopes.Described{{"lights:read", "See your lights"}, {"openid", "Know which account is yours"},
-				{"email", "Read your e-mail address"}},
+			[]scopes.Described{{"lights:read", "See your lights", false}, {"openid", "Know which account is yours", true},
+				{"email", "Read your e-mail address", false}},
 			[]string{"email", "lights:read", "openid", "profile"}},
 		{"a scope is hidden, another deleted", func() {
 			st.SetScope(ctx, store.Scope{Name: "openid", Description: "Know which account is yours", Hidden: true, UpdatedAt: now})
 			st.DeleteScope(ctx, "email")
 		}, true,
-			[]scopes.Described{{"lights:read", "See your lights"}, {"openid", "Know which account is yours"},
-				{"email", "See your e-mail address"}},
+			[]scopes.Described{{"lights:read", "See your lights", false}, {"openid", "Know which account is yours", true},
+				{"email", "See your e-mail address", true}},
 			[]string{"email", "lights:read", "profile"}},
 	}
 	for _, tt := range tests {

@@ -22,7 +22,18 @@ type Grant struct {
 	// of its refresh family, or of its last access token).
 	ExpiresAt time.Time
 	RevokedAt time.Time // zero unless revoked
+	// LastUsedAt is when tokens were last issued under the grant, to the
+	// nearest LastUsedStep: the redemption sets it, and a refresh moves it
+	// only when it is more than LastUsedStep old (RotateRefreshToken), so
+	// that refreshes seldom write more than their rotation. Zero when not
+	// known (a grant stored before schema version 9).
+	LastUsedAt time.Time
 }
+
+// LastUsedStep is how far a grant's last use must have moved before a
+// refresh records it (Grant.LastUsedAt): the account page shows it to the
+// day, and a device refreshing every few minutes adds one write an hour.
+const LastUsedStep = time.Hour
 
 // Grants stores grants.
 type Grants interface {
@@ -37,6 +48,13 @@ type Grants interface {
 	// RevokeGrant revokes the grant and every refresh token of it, in one
 	// transaction. Idempotent; ErrNotFound for an unknown id.
 	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	// RevokeUserGrant revokes the grant id of userID and every refresh
+	// token of it, and deletes the user's consent to the grant's client
+	// when no other grant of the user to that client is live at now, in one
+	// transaction; it returns the grant as revoked. It returns ErrNotFound
+	// when id is unknown or another user's, alike. Idempotent: a revoked
+	// grant keeps its first RevokedAt.
+	RevokeUserGrant(ctx context.Context, userID, id string, now time.Time) (Grant, error)
 	// RevokeClientGrants revokes every grant of userID to clientID and their
 	// refresh tokens, and deletes the user's consent to that client, in one
 	// transaction. Idempotent.

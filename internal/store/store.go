@@ -92,8 +92,12 @@ type Client struct {
 	// client, such as a cloud-to-cloud connector, that holds only an access
 	// token when the user unlinks.
 	RevokeEndsGrant bool
-	Disabled        bool
-	CreatedAt       time.Time
+	// LogoURI and ClientURI are the client's logo and home page (RFC 7591
+	// §2), https URLs the consent page shows and links to; grantd never
+	// fetches them. Empty when not set.
+	LogoURI, ClientURI string
+	Disabled           bool
+	CreatedAt          time.Time
 	// PreviousSecretHash is the secret the client had before its latest
 	// rotation (RotateClientSecret), which authenticates it too until
 	// PreviousSecretExpiresAt; empty when there is none.
@@ -429,6 +433,9 @@ type RefreshTokens interface {
 	// the generation is already rotated, revoked or expired, or its grant is
 	// revoked; exactly one of concurrent rotations of one generation
 	// succeeds. next may run more than once and must only compute.
+	// A successful rotation also records now as the grant's LastUsedAt, in
+	// the same transaction, when the one recorded is zero or more than
+	// LastUsedStep before now.
 	RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, next RotateFunc) (RefreshToken, error)
 	// RefreshSuccessor returns the generation that replaced the one with the
 	// given hash, or ErrNotFound (it was not rotated, or is unknown). It lets

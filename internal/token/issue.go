@@ -172,7 +172,8 @@ func (h *Handler) newGrantWithID(id, kind string, client store.Client, userID st
 		GrantID: id, ClientID: client.ID, UserID: userID, Scopes: scopes, AuthTime: authTime,
 		Audience: h.audience(client, resource), Resource: resource, Expires: expires,
 	}
-	g := store.Grant{ID: id, ClientID: client.ID, UserID: userID, Scopes: scopes, Kind: kind, CreatedAt: now, ExpiresAt: expires}
+	g := store.Grant{ID: id, ClientID: client.ID, UserID: userID, Scopes: scopes, Kind: kind, CreatedAt: now, ExpiresAt: expires,
+		LastUsedAt: now}
 	return info, g
 }
 

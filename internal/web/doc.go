@@ -15,6 +15,11 @@
 // behind http.CrossOriginProtection.
 //
 // Pages are server-rendered with html/template, need no JavaScript, and load
-// nothing from other sites: the CSP allows only this site's stylesheet
-// (UI-01 to UI-04, UI-09).
+// nothing from other sites but the operator's logo: the CSP allows only this
+// site's stylesheet, and images from it and the logo's origin (UI-01 to
+// UI-04, UI-09). Their words come from package locale, in the language Lang
+// chooses for the request; errors are Messages, rendered in that language
+// at the one edge, Error. The Brand — name, logo, accent, help page — is
+// the operator's; the accent reaches the pages through the stylesheet,
+// whose URL carries a hash of its contents.
 package web

@@ -166,7 +166,8 @@ func TestSignInFormAction(t *testing.T) {
 
 // TestErrorPageLink: the error page's way on depends on the page that
 // failed; after an /authorize error it offers no link, since the request's
-// redirect URI may be what failed and /device would be the wrong flow.
+// redirect URI may be what failed and /device would be the wrong flow: its
+// messages say to go back to the application, once.
 func TestErrorPageLink(t *testing.T) {
 	f := newFixture(t, false, nil)
 	for _, tc := range []struct {
@@ -174,18 +175,54 @@ func TestErrorPageLink(t *testing.T) {
 	}{
 		{"/device", `href="/device">Start over</a>`, ""},
 		{"/device/decision", `href="/device">Start over</a>`, ""},
-		{"/signin", `href="/device">Start over</a>`, ""},
-		{"/account", `href="/account">Back to your account</a>`, "Start over"},
-		{"/authorize", "Go back to the app you came from", "Start over"},
-		{"/authorize/consent", "Go back to the app you came from", "Start over"},
-		{"/authorizex", `href="/device">Start over</a>`, ""},
+		{"/signin", `href="/">Go to the start page</a>`, "Start over"},
+		{"/account", `href="/account">Back to your devices and apps</a>`, "Start over"},
+		{"/account/revoke", `href="/account">Back to your devices and apps</a>`, "Start over"},
+		{"/authorize", "</h1>", `class="button`},
+		{"/authorize/consent", "</h1>", `class="button`},
+		{"/authorizex", `href="/">Go to the start page</a>`, ""},
 	} {
 		rec := httptest.NewRecorder()
-		f.site.Error(rec, httptest.NewRequest(http.MethodGet, tc.path, nil), http.StatusBadRequest, "Something is wrong.")
+		f.site.Error(rec, httptest.NewRequest(http.MethodGet, tc.path, nil), http.StatusBadRequest, web.Msg("error.choose"))
 		body := rec.Body.String()
-		if rec.Code != http.StatusBadRequest || !strings.Contains(body, tc.want) || !strings.Contains(body, "Something is wrong.") ||
-			(tc.notWant != "" && strings.Contains(body, tc.notWant)) {
+		if rec.Code != http.StatusBadRequest || !strings.Contains(body, tc.want) || !strings.Contains(body, "Choose Approve or Deny.") ||
+			!strings.Contains(body, "<h1>That didn&#39;t work</h1>") || (tc.notWant != "" && strings.Contains(body, tc.notWant)) {
 			t.Errorf("error page after %s: %d, want it to contain %q and not %q:\n%s", tc.path, rec.Code, tc.want, tc.notWant, body)
+		}
+	}
+}
+
+// TestTooManyRequestsSaysWhen: a 429 page is headed in plain words and
+// says when to try again, from the same wait as its Retry-After, in the
+// page's language.
+func TestTooManyRequestsSaysWhen(t *testing.T) {
+	f := newFixture(t, false, nil)
+	for _, tt := range []struct {
+		wait       time.Duration
+		lang       string
+		retryAfter string
+		want       []string
+	}{
+		{40 * time.Second, "", "40", []string{"<h1>Too many attempts</h1>", "You can try again in 40 seconds."}},
+		{7*time.Minute + 30*time.Second, "en-GB", "450", []string{"You can try again in 8 minutes."}},
+		{2 * time.Hour, "en", "7200", []string{"You can try again in 2 hours."}},
+		{1500 * time.Millisecond, "fr", "2", []string{"<h1>Trop de tentatives</h1>", "Vous pourrez réessayer dans 2 secondes."}},
+		{time.Minute, "de", "60", []string{"<h1>Zu viele Versuche</h1>", "Sie können es in 60 Sekunden erneut versuchen."}},
+	} {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/signin", nil)
+		r.Header.Set("Accept-Language", tt.lang)
+		f.site.TooManyRequests(rec, r, tt.wait)
+		if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != tt.retryAfter {
+			t.Errorf("wait %v: %d, Retry-After %q, want 429 and %s", tt.wait, rec.Code, rec.Header().Get("Retry-After"), tt.retryAfter)
+		}
+		for _, want := range tt.want {
+			if !strings.Contains(rec.Body.String(), want) {
+				t.Errorf("wait %v (%s): page lacks %q", tt.wait, tt.lang, want)
+			}
+		}
+		if strings.Contains(rec.Body.String(), "Wait a while") || strings.Contains(rec.Body.String(), "Too Many Requests") {
+			t.Errorf("wait %v: the page still says the old words", tt.wait)
 		}
 	}
 }

@@ -2,32 +2,64 @@ package web
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/grantd/grantd/internal/locale"
 )
 
-//go:embed templates/layout.html templates/signin.html templates/error.html
+//go:embed templates/layout.html templates/signin.html templates/error.html templates/home.html
 var siteTemplates embed.FS
-
-//go:embed static/grantd.css
-var stylesheet []byte
-
-// StylesheetPath is where the embedded stylesheet is served.
-const StylesheetPath = "/static/grantd.css"
 
 // Page is a page template joined to the base layout. A page file defines a
 // "title" and a "content" template; "content" may use the "account"
-// template with an Account to show who is signed in and a sign-out button.
+// template with an Account to show who is signed in, a link to their
+// devices and apps, and a sign-out button.
+//
+// Templates write their words with the functions t (a message by key,
+// with name/value pairs: {{t "result.approved_lead" "app" .Client}}), tn (a
+// message with a count), msg (a Message), date and since (a time, for
+// people); brand is the site's Brand and lang the page's language. A Page
+// is bound to a Site and a language on first use, and the bound template
+// is kept, so that html/template escapes each once.
 type Page struct {
-	t *template.Template
+	base *template.Template
+
+	mu    sync.Mutex
+	bound map[pageKey]*template.Template
+}
+
+type pageKey struct {
+	site *Site
+	lang locale.Lang
+}
+
+// funcs are the page functions, as placeholders for parsing; bind
+// replaces them with the Site's and the language's.
+func funcs(s *Site, l locale.Lang) template.FuncMap {
+	return template.FuncMap{
+		"t":  func(key string, args ...any) string { return Msg(locale.Key(key), args...).In(l) },
+		"tn": func(key string, n int, args ...any) string { return l.N(locale.Key(key), n, args...) },
+		"msg": func(m Message) string {
+			if m.Key == "" {
+				return ""
+			}
+			return m.In(l)
+		},
+		"date":       func(t time.Time) string { return l.Date(t) },
+		"since":      func(t time.Time) string { return l.Since(t, s.now()) },
+		"lang":       func() string { return string(l) },
+		"brand":      func() Brand { return s.brand() },
+		"stylesheet": func() string { return s.assets().cssURL },
+		"favicon":    func() string { return FaviconPath },
+	}
 }
 
 // ParsePage parses the page template file name from fsys within the base
@@ -35,11 +67,7 @@ type Page struct {
 // this way so that every page shares one layout, one stylesheet and one set
 // of security headers.
 func ParsePage(fsys fs.FS, name string) (*Page, error) {
-	sum := sha256.Sum256(stylesheet)
-	cssURL := StylesheetPath + "?v=" + hex.EncodeToString(sum[:6])
-	t := template.New(name).Funcs(template.FuncMap{
-		"stylesheet": func() string { return cssURL },
-	})
+	t := template.New(name).Funcs(funcs(&Site{}, locale.English))
 	t, err := t.ParseFS(siteTemplates, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)
@@ -52,7 +80,7 @@ func ParsePage(fsys fs.FS, name string) (*Page, error) {
 			return nil, fmt.Errorf("page %s: no %q template", name, want)
 		}
 	}
-	return &Page{t: t}, nil
+	return &Page{base: t, bound: map[pageKey]*template.Template{}}, nil
 }
 
 // MustParsePage is ParsePage for embedded templates, which are known at
@@ -65,6 +93,23 @@ func MustParsePage(fsys fs.FS, name string) *Page {
 	return p
 }
 
+// bind returns the page's template for site s in language l.
+func (p *Page) bind(s *Site, l locale.Lang) (*template.Template, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := pageKey{s, l}
+	if t, ok := p.bound[k]; ok {
+		return t, nil
+	}
+	t, err := p.base.Clone()
+	if err != nil {
+		return nil, err
+	}
+	t.Funcs(funcs(s, l))
+	p.bound[k] = t
+	return t, nil
+}
+
 // Account is the data of the "account" template: the signed-in user and the
 // CSRF token of the sign-out form.
 type Account struct {
@@ -72,39 +117,15 @@ type Account struct {
 	CSRF     string
 }
 
-// errorPage is the data of the error page.
-type errorPage struct {
-	Title   string
-	Message string
-	// Link, when its Href is set, is where the page offers to go on.
-	Link errorLink
-}
-
-// errorLink is the way on from an error page.
-type errorLink struct{ Href, Text string }
-
-// errorLinkFor chooses the error page's way on by the page that failed: the
-// device pages start over at /device; the account page returns to itself;
-// an /authorize request has no safe way back — its redirect URI may be the
-// very thing that failed — so the user is sent back to the app instead.
-func errorLinkFor(r *http.Request) errorLink {
-	switch {
-	case r == nil:
-		return errorLink{"/device", "Start over"}
-	case r.URL.Path == "/authorize" || strings.HasPrefix(r.URL.Path, "/authorize/"):
-		return errorLink{}
-	case r.URL.Path == "/account" || strings.HasPrefix(r.URL.Path, "/account/"):
-		return errorLink{"/account", "Back to your account"}
-	default:
-		return errorLink{"/device", "Start over"}
-	}
-}
-
-// SetSecurityHeaders sets the headers every page carries: a CSP with no
-// script and no third-party resources (UI-02), anti-framing (UI-01), no
-// referrer (UI-03), no caching (UI-09) and no MIME sniffing.
-func SetSecurityHeaders(h http.Header) {
-	setSecurityHeaders(h, FormActionSelf)
+// CSP is what a page's Content-Security-Policy allows beyond the site's
+// own stylesheet and images.
+type CSP struct {
+	// FormAction lists the sources forms may post to (FormActionSelf,
+	// FormActionAny, or more sources after 'self'; see RenderForm).
+	FormAction string
+	// Images lists further image sources (an https origin each), such as
+	// the origin of a client's logo.
+	Images []string
 }
 
 // Form-action sources for RenderForm.
@@ -116,23 +137,37 @@ const (
 	FormActionAny = ""
 )
 
-func setSecurityHeaders(h http.Header, formAction string) {
+// SetSecurityHeaders sets the headers every page carries: a CSP with no
+// script and no third-party resources (UI-02), anti-framing (UI-01), no
+// referrer (UI-03), no caching (UI-09) and no MIME sniffing.
+func SetSecurityHeaders(h http.Header) {
+	setSecurityHeaders(h, CSP{FormAction: FormActionSelf})
+}
+
+func setSecurityHeaders(h http.Header, csp CSP) {
 	fa := ""
-	if formAction != FormActionAny {
-		fa = "form-action " + formAction + "; "
+	if csp.FormAction != FormActionAny {
+		fa = "form-action " + csp.FormAction + "; "
 	}
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; "+fa+"frame-ancestors 'none'; base-uri 'none'")
+	img := "img-src 'self' data:"
+	for _, src := range csp.Images {
+		if src != "" && !strings.Contains(img, " "+src) {
+			img += " " + src
+		}
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; "+img+"; "+fa+"frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 }
 
-// Render writes page with data and status. Every value reaches the page
-// through html/template and is escaped for its context (UI-04). The page is
-// rendered into a buffer first, so a template error becomes a clean 500.
-func (s *Site) Render(w http.ResponseWriter, status int, page *Page, data any) {
-	s.RenderForm(w, status, page, data, FormActionSelf)
+// Render writes page with data and status, in the language of r (Lang).
+// Every value reaches the page through html/template and is escaped for
+// its context (UI-04). The page is rendered into a buffer first, so a
+// template error becomes a clean 500.
+func (s *Site) Render(w http.ResponseWriter, r *http.Request, status int, page *Page, data any) {
+	s.RenderCSP(w, r, status, page, data, CSP{FormAction: FormActionSelf})
 }
 
 // RenderForm is Render with the page's CSP form-action sources given.
@@ -142,20 +177,32 @@ func (s *Site) Render(w http.ResponseWriter, status int, page *Page, data any) {
 // one whose chain can end at any client (sign-in → /authorize → client)
 // must leave form-action out: FormActionAny. Every such page is escaped
 // template output, so no injected form can use the freedom.
-func (s *Site) RenderForm(w http.ResponseWriter, status int, page *Page, data any, formAction string) {
+func (s *Site) RenderForm(w http.ResponseWriter, r *http.Request, status int, page *Page, data any, formAction string) {
+	s.RenderCSP(w, r, status, page, data, CSP{FormAction: formAction})
+}
+
+// RenderCSP is Render with the page's CSP given. The site's logo origin is
+// always allowed as an image source.
+func (s *Site) RenderCSP(w http.ResponseWriter, r *http.Request, status int, page *Page, data any, csp CSP) {
 	var buf bytes.Buffer
-	if err := page.t.ExecuteTemplate(&buf, "layout", data); err != nil {
-		s.logger().Error("render page", "page", page.t.Name(), "err", err)
+	t, err := page.bind(s, s.Lang(r))
+	if err == nil {
+		err = t.ExecuteTemplate(&buf, "layout", data)
+	}
+	if err != nil {
+		s.logger().Error("render page", "page", page.base.Name(), "err", err)
 		if page == s.pages().err {
 			writePlainError(w)
 			return
 		}
-		s.Error(w, nil, http.StatusInternalServerError, "Something went wrong on our side. Please try again.")
+		s.Error(w, r, http.StatusInternalServerError, Msg("error.internal"))
 		return
 	}
 	h := w.Header()
-	setSecurityHeaders(h, formAction)
+	csp.Images = append(csp.Images, s.assets().logoOrigin)
+	setSecurityHeaders(h, csp)
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", string(s.Lang(r)))
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
@@ -167,56 +214,4 @@ func writePlainError(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusInternalServerError)
 	_, _ = w.Write([]byte("500 Internal Server Error\n"))
-}
-
-// Error writes the error page with status and a message meant for the user.
-// msg is escaped like every other value; never pass err.Error() of an
-// internal error. r may be nil.
-func (s *Site) Error(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	title := http.StatusText(status)
-	if title == "" {
-		title = "Error"
-	}
-	s.Render(w, status, s.pages().err, errorPage{Title: title, Message: msg, Link: errorLinkFor(r)})
-}
-
-// TooManyRequests writes the 429 page with a Retry-After header in whole
-// seconds, rounded up.
-func (s *Site) TooManyRequests(w http.ResponseWriter, r *http.Request, retryAfter time.Duration) {
-	secs := int64((retryAfter + time.Second - 1) / time.Second)
-	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
-	s.Error(w, r, http.StatusTooManyRequests, "Too many attempts. Wait a while, then try again.")
-}
-
-// Unavailable writes the 503 page with a Retry-After header, for a failing
-// store: the user is told to retry, never that something succeeded.
-func (s *Site) Unavailable(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Retry-After", "5")
-	s.Error(w, r, http.StatusServiceUnavailable, "The service is briefly unavailable. Please try again in a moment.")
-}
-
-// Busy writes the 503 page when too many password checks are under way:
-// the user is told to try again in a moment.
-func (s *Site) Busy(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Retry-After", "2")
-	s.Error(w, r, http.StatusServiceUnavailable, "We are checking many sign-ins right now. Please try again in a moment.")
-}
-
-// Forbidden writes the 403 page for a failed CSRF or origin check.
-func (s *Site) Forbidden(w http.ResponseWriter, r *http.Request) {
-	s.Error(w, r, http.StatusForbidden, "This form has expired or did not come from this site. Go back, reload the page and try again.")
-}
-
-// serveStylesheet serves the embedded CSS. Its URL carries a content hash,
-// so it may be cached for a long time.
-func serveStylesheet(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	SetSecurityHeaders(h)
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	h.Set("Content-Type", "text/css; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(stylesheet)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(stylesheet)
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/grantd/grantd/internal/locale"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 )
@@ -19,7 +20,7 @@ const (
 
 // signInFailed is the one message for an unknown user, a wrong password and
 // a disabled account, so user names cannot be enumerated (UI-06).
-const signInFailed = "Incorrect username or password."
+var signInFailed = Msg("signin.failed")
 
 // maxUsernameKey bounds the per-account rate-limit key.
 const maxUsernameKey = 256
@@ -32,19 +33,20 @@ type signInForm struct {
 	CSRF     string
 	ReturnTo string
 	Username string
-	Message  string
+	Message  Message
 	// Local shows the user name and password form; Upstreams are the
 	// buttons of the upstream providers.
 	Local     bool
 	Upstreams []upstreamButton
 }
 
-// upstreamButton is one provider's button on the sign-in page.
+// upstreamButton is one provider's button on the sign-in page: its Name,
+// or, for a provider without one, "Sign in with" its id.
 type upstreamButton struct{ Name, URL string }
 
 func (s *Site) getSignIn(w http.ResponseWriter, r *http.Request) {
 	returnTo := LocalPath(r.URL.Query().Get("return_to"))
-	buttons, err := s.upstreamButtons(r.Context(), returnTo)
+	buttons, err := s.upstreamButtons(r.Context(), s.Lang(r), returnTo)
 	if err != nil {
 		s.logger().ErrorContext(r.Context(), "list upstream providers", "err", err)
 		s.Unavailable(w, r)
@@ -64,14 +66,14 @@ func (s *Site) getSignIn(w http.ResponseWriter, r *http.Request) {
 	form := signInForm{CSRF: s.CSRFToken(sess, purposeSignIn, ""), ReturnTo: returnTo, Local: !s.NoLocalSignIn, Upstreams: buttons}
 	if !form.Local && len(buttons) == 0 {
 		s.logger().ErrorContext(r.Context(), "no way to sign in: GRANTD_LOCAL_SIGN_IN=false and no upstream provider")
-		form.Message = "Signing in is not available on this server yet. Please contact its operator."
+		form.Message = Msg("signin.unavailable")
 	}
-	s.RenderForm(w, http.StatusOK, s.pages().signin, form, FormActionAny)
+	s.RenderForm(w, r, http.StatusOK, s.pages().signin, form, FormActionAny)
 }
 
 // upstreamButtons returns the sign-in page's buttons, which return to
 // returnTo after the upstream sign-in.
-func (s *Site) upstreamButtons(ctx context.Context, returnTo string) ([]upstreamButton, error) {
+func (s *Site) upstreamButtons(ctx context.Context, lang locale.Lang, returnTo string) ([]upstreamButton, error) {
 	if s.Upstreams == nil {
 		return nil, nil
 	}
@@ -83,7 +85,7 @@ func (s *Site) upstreamButtons(ctx context.Context, returnTo string) ([]upstream
 	for i, u := range ups {
 		name := u.Name
 		if name == "" {
-			name = "Sign in with " + u.ID
+			name = lang.T("signin.with", "name", u.ID)
 		}
 		buttons[i] = upstreamButton{Name: name, URL: UpstreamSignInURL(u.ID, returnTo)}
 	}
@@ -112,7 +114,7 @@ func (s *Site) postSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.NoLocalSignIn {
-		s.Error(w, r, http.StatusForbidden, "Signing in with a password is turned off here. Use one of the sign-in buttons.")
+		s.Error(w, r, http.StatusForbidden, Msg("signin.local_off"))
 		return
 	}
 	username := strings.TrimSpace(r.PostForm.Get("username"))
@@ -122,7 +124,7 @@ func (s *Site) postSignIn(w http.ResponseWriter, r *http.Request) {
 		Username: username,
 		Local:    true,
 	}
-	if form.Upstreams, err = s.upstreamButtons(r.Context(), form.ReturnTo); err != nil {
+	if form.Upstreams, err = s.upstreamButtons(r.Context(), s.Lang(r), form.ReturnTo); err != nil {
 		s.logger().ErrorContext(r.Context(), "list upstream providers", "err", err)
 		s.Unavailable(w, r)
 		return
@@ -151,7 +153,7 @@ func (s *Site) postSignIn(w http.ResponseWriter, r *http.Request) {
 		s.logger().InfoContext(r.Context(), "sign-in failed", "event", "signin.failed", "reason", signInFailure(user, found),
 			"user_id", user.ID, "ip", s.ClientIP(r).String())
 		form.Message = signInFailed
-		s.RenderForm(w, http.StatusBadRequest, s.pages().signin, form, FormActionAny)
+		s.RenderForm(w, r, http.StatusBadRequest, s.pages().signin, form, FormActionAny)
 		return
 	case errors.Is(err, secret.ErrBusy):
 		s.logger().WarnContext(r.Context(), "sign-in refused: too many password checks under way")

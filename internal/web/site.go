@@ -89,6 +89,8 @@ type Site struct {
 	// Upstreams, when set, lists the upstream providers the sign-in page
 	// offers, one button each (package federation serves their routes).
 	Upstreams func(ctx context.Context) ([]Upstream, error)
+	// Brand is how the pages present the operator's service.
+	Brand Brand
 	// NoLocalSignIn hides the user name and password form and refuses its
 	// posts (GRANTD_LOCAL_SIGN_IN=false): users sign in upstream only.
 	NoLocalSignIn bool
@@ -100,11 +102,12 @@ type Site struct {
 
 	once    sync.Once
 	tmpl    sitePages
+	files   assets
 	origins *http.CrossOriginProtection
 }
 
 type sitePages struct {
-	signin, err *Page
+	signin, err, home *Page
 }
 
 func (s *Site) setup() {
@@ -112,7 +115,9 @@ func (s *Site) setup() {
 		s.tmpl = sitePages{
 			signin: MustParsePage(siteTemplates, "templates/signin.html"),
 			err:    MustParsePage(siteTemplates, "templates/error.html"),
+			home:   MustParsePage(siteTemplates, "templates/home.html"),
 		}
+		s.files = makeAssets(s.Brand)
 		s.origins = http.NewCrossOriginProtection()
 		if u, err := url.Parse(s.Issuer); err == nil && u.Scheme != "" && u.Host != "" {
 			if err := s.origins.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
@@ -181,16 +186,27 @@ func (s *Site) sessionTTL() time.Duration {
 
 // Mount registers the site's routes on mux:
 //
+//	GET  /                    what this server is, and the ways in
 //	GET  /signin              sign-in form (?return_to=<local path>)
 //	POST /signin              check the password, start the session
 //	POST /signout             end the session
 //	GET  /static/grantd.css   the stylesheet
+//	GET  /static/favicon.svg  the icon, also at /favicon.ico
 func (s *Site) Mount(mux *http.ServeMux) {
 	s.setup()
+	mux.Handle("GET /{$}", s.Handler(http.HandlerFunc(s.getHome)))
 	mux.Handle("GET /signin", s.Handler(http.HandlerFunc(s.getSignIn)))
 	mux.Handle("POST /signin", s.Handler(http.HandlerFunc(s.postSignIn)))
 	mux.Handle("POST /signout", s.Handler(http.HandlerFunc(s.postSignOut)))
-	mux.HandleFunc("GET "+StylesheetPath, serveStylesheet)
+	mux.HandleFunc("GET "+StylesheetPath, s.serveStylesheet)
+	mux.HandleFunc("GET "+FaviconPath, s.serveFavicon)
+	mux.HandleFunc("GET /favicon.ico", s.serveFavicon)
+}
+
+// getHome serves the start page: what this server is, with the ways to
+// connect a device and to see what uses one's account.
+func (s *Site) getHome(w http.ResponseWriter, r *http.Request) {
+	s.Render(w, r, http.StatusOK, s.pages().home, struct{}{})
 }
 
 // Handler wraps a page handler: security headers on every response, a
@@ -222,7 +238,7 @@ func (s *Site) recoverPanic(w http.ResponseWriter, r *http.Request) {
 		panic(v)
 	}
 	s.logger().ErrorContext(r.Context(), "panic in page handler", "method", r.Method, "path", r.URL.Path, "panic", v)
-	s.Error(w, r, http.StatusInternalServerError, "Something went wrong on our side. Please try again.")
+	s.Error(w, r, http.StatusInternalServerError, Msg("error.internal"))
 }
 
 // ParseForm parses a posted form within MaxFormBytes. On failure it writes
@@ -233,10 +249,10 @@ func (s *Site) ParseForm(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		s.Error(w, r, http.StatusRequestEntityTooLarge, "The form you sent is too large.")
+		s.Error(w, r, http.StatusRequestEntityTooLarge, Msg("error.form_too_large"))
 		return false
 	}
-	s.Error(w, r, http.StatusBadRequest, "The form you sent could not be read.")
+	s.Error(w, r, http.StatusBadRequest, Msg("error.form_unreadable"))
 	return false
 }
 

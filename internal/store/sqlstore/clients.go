@@ -10,7 +10,8 @@ import (
 )
 
 const clientColumns = `id, secret_hash, public, name, redirect_uris, grant_types, scopes, auth_method, audience,
-	introspect, revoke_ends_grant, disabled, created_at, previous_secret_hash, previous_secret_expires_at, token_mode`
+	introspect, revoke_ends_grant, disabled, created_at, previous_secret_hash, previous_secret_expires_at, token_mode,
+	logo_uri, client_uri`
 
 const selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 
@@ -19,10 +20,10 @@ const selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	_, err := s.exec(ctx, fmt.Sprintf("create client %q", c.ID),
 		`INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		c.ID, c.SecretHash, c.Public, c.Name, dbList(c.RedirectURIs), dbList(c.GrantTypes),
 		dbList(c.Scopes), c.AuthMethod, c.Audience, c.Introspect, c.RevokeEndsGrant, c.Disabled, dbTime(c.CreatedAt),
-		c.PreviousSecretHash, dbTime(c.PreviousSecretExpiresAt), tokenMode(c.TokenMode))
+		c.PreviousSecretHash, dbTime(c.PreviousSecretExpiresAt), tokenMode(c.TokenMode), c.LogoURI, c.ClientURI)
 	return err
 }
 
@@ -50,10 +51,11 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 	return s.execOne(ctx, fmt.Sprintf("update client %q", c.ID),
 		`UPDATE clients SET public = $2, name = $3, redirect_uris = $4, grant_types = $5, scopes = $6,
-			auth_method = $7, audience = $8, introspect = $9, revoke_ends_grant = $10, disabled = $11, token_mode = $12
+			auth_method = $7, audience = $8, introspect = $9, revoke_ends_grant = $10, disabled = $11, token_mode = $12,
+			logo_uri = $13, client_uri = $14
 		WHERE id = $1`,
 		c.ID, c.Public, c.Name, dbList(c.RedirectURIs), dbList(c.GrantTypes), dbList(c.Scopes),
-		c.AuthMethod, c.Audience, c.Introspect, c.RevokeEndsGrant, c.Disabled, tokenMode(c.TokenMode))
+		c.AuthMethod, c.Audience, c.Introspect, c.RevokeEndsGrant, c.Disabled, tokenMode(c.TokenMode), c.LogoURI, c.ClientURI)
 }
 
 // RotateClientSecret makes newHash the client's secret, and the secret it
@@ -107,7 +109,8 @@ func scanClient(row rowScanner) (store.Client, error) {
 		created, previousExpiries sql.NullInt64
 	)
 	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &c.Name, &redirects, &grants, &scps, &c.AuthMethod, &c.Audience,
-		&c.Introspect, &c.RevokeEndsGrant, &c.Disabled, &created, &c.PreviousSecretHash, &previousExpiries, &c.TokenMode)
+		&c.Introspect, &c.RevokeEndsGrant, &c.Disabled, &created, &c.PreviousSecretHash, &previousExpiries, &c.TokenMode,
+		&c.LogoURI, &c.ClientURI)
 	if err != nil {
 		return store.Client{}, notFound(err)
 	}

@@ -9,16 +9,16 @@ import (
 	"github.com/grantd/grantd/internal/store"
 )
 
-const grantColumns = `id, client_id, user_id, scopes, kind, created_at, expires_at, revoked_at`
+const grantColumns = `id, client_id, user_id, scopes, kind, created_at, expires_at, revoked_at, last_used_at`
 
-const insertGrantQuery = `INSERT INTO grants (` + grantColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+const insertGrantQuery = `INSERT INTO grants (` + grantColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
 // insertGrant stores g and, when not nil, its first refresh token, inside
 // the redemption that creates them.
 func (s *Store) insertGrant(ctx context.Context, tx *sql.Tx, g store.Grant, rt *store.RefreshToken) error {
 	_, err := tx.StmtContext(ctx, s.st.insertGrant).ExecContext(ctx,
 		g.ID, g.ClientID, g.UserID, dbList(g.Scopes), g.Kind, dbTime(g.CreatedAt), dbTime(g.ExpiresAt),
-		dbTime(g.RevokedAt))
+		dbTime(g.RevokedAt), dbTime(g.LastUsedAt))
 	if err != nil || rt == nil {
 		return err
 	}
@@ -94,6 +94,41 @@ func notFoundIfNone(err error) error {
 	return store.ErrNotFound
 }
 
+// RevokeUserGrant revokes the grant id of userID and its refresh tokens,
+// and deletes the user's consent to its client unless another grant of the
+// user to that client is live at now, in one transaction. The grant's row
+// is updated first, so on PostgreSQL it stays locked until commit and a
+// rotation orders itself against it as against RevokeGrant.
+func (s *Store) RevokeUserGrant(ctx context.Context, userID, id string, now time.Time) (store.Grant, error) {
+	var g store.Grant
+	err := s.inTx(ctx, fmt.Sprintf("revoke grant %q of user %q", id, userID), func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE grants SET revoked_at = COALESCE(revoked_at, $3) WHERE id = $1 AND user_id = $2`, id, userID, nanos(now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return notFoundIfNone(err)
+		}
+		if g, err = scanGrant(tx.QueryRowContext(ctx, `SELECT `+grantColumns+` FROM grants WHERE id = $1`, id)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`, id, nanos(now))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM consents WHERE user_id = $1 AND client_id = $2
+			AND NOT EXISTS (SELECT 1 FROM grants WHERE user_id = $1 AND client_id = $2
+				AND revoked_at IS NULL AND expires_at > $3)`, userID, g.ClientID, nanos(now))
+		return err
+	})
+	if err != nil {
+		return store.Grant{}, err
+	}
+	return g, nil
+}
+
 // RevokeClientGrants revokes every grant of userID to clientID and every
 // refresh token of the user at the client (those of families older than
 // grants included), and deletes the user's consent to the client, in one
@@ -147,11 +182,11 @@ func revokeUntilNone(ctx context.Context, tx *sql.Tx, update string, args ...any
 
 func scanGrant(row rowScanner) (store.Grant, error) {
 	var (
-		g                         store.Grant
-		scopes                    string
-		created, expires, revoked sql.NullInt64
+		g                                   store.Grant
+		scopes                              string
+		created, expires, revoked, lastUsed sql.NullInt64
 	)
-	err := row.Scan(&g.ID, &g.ClientID, &g.UserID, &scopes, &g.Kind, &created, &expires, &revoked)
+	err := row.Scan(&g.ID, &g.ClientID, &g.UserID, &scopes, &g.Kind, &created, &expires, &revoked, &lastUsed)
 	if err != nil {
 		return store.Grant{}, notFound(err)
 	}
@@ -161,6 +196,7 @@ func scanGrant(row rowScanner) (store.Grant, error) {
 	g.CreatedAt = goTime(created)
 	g.ExpiresAt = goTime(expires)
 	g.RevokedAt = goTime(revoked)
+	g.LastUsedAt = goTime(lastUsed)
 	return g, nil
 }
 

@@ -104,6 +104,7 @@ var migrations = []migration{
 	{version: 6, statements: migration6},
 	{version: 7, statements: migration7},
 	{version: 8, statements: migration8},
+	{version: 9, statements: migration9},
 }
 
 // migration2 adds authorization codes, grants, consent, revoked access
@@ -259,6 +260,16 @@ var migration8 = []string{
 		expires_at BIGINT NOT NULL
 	)`,
 	`CREATE INDEX used_once_expires_at ON used_once (expires_at)`,
+}
+
+// migration9 records when each grant was last used (store.Grant.
+// LastUsedAt), for the account page, and gives clients a logo and a home
+// page to show on the consent page (store.Client.LogoURI, ClientURI).
+// Grants stored before have no last use (NULL); clients, none of either.
+var migration9 = []string{
+	`ALTER TABLE grants ADD COLUMN last_used_at BIGINT`,
+	`ALTER TABLE clients ADD COLUMN logo_uri TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE clients ADD COLUMN client_uri TEXT NOT NULL DEFAULT ''`,
 }
 
 // blobType matches the SQLite type name that PostgreSQL spells BYTEA.

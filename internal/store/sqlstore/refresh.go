@@ -31,9 +31,11 @@ func refreshTokenArgs(t store.RefreshToken) []any {
 var selectRefresh = `SELECT ` + qualified("r", refreshColumns) + `, COALESCE(g.kind, '')
 	FROM refresh_tokens r LEFT JOIN grants g ON g.id = r.family_id`
 
-// selectRefreshAndUser reads a generation, its grant's kind and, in the same
-// statement, its user's columns, NULL when the user is gone.
-var selectRefreshAndUser = `SELECT ` + qualified("r", refreshColumns) + `, COALESCE(g.kind, ''), ` + qualified("u", userColumns) + `
+// selectRefreshAndUser reads a generation, its grant's kind and last use
+// and, in the same statement, its user's columns, NULL when the user is
+// gone.
+var selectRefreshAndUser = `SELECT ` + qualified("r", refreshColumns) + `, COALESCE(g.kind, ''), g.last_used_at, ` +
+	qualified("u", userColumns) + `
 	FROM refresh_tokens r LEFT JOIN grants g ON g.id = r.family_id LEFT JOIN users u ON u.id = r.user_id
 	WHERE r.hash = $1`
 
@@ -84,26 +86,27 @@ func (s *Store) RefreshSuccessor(ctx context.Context, hash string) (store.Refres
 	return t, nil
 }
 
-// scanRefreshAndUser scans selectRefreshAndUser: the generation, and its
-// user or, when the user is gone, store.ErrNotFound as userErr.
-func scanRefreshAndUser(row rowScanner) (t store.RefreshToken, u store.User, userErr, err error) {
+// scanRefreshAndUser scans selectRefreshAndUser: the generation, its
+// grant's last use (zero without one), and its user or, when the user is
+// gone, store.ErrNotFound as userErr.
+func scanRefreshAndUser(row rowScanner) (t store.RefreshToken, lastUsed time.Time, u store.User, userErr, err error) {
 	var (
 		id, username, display, upstream, subject, passwordHash, email sql.NullString
 		verified, disabled                                            sql.NullBool
-		created                                                       sql.NullInt64
+		created, used                                                 sql.NullInt64
 	)
-	t, err = scanRefreshTokenAlso(row, &id, &username, &display, &upstream, &subject, &passwordHash, &email, &verified,
+	t, err = scanRefreshTokenAlso(row, &used, &id, &username, &display, &upstream, &subject, &passwordHash, &email, &verified,
 		&disabled, &created)
 	if err != nil {
-		return store.RefreshToken{}, store.User{}, nil, err
+		return store.RefreshToken{}, time.Time{}, store.User{}, nil, err
 	}
 	if !id.Valid {
-		return t, store.User{}, store.ErrNotFound, nil
+		return t, goTime(used), store.User{}, store.ErrNotFound, nil
 	}
 	u = store.User{ID: id.String, Username: username.String, DisplayName: display.String, UpstreamID: upstream.String,
 		UpstreamSubject: subject.String, PasswordHash: passwordHash.String, Email: email.String,
 		EmailVerified: verified.Bool, Disabled: disabled.Bool, CreatedAt: goTime(created)}
-	return t, u, nil, nil
+	return t, goTime(used), u, nil, nil
 }
 
 func scanRefreshToken(row rowScanner) (store.RefreshToken, error) {
@@ -158,11 +161,12 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time
 	)
 	err := s.inTx(ctx, "rotate refresh token", func(ctx context.Context, tx *sql.Tx) error {
 		var (
-			user    store.User
-			userErr error
-			err     error
+			user     store.User
+			lastUsed time.Time
+			userErr  error
+			err      error
 		)
-		old, user, userErr, err = scanRefreshAndUser(tx.StmtContext(ctx, s.st.refreshInTx).QueryRowContext(ctx, oldHash))
+		old, lastUsed, user, userErr, err = scanRefreshAndUser(tx.StmtContext(ctx, s.st.refreshInTx).QueryRowContext(ctx, oldHash))
 		if found = err == nil; !found {
 			return err
 		}
@@ -173,12 +177,27 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time
 		if err := continuesFamily(old, succ); err != nil {
 			return err
 		}
-		return s.rotate(ctx, tx, old, succ, now)
+		if err := s.rotate(ctx, tx, old, succ, now); err != nil {
+			return err
+		}
+		return recordUse(ctx, tx, old, lastUsed, now)
 	})
 	if !found {
 		return store.RefreshToken{}, err
 	}
 	return old, err
+}
+
+// recordUse records now as the last use of old's grant when the one
+// recorded is zero or more than store.LastUsedStep old; most refreshes
+// write nothing more. A family with no grants row (GrantKind "") has none
+// to record.
+func recordUse(ctx context.Context, tx *sql.Tx, old store.RefreshToken, lastUsed, now time.Time) error {
+	if old.GrantKind == "" || (!lastUsed.IsZero() && now.Sub(lastUsed) <= store.LastUsedStep) {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE grants SET last_used_at = $2 WHERE id = $1`, old.GrantID, nanos(now))
+	return err
 }
 
 // continuesFamily refuses a successor that does not continue old's family.

@@ -27,6 +27,8 @@ func testClients(t *testing.T, s store.Store) {
 			Introspect:      true,
 			RevokeEndsGrant: true,
 			TokenMode:       store.TokenModeLocal,
+			LogoURI:         "https://example.com/logo.png?v=2",
+			ClientURI:       "https://example.com/",
 			Disabled:        true,
 			CreatedAt:       at(1500 * time.Millisecond),
 			// As a rotation with a grace leaves it.

@@ -51,6 +51,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Grants/Lookup", testGrants},
 		{"Grants/Revoke", testRevokeGrant},
 		{"Grants/RevokeClient", testRevokeClientGrants},
+		{"Grants/RevokeUserGrant", testRevokeUserGrant},
+		{"Grants/LastUsed", testGrantLastUsed},
 		{"RefreshTokens/CreateRotate", testRefreshRotate},
 		{"RefreshTokens/RotateDecides", testRefreshRotateDecides},
 		{"RefreshTokens/RefusesForeignSuccessor", testRefreshRefusesForeignSuccessor},
@@ -164,13 +166,14 @@ func nextGen(prev store.RefreshToken, hash string, now time.Time) store.RefreshT
 // created and usable for the family lifetime.
 func newGrantRecord(id string, created time.Time) store.Grant {
 	return store.Grant{
-		ID:        id,
-		ClientID:  tvClient,
-		UserID:    "user-1",
-		Scopes:    []string{"openid", "offline_access"},
-		Kind:      "urn:ietf:params:oauth:grant-type:device_code",
-		CreatedAt: created,
-		ExpiresAt: created.Add(familyLifetime),
+		ID:         id,
+		ClientID:   tvClient,
+		UserID:     "user-1",
+		Scopes:     []string{"openid", "offline_access"},
+		Kind:       "urn:ietf:params:oauth:grant-type:device_code",
+		CreatedAt:  created,
+		ExpiresAt:  created.Add(familyLifetime),
+		LastUsedAt: created,
 	}
 }
 

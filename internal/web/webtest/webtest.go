@@ -148,7 +148,9 @@ var securityHeaders = map[string]string{
 
 // CheckSecurityHeaders reports every missing or wrong security header of
 // resp. The CSP's form-action directive varies by page (web.RenderForm): it
-// may be absent, and when present must allow this site first.
+// may be absent, and when present must allow this site first. Its img-src
+// may name https origins after 'self' data: — the operator's logo's, a
+// client's logo's on the consent page — and nothing else.
 func CheckSecurityHeaders(t testing.TB, what string, resp *Response) {
 	t.Helper()
 	for name, want := range securityHeaders {
@@ -168,6 +170,14 @@ func withoutFormAction(t testing.TB, what, csp string) string {
 	t.Helper()
 	var kept []string
 	for _, d := range strings.Split(csp, "; ") {
+		if rest, ok := strings.CutPrefix(d, "img-src 'self' data: "); ok {
+			for _, src := range strings.Fields(rest) {
+				if !strings.HasPrefix(src, "https://") || strings.ContainsAny(src, "*;,'") || strings.Count(src, "/") != 2 {
+					t.Errorf("%s: CSP img-src allows %q, want only https origins", what, src)
+				}
+			}
+			d = "img-src 'self' data:"
+		}
 		if strings.HasPrefix(d, "form-action ") {
 			if !strings.HasPrefix(d, "form-action 'self'") {
 				t.Errorf("%s: CSP %s, want 'self' first", what, d)
