@@ -116,6 +116,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	mux := http.NewServeMux()
 	dir := &federation.Directory{Store: o.Store, Sealer: o.Sealer, Now: o.Now, Logger: o.Logger,
 		Options: upstream.Options{HTTPClient: o.UpstreamHTTP, Now: o.Now, Logger: o.Logger}}
+	if o.Metrics != nil {
+		dir.Options.Observe = o.Metrics.UpstreamCall
+	}
 
 	meta, err := discovery.New(metadata(cfg), ks.JWKS)
 	if err != nil {

@@ -15,7 +15,10 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/admin"
+	"github.com/grantd/grantd/internal/logtest"
+	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/upstream"
 	"github.com/grantd/grantd/internal/upstream/upstreamtest"
 	"github.com/grantd/grantd/internal/web/webtest"
 )
@@ -30,7 +33,12 @@ type fedEnv struct {
 
 func newFedEnv(t testing.TB, vars map[string]string) *fedEnv {
 	t.Helper()
-	e := newWallEnv(t, vars)
+	return fedEnvOn(t, newWallEnv(t, vars))
+}
+
+// fedEnvOn registers a real provider as the upstream "cognito" of e.
+func fedEnvOn(t testing.TB, e *env) *fedEnv {
+	t.Helper()
 	up := upstreamtest.Start(t, upstreamtest.Options{RedirectURIs: []string{e.srv.URL + "/callback"}})
 	_, err := admin.CreateUpstream(context.Background(), e.store, e.sealer, e.clock.Now(), admin.UpstreamSpec{
 		ID: "cognito", Name: "Sign in with Lights Incorporated", Issuer: up.Issuer, ClientID: up.ClientID,
@@ -392,4 +400,68 @@ func TestUpstreamOnly(t *testing.T) {
 	if page.StatusCode != 200 || !strings.Contains(page.Body, "Sign in with Dex") || strings.Contains(page.Body, `name="password"`) {
 		t.Errorf("two upstreams and no local sign-in: %d %s", page.StatusCode, page.Body)
 	}
+}
+
+// TestUpstreamMetrics: every call to the upstream is counted and timed by
+// upstream, call and outcome — discovery, keys and code exchange at
+// sign-in, refreshes of passthrough tokens, and a refresh that found the
+// upstream down (GEN-04: no label carries a token or a user).
+func TestUpstreamMetrics(t *testing.T) {
+	e := &env{t: t, clock: &clock{now: time.Now(), wall: true, start: time.Now()}, logs: &logtest.Buffer{},
+		dir: t.TempDir(), metrics: metrics.New(metrics.Options{})}
+	e.start(nil)
+	f := fedEnvOn(t, e)
+	secret := f.client(admin.ClientSpec{ID: "tv", Scopes: []string{"openid"}, TokenMode: "passthrough"})
+	d := f.deviceAuthorize("tv", secret, "openid")
+	b := webtest.NewBrowser(t, f.srv.URL, nil)
+	approve(t, b, confirmCode(t, b, f.signInUpstream(t, b, "/device?user_code="+d.str("user_code"), upstreamtest.Alice())))
+	tok := f.poll("tv", secret, d.str("device_code"))
+	if tok.status != 200 {
+		t.Fatalf("poll: %d %s", tok.status, tok.raw)
+	}
+	rt := tok.str("refresh_token")
+	refresh := func() reply {
+		return f.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, basic("tv", secret))
+	}
+	if r := refresh(); r.status != 200 {
+		t.Fatalf("passthrough refresh: %d %s", r.status, r.raw)
+	} else if next := r.str("refresh_token"); next != "" {
+		rt = next // the upstream rotated it
+	}
+	f.up.Stop()
+	if r := refresh(); r.status != 503 {
+		t.Fatalf("passthrough refresh with the upstream down: %d %s", r.status, r.raw)
+	}
+
+	samples, raw := f.scrape()
+	count := func(call, outcome string) float64 {
+		return samples[`grantd_upstream_request_duration_seconds_count{call="`+call+`",outcome="`+outcome+
+			`",upstream="cognito"}`]
+	}
+	for _, c := range []struct {
+		call, outcome string
+	}{
+		{upstream.CallDiscovery, "2xx"}, {upstream.CallKeys, "2xx"}, {upstream.CallToken, "2xx"},
+		{upstream.CallRefresh, "2xx"}, {upstream.CallRefresh, "error"},
+	} {
+		if count(c.call, c.outcome) < 1 {
+			t.Errorf("no %s call with outcome %s counted; upstream metrics:\n%s", c.call, c.outcome, grepLines(raw, "grantd_upstream"))
+		}
+	}
+	for _, secretValue := range []string{rt, tok.str("access_token"), upstreamtest.Alice().Subject} {
+		if strings.Contains(raw, secretValue) {
+			t.Errorf("the metrics carry %q", secretValue)
+		}
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

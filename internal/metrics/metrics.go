@@ -52,6 +52,8 @@ type Recorder struct {
 
 	storeSeconds *prometheus.HistogramVec // operation
 	storeErrors  *prometheus.CounterVec   // operation
+
+	upstreamSeconds *prometheus.HistogramVec // upstream, call, outcome
 }
 
 // Buckets, in seconds. Requests and store calls take from tens of
@@ -100,6 +102,10 @@ func New(o Options) *Recorder {
 		"Store operations by name and how long they took.", storeBuckets, "operation")
 	r.storeErrors = f.counterVec("grantd_store_errors_total",
 		"Store operations that failed with a fault (not a plain not-found or lost race), by name.", "operation")
+	r.upstreamSeconds = f.histogramVec("grantd_upstream_request_duration_seconds",
+		"Calls to upstream OpenID Connect providers by upstream id, call (discovery, jwks, token, refresh, "+
+			"revocation, check) and outcome (the status class, 2xx to 5xx, or error when none came), and how long "+
+			"they took; _count counts them.", requestBuckets, "upstream", "call", "outcome")
 	info := f.gaugeVec("grantd_build_info", "The running grantd's version and VCS revision; always 1.", "version", "revision")
 	info.WithLabelValues(o.Version, o.Revision).Set(1)
 	r.reg.MustRegister(o.Collectors...)
@@ -124,6 +130,20 @@ func (r *Recorder) Request(endpoint string, status int, d time.Duration) {
 		endpoint = "unmatched"
 	}
 	r.requests.WithLabelValues(endpoint, statusText(status)).Observe(d.Seconds())
+}
+
+// UpstreamCall records a call to the upstream provider id, answered with
+// status (0 with err when no answer came) after d. Its signature is
+// upstream.Options.Observe's.
+func (r *Recorder) UpstreamCall(id, call string, status int, err error, d time.Duration) {
+	if r == nil {
+		return
+	}
+	outcome := "error"
+	if err == nil && status >= 100 && status < 600 {
+		outcome = strconv.Itoa(status/100) + "xx"
+	}
+	r.upstreamSeconds.WithLabelValues(id, call, outcome).Observe(d.Seconds())
 }
 
 // statusText returns the decimal status code; the common ones without

@@ -171,7 +171,7 @@ func (p *Provider) probeAuthorization(ctx context.Context, d *discovered, redire
 		return Finding{Fail, err.Error(), ""}
 	}
 	authURL := p.oauthConfig(d, redirectURI).AuthCodeURL(a.State, oauth2.S256ChallengeOption(a.CodeVerifier))
-	cctx, cancel := p.call(ctx)
+	cctx, cancel := p.call(ctx, CallCheck)
 	defer cancel()
 	req, err := http.NewRequestWithContext(cctx, http.MethodGet, authURL, nil)
 	if err != nil {
@@ -222,7 +222,7 @@ func (p *Provider) probeToken(ctx context.Context, d *discovered, redirectURI st
 	if err != nil {
 		return Finding{Fail, err.Error(), ""}
 	}
-	cctx, cancel := p.call(ctx)
+	cctx, cancel := p.call(ctx, CallCheck)
 	defer cancel()
 	_, err = p.oauthConfig(d, redirectURI).Exchange(cctx, a.State, oauth2.VerifierOption(a.CodeVerifier))
 	err = tokenError(p.cfg.ID, "token request", err)

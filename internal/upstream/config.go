@@ -77,7 +77,22 @@ type Options struct {
 	// Logger receives discovery and key-fetch events and the reasons ID
 	// tokens are refused (never token contents). Default: discard.
 	Logger *slog.Logger
+	// Observe, when set, is told of every call to the provider once its
+	// response headers arrive or it fails: which call (CallDiscovery,
+	// CallKeys, CallToken, CallRefresh, CallRevocation, CallCheck), the
+	// HTTP status (0 when there is none) and how long it took.
+	Observe func(upstream, call string, status int, err error, d time.Duration)
 }
+
+// The calls an Observe function is told of.
+const (
+	CallDiscovery  = "discovery"
+	CallKeys       = "jwks"
+	CallToken      = "token"
+	CallRefresh    = "refresh"
+	CallRevocation = "revocation"
+	CallCheck      = "check"
+)
 
 // reservedParams are set by AuthCodeURL itself; ExtraParams may not
 // replace them.

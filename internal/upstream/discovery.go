@@ -44,7 +44,7 @@ func discoveryURL(issuer string) string {
 // fetchMetadata fetches and checks the discovery document of cfg.Issuer.
 func fetchMetadata(ctx context.Context, p *Provider) (*metadata, error) {
 	var m metadata
-	if err := getJSON(ctx, p.client, discoveryURL(p.cfg.Issuer), &m); err != nil {
+	if err := getJSON(withCall(ctx, CallDiscovery), p.client, discoveryURL(p.cfg.Issuer), &m); err != nil {
 		return nil, err
 	}
 	if m.Issuer != p.cfg.Issuer {

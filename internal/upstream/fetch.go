@@ -8,15 +8,17 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // errTooLarge reports a response body over MaxResponseBytes.
 var errTooLarge = fmt.Errorf("response larger than %d bytes", MaxResponseBytes)
 
 // httpClient copies base (or a default client) so that it follows no
-// redirects and bounds response bodies. A redirect from an upstream API
-// endpoint is answered as it is: as an unexpected status.
-func httpClient(base *http.Client) *http.Client {
+// redirects and bounds response bodies, and tells observe (when set) of
+// each call. A redirect from an upstream API endpoint is answered as it
+// is: as an unexpected status.
+func httpClient(base *http.Client, id string, observe func(string, string, int, error, time.Duration)) *http.Client {
 	c := &http.Client{}
 	if base != nil {
 		*c = *base
@@ -25,9 +27,43 @@ func httpClient(base *http.Client) *http.Client {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	c.Transport = limitTransport{rt}
+	rt = limitTransport{rt}
+	if observe != nil {
+		rt = observeTransport{base: rt, id: id, observe: observe}
+	}
+	c.Transport = rt
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return c
+}
+
+// callKey is the context key of the name of an upstream call (withCall).
+type callKey struct{}
+
+// withCall names the upstream call that ctx's requests make, for Observe.
+func withCall(ctx context.Context, call string) context.Context {
+	return context.WithValue(ctx, callKey{}, call)
+}
+
+// observeTransport tells observe of each request's outcome.
+type observeTransport struct {
+	base    http.RoundTripper
+	id      string
+	observe func(upstream, call string, status int, err error, d time.Duration)
+}
+
+func (t observeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	res, err := t.base.RoundTrip(r)
+	call, _ := r.Context().Value(callKey{}).(string)
+	if call == "" {
+		call = "other"
+	}
+	status := 0
+	if res != nil {
+		status = res.StatusCode
+	}
+	t.observe(t.id, call, status, err, time.Since(start))
+	return res, err
 }
 
 // limitTransport refuses response bodies over MaxResponseBytes.

@@ -103,7 +103,7 @@ func (s *keySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
 	var raw struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := getJSON(ctx, s.client, s.url, &raw); err != nil {
+	if err := getJSON(withCall(ctx, CallKeys), s.client, s.url, &raw); err != nil {
 		return nil, err
 	}
 	var keys []jose.JSONWebKey

@@ -46,7 +46,7 @@ func New(cfg Config, o Options) (*Provider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Provider{cfg: cfg, client: httpClient(o.HTTPClient), timeout: o.Timeout, now: o.Now, log: o.Logger}
+	p := &Provider{cfg: cfg, client: httpClient(o.HTTPClient, cfg.ID, o.Observe), timeout: o.Timeout, now: o.Now, log: o.Logger}
 	if p.timeout <= 0 || p.timeout > MaxTimeout {
 		p.timeout = MaxTimeout
 	}
@@ -113,10 +113,10 @@ func (p *Provider) newDiscovered(m *metadata) *discovered {
 	return &discovered{meta: m, algs: algs, keys: keys, verifier: v}
 }
 
-// call returns the context of one upstream call: bounded by the timeout
-// and carrying the HTTP client for x/oauth2.
-func (p *Provider) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+// call returns the context of one upstream call, named name for Observe:
+// bounded by the timeout and carrying the HTTP client for x/oauth2.
+func (p *Provider) call(ctx context.Context, name string) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(withCall(ctx, name), p.timeout)
 	return context.WithValue(ctx, oauth2.HTTPClient, p.client), cancel
 }
 

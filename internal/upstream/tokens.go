@@ -62,7 +62,7 @@ func (p *Provider) Exchange(ctx context.Context, redirectURI, code string, a Aut
 	if err != nil {
 		return Identity{}, Tokens{}, err
 	}
-	cctx, cancel := p.call(ctx)
+	cctx, cancel := p.call(ctx, CallToken)
 	tok, err := p.oauthConfig(d, redirectURI).Exchange(cctx, code, oauth2.VerifierOption(a.CodeVerifier))
 	cancel()
 	if err != nil {
@@ -93,7 +93,7 @@ func (p *Provider) Refresh(ctx context.Context, refreshToken, subject string) (T
 	if err != nil {
 		return Tokens{}, err
 	}
-	cctx, cancel := p.call(ctx)
+	cctx, cancel := p.call(ctx, CallRefresh)
 	tok, err := p.oauthConfig(d, "").TokenSource(cctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
 	cancel()
 	if err != nil {
@@ -138,7 +138,7 @@ func (p *Provider) Revoke(ctx context.Context, token, hint string) error {
 			form.Set("client_secret", p.cfg.ClientSecret)
 		}
 	}
-	cctx, cancel := p.call(ctx)
+	cctx, cancel := p.call(ctx, CallRevocation)
 	defer cancel()
 	req, err := http.NewRequestWithContext(cctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
