@@ -190,6 +190,50 @@ func TestBatch(t *testing.T) {
 	}
 }
 
+// TestAnsweredAfterCommit (REL-07): a write is answered when its batch
+// commits, not when it has run: while a later write of its batch still
+// runs, it has no answer, and other connections do not see it.
+func TestAnsweredAfterCommit(t *testing.T) {
+	w, db := open(t, Options{MaxWork: time.Hour})
+	var dsn string
+	if err := db.QueryRowContext(t.Context(), `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&dsn); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	release := hold(t, w)
+	answered := make(chan error, 1)
+	go func() { answered <- w.Do(t.Context(), insert("a")) }()
+	waitQueued(w, 1)
+	started, unblock := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = w.Do(t.Context(), func(context.Context, *sql.Tx) error {
+			close(started)
+			<-unblock
+			return nil
+		})
+	}()
+	waitQueued(w, 2)
+	release()
+	<-started // "a" has run in this batch; the writer is in the next write
+	select {
+	case err := <-answered:
+		t.Errorf("a write was answered (%v) before its batch committed", err)
+	default:
+	}
+	var n int
+	if err := other.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM kv WHERE k = 'a'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("another connection sees %d uncommitted rows (%v), want 0", n, err)
+	}
+	close(unblock)
+	if err := <-answered; err != nil || !stored(t, db, "a") {
+		t.Errorf("after the commit: %v, stored %t; want nil, true", err, stored(t, db, "a"))
+	}
+}
+
 // TestBatchBounds: a batch takes at most MaxOps writes, and no more once
 // its writes have run for MaxWork; the rest commit in the next batches.
 func TestBatchBounds(t *testing.T) {
