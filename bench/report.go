@@ -208,7 +208,7 @@ func markdown(rep *Report) string {
 	p("- grantd: SQLite (WAL, every write fsynced before its answer), ES256 access tokens, POLLING_INTERVAL=%d s; "+
 		"%s pending codes polled in 2a, %s in 2b; %s codes approved for 3\n",
 		st.PollingInterval, thousands(float64(st.Pending)), thousands(float64(st.Hammered)), thousands(float64(st.Approved)))
-	p("- a server's CPU and RSS include its child processes' (grantd's SQLite checkpoint copier); with a child, RSS is the sum of their Pss (shared pages once) and peak RSS the sum of their peaks\n")
+	p("- a server's CPU and RSS include its child processes', if it has any; with a child, RSS is the sum of their Pss (shared pages once) and peak RSS the sum of their peaks\n")
 	if slices.ContainsFunc(rep.Targets, func(t *TargetReport) bool { return t.Name == "grantd-postgres" }) {
 		p("- grantd-postgres: the same, on the PostgreSQL of GRANTD_TEST_POSTGRES (synchronous_commit=on for durable writes), " +
 			"which runs unpinned on both cores; its server processes' CPU is the \"database CPU\" column\n")

@@ -30,8 +30,8 @@ func CPU(pid int) (time.Duration, error) {
 	return cpu, nil
 }
 
-// Family returns pid followed by its live children: grantd and its
-// checkpoint copier, say.
+// Family returns pid followed by its live children, so that a server that
+// runs helper processes is measured whole.
 func Family(pid int) []int {
 	family := []int{pid}
 	dirs, _ := os.ReadDir("/proc")
@@ -73,10 +73,10 @@ func FamilyCPU(pid int) (time.Duration, error) {
 
 // FamilyMemory is ReadMemory for Family(pid): the memory pid and its
 // children hold. A lone process's RSS is its VmRSS. With children, whose
-// RSS would count twice the pages they share with pid (grantd's copier
-// runs the same executable, and maps the same SQLite index), it is the sum
-// of their proportional set sizes (Pss), which counts each page once. Peak
-// is the sum of their peaks, an upper bound of their peak together.
+// RSS would count twice the pages they share with pid (a child that runs
+// the same executable, say), it is the sum of their proportional set
+// sizes (Pss), which counts each page once. Peak is the sum of their
+// peaks, an upper bound of their peak together.
 func FamilyMemory(pid int) (Memory, error) {
 	family := Family(pid)
 	var sum Memory

@@ -29,8 +29,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-
-	"github.com/grantd/grantd/internal/store/sqlstore"
 )
 
 const usage = `usage: grantd COMMAND [SUB-COMMAND] [ARGUMENTS] [--FLAGS]
@@ -166,11 +164,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return nil
 	case "--version", "-version":
 		return env.version(ctx, nil)
-	case copierSubcommand:
-		if len(rest) != 1 {
-			return &usageError{msg: copierSubcommand + ": give the SQLite file"}
-		}
-		return sqlstore.ServeCopies(ctx, rest[0], stdin, stdout)
 	}
 	return &usageError{msg: fmt.Sprintf("unknown command %q; grantd --help lists the commands", name)}
 }

@@ -401,18 +401,3 @@ func TestShutdownDelay(t *testing.T) {
 		t.Errorf("/healthz after exit: %d, want the connection refused", got)
 	}
 }
-
-// TestCopierSubcommand: `grantd sqlite-copier PATH`, which serve starts to
-// copy a SQLite store's write-ahead log, answers a copy request on its
-// standard input with the log's length and what it copied, and exits when
-// its input ends.
-func TestCopierSubcommand(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "g.db")
-	if _, stderr, code := grantd(t, db, "", "migrate"); code != 0 {
-		t.Fatalf("migrate: exit %d: %s", code, stderr)
-	}
-	out, stderr, code := grantd(t, db, "copy\n", "sqlite-copier", db)
-	if code != 0 || !regexp.MustCompile(`^ok \d+ \d+\n$`).MatchString(out) {
-		t.Fatalf("sqlite-copier: exit %d, answered %q, stderr %q; want one \"ok N M\" line", code, out, stderr)
-	}
-}

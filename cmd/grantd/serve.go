@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -60,7 +58,7 @@ other setting is read from the environment (see the README's
 	defer logw.Close()
 	logger := slog.New(logbuf.Handler(logHandler(logw, cfg.LogFormat, slog.LevelInfo), logw))
 	setMemoryLimit(e.getenv, logger)
-	raw, err := openStore(ctx, cfg.Database, logger, sqlstore.Options{Copier: copierCommand})
+	raw, err := openStore(ctx, cfg.Database, logger)
 	if err != nil {
 		return err
 	}
@@ -160,7 +158,7 @@ func (e *environment) openStore(ctx context.Context, flagValue string) (*sqlstor
 	if err != nil {
 		return nil, err
 	}
-	return openStore(ctx, cfg.Database, slog.New(logHandler(e.stderr, cfg.LogFormat, slog.LevelWarn)), sqlstore.Options{})
+	return openStore(ctx, cfg.Database, slog.New(logHandler(e.stderr, cfg.LogFormat, slog.LevelWarn)))
 }
 
 // operator opens the store a sub-command's --database names and returns an
@@ -177,7 +175,7 @@ func (e *environment) configuredOperator(ctx context.Context, database string) (
 	if err != nil {
 		return config.Config{}, nil, nil, err
 	}
-	st, err := openStore(ctx, cfg.Database, slog.New(logHandler(e.stderr, cfg.LogFormat, slog.LevelWarn)), sqlstore.Options{})
+	st, err := openStore(ctx, cfg.Database, slog.New(logHandler(e.stderr, cfg.LogFormat, slog.LevelWarn)))
 	if err != nil {
 		return config.Config{}, nil, nil, err
 	}
@@ -213,33 +211,17 @@ func isPostgres(database string) bool {
 	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
 }
 
-// openStore opens SQLite, with the options o, or PostgreSQL, migrating the
-// schema as needed.
-func openStore(ctx context.Context, database string, logger *slog.Logger, o sqlstore.Options) (*sqlstore.Store, error) {
+// openStore opens SQLite or PostgreSQL, migrating the schema as needed.
+func openStore(ctx context.Context, database string, logger *slog.Logger) (*sqlstore.Store, error) {
 	var st *sqlstore.Store
 	var err error
 	if isPostgres(database) {
 		st, err = sqlstore.OpenPostgres(ctx, database, logger)
 	} else {
-		st, err = sqlstore.OpenWith(ctx, database, logger, o)
+		st, err = sqlstore.Open(ctx, database, logger)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	return st, nil
-}
-
-// copierSubcommand is the sub-command, left out of the usage, that serve
-// starts to copy a SQLite store's write-ahead log at a lower CPU priority
-// (sqlstore.ServeCopies).
-const copierSubcommand = "sqlite-copier"
-
-// copierCommand is serve's sqlstore.Options.Copier: this executable, run as
-// the copier of the SQLite file at path.
-func copierCommand(path string) (*exec.Cmd, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find grantd's executable: %w", err)
-	}
-	return exec.Command(exe, copierSubcommand, path), nil
 }

@@ -47,22 +47,15 @@ func (s *Store) TakeAttempt(ctx context.Context, key string, n int, window time.
 			WHERE attempts.tat <= $5
 		RETURNING tat`
 	args := []any{key, t + int64(emission), t, int64(emission), t + int64(limit-emission)}
-	var (
-		tat int64
-		err error
-	)
-	if s.writer != nil { // SQLite: a write of the writer's batch
-		err = s.inTx(ctx, "spend", func(ctx context.Context, tx *sql.Tx) error {
-			return tx.QueryRowContext(ctx, spend, args...).Scan(&tat)
-		})
-	} else {
-		err = s.w.QueryRowContext(ctx, spend, args...).Scan(&tat)
-	}
+	var tat int64
+	err := s.write(ctx, "take attempt", func(ctx context.Context, q queryer) error {
+		return q.QueryRowContext(ctx, spend, args...).Scan(&tat)
+	})
 	switch {
 	case err == nil:
 		return true, 0, nil
 	case !errors.Is(err, sql.ErrNoRows):
-		return false, 0, fmt.Errorf("take attempt: %w", err)
+		return false, 0, err
 	}
 	// Refused. Read the bucket to say when the next attempt fits; a
 	// concurrent attempt or purge only makes this estimate early.

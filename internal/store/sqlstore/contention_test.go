@@ -16,19 +16,17 @@ import (
 // all succeed. Writers of one Store join its group commit; the two Stores
 // meet at SQLite's lock, where busy_timeout and BEGIN IMMEDIATE make them
 // wait instead of failing with "database is locked". Attempts on one budget,
-// a read and a write in one statement, check that no update is lost across
-// the two pools. Device polls go to one Store only: SQLite's poll
-// bookkeeping lives in the memory of the one process that serves the file
-// (see doc.go), so polls of one code through two Stores are not ordered.
+// a read and a write in one statement, and polls of one code, a read and a
+// write in one transaction, check that no update is lost across the two
+// pools.
 func TestWriterContention(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "grantd.db")
-	testWriterContention(t, []*Store{openTemp(t, path), openTemp(t, path)}, false)
+	testWriterContention(t, []*Store{openTemp(t, path), openTemp(t, path)})
 }
 
 // testWriterContention runs 200 writers spread over stores that share one
-// database, as instances would. Device polls go to every store when
-// sharedPolls is set, else to the first.
-func testWriterContention(t *testing.T, stores []*Store, sharedPolls bool) {
+// database, as instances would.
+func testWriterContention(t *testing.T, stores []*Store) {
 	ctx := t.Context()
 	polled := grant(-1)
 	if err := stores[0].CreateDeviceGrant(ctx, polled); err != nil {
@@ -51,9 +49,6 @@ func testWriterContention(t *testing.T, stores []*Store, sharedPolls bool) {
 			s := stores[i%len(stores)]
 			switch {
 			case isPoll(i):
-				if !sharedPolls {
-					s = stores[0]
-				}
 				var p store.PollResult
 				p, errs[i] = s.PollDeviceGrant(ctx, polled.DeviceCodeHash, polled.ClientID, t0.Add(time.Minute))
 				slow[i] = p.SlowDown
@@ -94,11 +89,7 @@ func testWriterContention(t *testing.T, stores []*Store, sharedPolls bool) {
 			}
 		}
 	}
-	pollStore := stores[len(stores)-1]
-	if !sharedPolls {
-		pollStore = stores[0]
-	}
-	g, err := pollStore.DeviceGrantByDeviceCode(ctx, polled.DeviceCodeHash)
+	g, err := stores[len(stores)-1].DeviceGrantByDeviceCode(ctx, polled.DeviceCodeHash)
 	if err != nil {
 		t.Fatal(err)
 	}

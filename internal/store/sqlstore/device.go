@@ -30,38 +30,17 @@ const (
 		RETURNING user_id`
 )
 
+// updateDevicePoll records a poll of a grant: its interval and last poll.
+const updateDevicePoll = `UPDATE device_grants SET poll_interval_ns = $1, last_polled_at = $2
+	WHERE device_code_hash = $3`
+
 // CreateDeviceGrant stores g in state pending, undecided and never polled;
 // g's State, UserID, AuthTime, LastPolledAt and DecidedAt are ignored. It
 // returns store.ErrAlreadyExists when the device code hash or the user code
 // is in use, including by an expired grant not yet purged.
-//
-// On SQLite the poll book then knows the grant pending, so that its first
-// polls need not read it; when a check for other writers is due, the
-// insert's transaction runs it too (see checkOtherWriters).
 func (s *Store) CreateDeviceGrant(ctx context.Context, g store.DeviceGrant) error {
-	op := fmt.Sprintf("create device grant for client %q", g.ClientID)
-	args := []any{g.DeviceCodeHash, g.UserCode, g.ClientID, dbList(g.Scopes), int64(g.Interval),
-		dbTime(g.CreatedAt), dbTime(g.ExpiresAt)}
-	if s.polls == nil {
-		_, err := s.execPrepared(ctx, op, s.st.insertDevice, args...)
-		return err
-	}
-	check := s.polls.checkDue(g.CreatedAt)
-	seen := s.polls.generation()
-	version, checkErr := int64(0), errNotChecked
-	err := s.inTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
-		if check {
-			version, checkErr = dataVersion(ctx, tx)
-		}
-		_, err := tx.StmtContext(ctx, s.st.insertDevice).ExecContext(ctx, args...)
-		return err
-	})
-	if check {
-		s.polls.checked(g.CreatedAt, version, checkErr)
-	}
-	if err == nil {
-		s.polls.created(g, seen)
-	}
+	_, err := s.execPrepared(ctx, fmt.Sprintf("create device grant for client %q", g.ClientID), s.st.insertDevice,
+		g.DeviceCodeHash, g.UserCode, g.ClientID, dbList(g.Scopes), int64(g.Interval), dbTime(g.CreatedAt), dbTime(g.ExpiresAt))
 	return err
 }
 
@@ -72,7 +51,6 @@ func (s *Store) DeviceGrantByDeviceCode(ctx context.Context, deviceCodeHash stri
 	if err != nil {
 		return store.DeviceGrant{}, fmt.Errorf("device grant by device code: %w", err)
 	}
-	s.overlayPolls(&g)
 	return g, nil
 }
 
@@ -86,16 +64,7 @@ func (s *Store) DeviceGrantByUserCode(ctx context.Context, userCode string) (sto
 	if err != nil {
 		return store.DeviceGrant{}, fmt.Errorf("device grant by user code: %w", err)
 	}
-	s.overlayPolls(&g)
 	return g, nil
-}
-
-// overlayPolls gives g the interval and last poll of SQLite's poll book,
-// which are newer than its row's.
-func (s *Store) overlayPolls(g *store.DeviceGrant) {
-	if s.polls != nil {
-		s.polls.overlay(g)
-	}
 }
 
 // PollDeviceGrant finds the grant with the given device code hash, or
@@ -103,40 +72,12 @@ func (s *Store) overlayPolls(g *store.DeviceGrant) {
 // clientID's; another client's poll is not recorded (DEV-16). When the
 // previous poll was less than the interval before now it raises the
 // interval by 5 seconds and reports SlowDown; the first poll is never slow
-// (RFC 8628 §3.5). Polls of one grant are serialised, so none is lost. The
-// record is soft: it is not durable, and is lost in a crash, which is
-// harmless (see doc.go).
-//
-// SQLite keeps the record in memory (the Store's poll book), whose lock
-// orders concurrent polls. A poll of a grant that the book knows to be
-// pending is answered from the book alone (pollPending). Otherwise the
-// grant's poll columns are read on the reader pool, and the book knows a
-// pending grant for the polls to come. PostgreSQL keeps the record in the
-// grant's row, so that every instance sees it, and reads and updates the
-// row in one statement (pollInRow).
+// (RFC 8628 §3.5). The record is kept in the grant's row, which the poll
+// reads and updates in one write transaction (SQLite) or one statement
+// (PostgreSQL), so concurrent polls of a grant are ordered and none is
+// lost. The record is soft state (see doc.go).
 func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time) (store.PollResult, error) {
-	var (
-		g        store.DeviceGrant
-		slowDown bool
-		err      error
-	)
-	if s.polls == nil {
-		g, slowDown, err = s.queryPollInRow(ctx, deviceCodeHash, clientID, now)
-	} else {
-		p, known, check := s.polls.pollPending(deviceCodeHash, clientID, now)
-		if known {
-			return p, nil
-		}
-		if check {
-			s.checkOtherWriters(ctx, now)
-		}
-		seen := s.polls.generation()
-		g, err = s.readPoll(ctx, deviceCodeHash)
-		if err == nil && g.ClientID == clientID {
-			g.DeviceCodeHash = deviceCodeHash
-			slowDown = s.polls.recordRead(&g, now, seen)
-		}
-	}
+	g, slowDown, err := s.d.poll(ctx, s, deviceCodeHash, clientID, now)
 	if err != nil {
 		return store.PollResult{}, fmt.Errorf("poll device grant: %w", err)
 	}
@@ -151,99 +92,6 @@ func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash, clientID st
 		p.UserID, p.Scopes, p.AuthTime = g.UserID, g.Scopes, g.AuthTime
 	}
 	return p, nil
-}
-
-// readPoll reads a grant's poll columns on SQLite's reader pool. Like every
-// read there it settles, unless the grant is pending or approved: a pending
-// grant tells the device nothing a crash could undo, and an approved one is
-// answered only by a redemption, a write, which is answered after its own
-// fsync, and the log is fsynced in commit order, so that fsync makes the
-// approval durable first. Sparing the wait spares a redemption the fsync
-// in flight on top of its own.
-func (s *Store) readPoll(ctx context.Context, deviceCodeHash string) (store.DeviceGrant, error) {
-	g, err := scanDevicePoll(s.st.devicePoll.QueryRowContext(ctx, deviceCodeHash))
-	seen := s.writer.seq.Load()
-	if err := s.writer.failed(); err != nil {
-		return store.DeviceGrant{}, err
-	}
-	if err == nil && (g.State == store.DevicePending || g.State == store.DeviceApproved) {
-		return g, nil
-	}
-	if serr := s.writer.settleTo(ctx, seen); serr != nil {
-		return store.DeviceGrant{}, serr
-	}
-	return g, err
-}
-
-// checkOtherWriters lets the poll book know whether a process other than
-// this one has written to the SQLite file since the last check, in which
-// case it may have decided a grant the book knows pending (see
-// dataVersion). The check is a write transaction with no writes: it takes
-// a turn of the writer but commits nothing to disk.
-func (s *Store) checkOtherWriters(ctx context.Context, now time.Time) {
-	var version int64
-	err := s.inTx(ctx, "check for other writers", func(ctx context.Context, tx *sql.Tx) (err error) {
-		version, err = dataVersion(ctx, tx)
-		return err
-	})
-	if err != nil {
-		s.logger.WarnContext(ctx, "cannot check for other writers; polls read their grants", "err", err)
-	}
-	s.polls.checked(now, version, err)
-}
-
-// errNotChecked stands for the data version of a check whose transaction
-// did not run.
-var errNotChecked = errors.New("data version not read")
-
-// dataVersion returns SQLite's data version in tx, a write transaction.
-// Read on the writer's connection it changes exactly when another
-// connection has committed; this Store's readers never write, so that means
-// another process.
-func dataVersion(ctx context.Context, tx *sql.Tx) (int64, error) {
-	var v int64
-	if err := tx.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
-		return 0, fmt.Errorf("read data version: %w", err)
-	}
-	return v, nil
-}
-
-// pollInRow is PostgreSQL's poll of a device grant, where the poll record
-// lives in the grant's row so that every instance sees it, as one statement
-// and so one round trip. It locks the grant's row (FOR UPDATE), returns its
-// poll columns as they were before the poll and whether the poll came too
-// soon, and records the poll if $2 names the grant's client: the last poll
-// is $3, and the interval grows by $4 when the poll came sooner than the
-// interval after the one before (RFC 8628 §3.5). Concurrent polls of a
-// grant queue on the row lock, and at READ COMMITTED each then reads and
-// updates the row as the one before left it, so none is lost. The
-// transaction commits without waiting for the WAL flush (set_config:
-// synchronous_commit off for the transaction), as poll bookkeeping is soft.
-const pollInRow = `WITH old AS (SELECT ` + devicePollColumns + ` FROM device_grants WHERE device_code_hash = $1 FOR UPDATE),
-	poll AS (UPDATE device_grants g SET last_polled_at = $3::bigint,
-			poll_interval_ns = old.poll_interval_ns + CASE WHEN ` + pollTooSoon + ` THEN $4::bigint ELSE 0 END
-		FROM old WHERE g.device_code_hash = $1 AND old.client_id = $2::text)
-	SELECT ` + devicePollColumns + `, ` + pollTooSoon + `, set_config('synchronous_commit', 'off', true) FROM old`
-
-// pollTooSoon is true when the grant is pending and unexpired and the poll
-// at $3 comes too soon after the last one: store.PollTooSoon in SQL, with
-// its tolerance of a second or a fifth of the interval.
-const pollTooSoon = `old.state = 'pending' AND old.expires_at > $3::bigint AND old.last_polled_at IS NOT NULL AND
-	$3::bigint - old.last_polled_at < old.poll_interval_ns - LEAST(1000000000, old.poll_interval_ns / 5)`
-
-// queryPollInRow runs pollInRow for a poll at now by clientID, and reports
-// slow_down only for a poll it recorded.
-func (s *Store) queryPollInRow(ctx context.Context, deviceCodeHash, clientID string, now time.Time) (store.DeviceGrant, bool, error) {
-	var (
-		tooSoon    bool
-		syncCommit string
-	)
-	row := s.st.pollInRow.QueryRowContext(ctx, deviceCodeHash, clientID, nanos(now), int64(slowDownStep))
-	g, err := scanDevicePoll(scanAlso{row, []any{&tooSoon, &syncCommit}})
-	if err != nil {
-		return store.DeviceGrant{}, false, err
-	}
-	return g, tooSoon && g.ClientID == clientID, nil
 }
 
 // scanAlso is row, scanning extra columns after those its caller scans.
@@ -280,10 +128,6 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userCode string, d store.
 	if err != nil {
 		return store.DeviceGrant{}, err
 	}
-	if s.polls != nil {
-		s.polls.decided(g.DeviceCodeHash)
-	}
-	s.overlayPolls(&g)
 	return g, nil
 }
 

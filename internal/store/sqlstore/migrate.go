@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"time"
 )
 
@@ -270,24 +269,6 @@ var migration9 = []string{
 	`ALTER TABLE grants ADD COLUMN last_used_at BIGINT`,
 	`ALTER TABLE clients ADD COLUMN logo_uri TEXT NOT NULL DEFAULT ''`,
 	`ALTER TABLE clients ADD COLUMN client_uri TEXT NOT NULL DEFAULT ''`,
-}
-
-// blobType matches the SQLite type name that PostgreSQL spells BYTEA.
-var blobType = regexp.MustCompile(`\bBLOB\b`)
-
-// sqliteDDL returns the statements SQLite runs for m.
-func sqliteDDL(m migration) []string { return m.statements }
-
-// postgresDDL returns the statements PostgreSQL runs for m.
-func postgresDDL(m migration) []string {
-	if m.postgres != nil {
-		return m.postgres
-	}
-	pg := make([]string, len(m.statements))
-	for i, stmt := range m.statements {
-		pg[i] = blobType.ReplaceAllString(stmt, "BYTEA")
-	}
-	return pg
 }
 
 // migrator is a *sql.DB or, on PostgreSQL, the *sql.Conn that holds the

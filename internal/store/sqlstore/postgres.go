@@ -3,10 +3,12 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"runtime"
 	"strconv"
 	"time"
@@ -14,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/grantd/grantd/internal/store"
 )
 
 // PostgreSQL connection defaults (see doc.go). Each can be overridden by the
@@ -51,17 +55,26 @@ const migrationLockTimeout = "15s"
 // and a read that precedes a write locks its row (SELECT … FOR UPDATE).
 var postgresDialect = &dialect{
 	name:            "postgres",
-	forShare:        " FOR SHARE",
 	uniqueViolation: func(err error) bool { return pgCode(err) == "23505" },
-	retryable:       postgresRetryable,
+	lockGrant: func(ctx context.Context, tx *sql.Tx, id string) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM grants WHERE id = $1 FOR SHARE`, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) { // a family older than grants
+			return nil
+		}
+		return err
+	},
 	serialize: func(ctx context.Context, tx *sql.Tx, name string) error {
 		_, err := tx.ExecContext(ctx,
 			`SELECT pg_advisory_xact_lock(hashtextextended(COALESCE(current_schema(), '') || ' ' || $1, 0))`,
 			"grantd "+name)
 		return err
 	},
-	migrations: migrations,
-	ddl:        postgresDDL,
+	pollQuery:   pollInRow,
+	poll:        postgresPoll,
+	dataVersion: func(context.Context, *sql.Tx) (int64, error) { return 0, errors.ErrUnsupported },
+	migrations:  migrations,
+	ddl:         postgresDDL,
 }
 
 // pgCode returns err's SQLSTATE, or "" when err is not from the server.
@@ -78,6 +91,159 @@ func pgCode(err error) string {
 func postgresRetryable(err error) bool {
 	code := pgCode(err)
 	return code == "40001" || code == "40P01"
+}
+
+// maxAttempts bounds how many times a transaction that failed with a
+// retryable error is run (REL-09).
+const maxAttempts = 4
+
+// postgresRunner runs each write transaction on the pool, again after a
+// serialisation failure or a deadlock.
+type postgresRunner struct {
+	db     *sql.DB
+	logger *slog.Logger
+}
+
+func (r postgresRunner) tx(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return r.retry(ctx, op, func() error {
+		tx, err := r.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		if err := fn(ctx, tx); err != nil {
+			_ = tx.Rollback() // the error that matters is fn's
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	})
+}
+
+func (r postgresRunner) write(ctx context.Context, op string, fn func(ctx context.Context, q queryer) error) error {
+	return r.retry(ctx, op, func() error { return fn(ctx, autocommit{r.db}) })
+}
+
+// purge runs fn on a connection that holds the purge lock, so that
+// instances sharing the database purge one at a time; an instance that
+// finds the lock taken skips this round. A session lock rather than a
+// transaction-level one lets each of fn's statements be its own short
+// transaction, so that row locks are released between them; the lock ends
+// with the connection if unlocking fails.
+func (r postgresRunner) purge(ctx context.Context, fn func(ctx context.Context, e execer) (int64, error)) (int64, error) {
+	conn, err := r.db.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("purge expired: connect: %w", err)
+	}
+	defer conn.Close()
+	var locked bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(`+purgeLockKey+`)`).Scan(&locked); err != nil {
+		return 0, fmt.Errorf("purge expired: take lock: %w", err)
+	}
+	if !locked {
+		r.logger.DebugContext(ctx, "purge skipped: another instance is purging")
+		return 0, nil
+	}
+	defer func() {
+		_, err := conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+purgeLockKey+`)`)
+		if err != nil {
+			// Discard the connection: ending its session releases the lock.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	return fn(ctx, retrying{conn, r})
+}
+
+// purgeLockKey is the key of the advisory lock that lets one instance at a
+// time purge a schema.
+const purgeLockKey = `hashtextextended('grantd purge expired ' || COALESCE(current_schema(), ''), 0)`
+
+func (postgresRunner) health() error { return nil }
+
+func (postgresRunner) close() error { return nil }
+
+// retry runs run again after a retryable error (a serialisation failure
+// or a deadlock, REL-09), up to maxAttempts times in all, waiting a little
+// longer after each.
+func (r postgresRunner) retry(ctx context.Context, op string, run func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := run()
+		if err == nil || attempt == maxAttempts || !postgresRetryable(err) || backOff(ctx, attempt) != nil {
+			return err
+		}
+		r.logger.DebugContext(ctx, "retrying", "op", op, "attempt", attempt, "err", err)
+	}
+}
+
+// backOff waits a little longer after each failed attempt, or until ctx
+// ends.
+func backOff(ctx context.Context, attempt int) error {
+	t := time.NewTimer(time.Duration(attempt) * 5 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// retrying is an execer that runs each statement on e again after a
+// retryable error (a deadlock with live traffic, REL-09).
+type retrying struct {
+	e execer
+	r postgresRunner
+}
+
+func (x retrying) ExecContext(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	err = x.r.retry(ctx, "purge", func() (err error) {
+		res, err = x.e.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
+// pollInRow is PostgreSQL's poll of a device grant, where the poll record
+// lives in the grant's row so that every instance sees it, as one statement
+// and so one round trip. It locks the grant's row (FOR UPDATE), returns its
+// poll columns as they were before the poll and whether the poll came too
+// soon, and records the poll if $2 names the grant's client: the last poll
+// is $3, and the interval grows by $4 when the poll came sooner than the
+// interval after the one before (RFC 8628 §3.5). Concurrent polls of a
+// grant queue on the row lock, and at READ COMMITTED each then reads and
+// updates the row as the one before left it, so none is lost. The
+// transaction commits without waiting for the WAL flush (set_config:
+// synchronous_commit off for the transaction), as poll bookkeeping is soft.
+const pollInRow = `WITH old AS (SELECT ` + devicePollColumns + ` FROM device_grants WHERE device_code_hash = $1 FOR UPDATE),
+	poll AS (UPDATE device_grants g SET last_polled_at = $3::bigint,
+			poll_interval_ns = old.poll_interval_ns + CASE WHEN ` + pollTooSoon + ` THEN $4::bigint ELSE 0 END
+		FROM old WHERE g.device_code_hash = $1 AND old.client_id = $2::text)
+	SELECT ` + devicePollColumns + `, ` + pollTooSoon + `, set_config('synchronous_commit', 'off', true) FROM old`
+
+// pollTooSoon is true when the grant is pending and unexpired and the poll
+// at $3 comes too soon after the last one: store.PollTooSoon in SQL, with
+// its tolerance of a second or a fifth of the interval.
+const pollTooSoon = `old.state = 'pending' AND old.expires_at > $3::bigint AND old.last_polled_at IS NOT NULL AND
+	$3::bigint - old.last_polled_at < old.poll_interval_ns - LEAST(1000000000, old.poll_interval_ns / 5)`
+
+// postgresPoll runs pollInRow for a poll at now by clientID, and reports
+// slow_down only for a poll it recorded.
+func postgresPoll(ctx context.Context, s *Store, deviceCodeHash, clientID string, now time.Time) (store.DeviceGrant, bool, error) {
+	var (
+		g          store.DeviceGrant
+		tooSoon    bool
+		syncCommit string
+	)
+	err := s.run.write(ctx, "poll device grant", func(ctx context.Context, q queryer) (err error) {
+		row := q.StmtContext(ctx, s.st.poll).QueryRowContext(ctx, deviceCodeHash, clientID, nanos(now), int64(slowDownStep))
+		g, err = scanDevicePoll(scanAlso{row, []any{&tooSoon, &syncCommit}})
+		return err
+	})
+	if err != nil {
+		return store.DeviceGrant{}, false, err
+	}
+	return g, tooSoon && g.ClientID == clientID, nil
 }
 
 // pool is the connection pool's sizing.
@@ -115,7 +281,7 @@ func OpenPostgres(ctx context.Context, rawURL string, logger *slog.Logger) (*Sto
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", redacted, err)
 	}
-	return &Store{path: redacted, logger: logger, d: postgresDialect, w: db, r: db, st: st}, nil
+	return &Store{path: redacted, logger: logger, d: postgresDialect, run: postgresRunner{db, logger}, w: db, r: db, st: st}, nil
 }
 
 // MigratePostgres applies pending schema migrations to the PostgreSQL
@@ -230,4 +396,19 @@ func poolFromQuery(q url.Values) (pool, error) {
 	q.Del(paramMaxConnLifetime)
 	q.Del(paramMaxConnIdleTime)
 	return p, nil
+}
+
+// blobType matches the SQLite type name that PostgreSQL spells BYTEA.
+var blobType = regexp.MustCompile(`\bBLOB\b`)
+
+// postgresDDL returns the statements PostgreSQL runs for m.
+func postgresDDL(m migration) []string {
+	if m.postgres != nil {
+		return m.postgres
+	}
+	pg := make([]string, len(m.statements))
+	for i, stmt := range m.statements {
+		pg[i] = blobType.ReplaceAllString(stmt, "BYTEA")
+	}
+	return pg
 }

@@ -5,9 +5,9 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"net/url"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -211,7 +211,7 @@ func TestPostgresStatementTimeout(t *testing.T) {
 // as two instances, write to one database.
 func TestPostgresWriterContention(t *testing.T) {
 	rawURL := postgresTestURL(t)
-	testWriterContention(t, []*Store{openPostgresTest(t, rawURL), openPostgresTest(t, rawURL)}, true)
+	testWriterContention(t, []*Store{openPostgresTest(t, rawURL), openPostgresTest(t, rawURL)})
 }
 
 // BenchmarkPostgres times the same verbs as BenchmarkSQLite on the database
@@ -267,14 +267,11 @@ func TestParsePostgresURL(t *testing.T) {
 	}
 }
 
-// TestRetryableTransaction checks that inTx runs a transaction again after a
-// serialisation failure or deadlock, a bounded number of times (REL-09),
-// and never after another error.
+// TestRetryableTransaction checks that PostgreSQL's runner runs a
+// transaction again after a serialisation failure or deadlock, a bounded
+// number of times (REL-09), and never after another error.
 func TestRetryableTransaction(t *testing.T) {
-	s := *openTemp(t, filepath.Join(t.TempDir(), "grantd.db"))
-	d := *s.d
-	d.retryable = postgresRetryable
-	s.d = &d
+	r := postgresRunner{logger: slog.New(slog.DiscardHandler)}
 	for _, tc := range []struct {
 		code      string
 		failures  int
@@ -287,7 +284,7 @@ func TestRetryableTransaction(t *testing.T) {
 		{"23505", 1, 1, true},
 	} {
 		calls := 0
-		err := s.inTx(t.Context(), "op", func(context.Context, *sql.Tx) error {
+		err := r.retry(t.Context(), "op", func() error {
 			calls++
 			if calls <= tc.failures {
 				return &pgconn.PgError{Code: tc.code}
@@ -298,5 +295,18 @@ func TestRetryableTransaction(t *testing.T) {
 			t.Errorf("SQLSTATE %s × %d: %d calls, error %v; want %d calls, error %t",
 				tc.code, tc.failures, calls, err, tc.wantCalls, tc.wantErr)
 		}
+	}
+}
+
+// TestPostgresDataVersion: PostgreSQL has no data version to read; a
+// caller learns so from errors.ErrUnsupported.
+func TestPostgresDataVersion(t *testing.T) {
+	s := openPostgresTest(t, postgresTestURL(t))
+	err := s.inTx(t.Context(), "read data version", func(ctx context.Context, tx *sql.Tx) error {
+		_, err := s.d.dataVersion(ctx, tx)
+		return err
+	})
+	if !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("data version on PostgreSQL: %v, want errors.ErrUnsupported", err)
 	}
 }

@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"fmt"
 	"time"
 )
@@ -51,92 +49,34 @@ var purgeStatements = []struct{ name, query string }{
 		SELECT id FROM used_once WHERE expires_at <= $1 LIMIT ` + fmt.Sprint(purgeBatch) + `)`},
 }
 
-// purgeLockKey is the key of the PostgreSQL advisory lock that lets one
-// instance at a time purge a schema.
-const purgeLockKey = `hashtextextended('grantd purge expired ' || COALESCE(current_schema(), ''), 0)`
-
 // PurgeExpired deletes device grants, sessions, refresh token families,
 // authorization codes, grants and access token revocations whose lifetime
 // ended at or before now, and attempt budgets that are full again at now,
 // and reports how many rows it removed. Each batch is its own statement; on
-// error the count so far is returned with the error.
-//
-// On PostgreSQL, instances sharing the database purge one at a time: the
-// purge holds a session advisory lock, taken with pg_try_advisory_lock on a
-// connection of its own, and an instance that finds it taken skips this
-// round and returns 0 without error — the other instance does the work. A
-// session lock rather than a transaction-level one keeps every batch its
-// own short transaction, so that row locks are released between batches as
-// on SQLite; the lock ends with the connection if unlocking fails.
+// error the count so far is returned with the error. On PostgreSQL,
+// instances sharing the database purge one at a time: while another purges,
+// PurgeExpired returns 0 without error (see postgresRunner.purge).
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
-	if s.d != postgresDialect {
-		return s.purge(ctx, s.w, now)
-	}
-	conn, err := s.w.Conn(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("purge expired: connect: %w", err)
-	}
-	defer conn.Close()
-	var locked bool
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(`+purgeLockKey+`)`).Scan(&locked); err != nil {
-		return 0, fmt.Errorf("purge expired: take lock: %w", err)
-	}
-	if !locked {
-		s.logger.DebugContext(ctx, "purge skipped: another instance is purging")
-		return 0, nil
-	}
-	defer func() {
-		_, err := conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+purgeLockKey+`)`)
-		if err != nil {
-			// Discard the connection: ending its session releases the lock.
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-	}()
-	return s.purge(ctx, conn, now)
-}
-
-// execer is a *sql.DB or a *sql.Conn.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-// purge runs the purge statements on e.
-func (s *Store) purge(ctx context.Context, e execer, now time.Time) (int64, error) {
-	var total int64
-	for _, p := range purgeStatements {
-		for {
-			n, err := s.purgeBatch(ctx, e, p.name, p.query, now)
-			if err != nil {
-				return total, err
-			}
-			total += n
-			if n == 0 {
-				break
+	return s.run.purge(ctx, func(ctx context.Context, e execer) (int64, error) {
+		var total int64
+		for _, p := range purgeStatements {
+			for {
+				res, err := e.ExecContext(ctx, p.query, nanos(now))
+				if err != nil {
+					return total, fmt.Errorf("purge expired %s: %w", p.name, err)
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return total, fmt.Errorf("purge expired %s: %w", p.name, err)
+				}
+				if total += n; n == 0 {
+					break
+				}
 			}
 		}
-	}
-	if total > 0 {
-		s.logger.DebugContext(ctx, "purged expired rows", "rows", total)
-	}
-	return total, nil
-}
-
-// purgeBatch runs one purge statement, again after a retryable error (a
-// deadlock with live traffic, REL-09), and returns how many rows it
-// deleted.
-func (s *Store) purgeBatch(ctx context.Context, e execer, name, query string, now time.Time) (int64, error) {
-	for attempt := 1; ; attempt++ {
-		res, err := e.ExecContext(ctx, query, nanos(now))
-		if err == nil {
-			n, err := res.RowsAffected()
-			if err != nil {
-				return 0, fmt.Errorf("purge expired %s: %w", name, err)
-			}
-			return n, nil
+		if total > 0 {
+			s.logger.DebugContext(ctx, "purged expired rows", "rows", total)
 		}
-		if attempt < maxAttempts && s.d.retryable(err) && backOff(ctx, attempt) == nil {
-			continue
-		}
-		return 0, fmt.Errorf("purge expired %s: %w", name, err)
-	}
+		return total, nil
+	})
 }

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -214,12 +213,8 @@ func continuesFamily(old, next store.RefreshToken) error {
 
 // rotate marks old rotated at now in favour of next and stores next.
 func (s *Store) rotate(ctx context.Context, tx *sql.Tx, old, next store.RefreshToken, now time.Time) error {
-	if s.d.forShare != "" {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM grants WHERE id = $1`+s.d.forShare, next.GrantID).Scan(&one)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) { // no row: a family older than grants
-			return err
-		}
+	if err := s.d.lockGrant(ctx, tx, next.GrantID); err != nil {
+		return err
 	}
 	res, err := tx.StmtContext(ctx, s.st.rotateRefresh).ExecContext(ctx,
 		old.Hash, nanos(now), next.GrantID, dbTime(next.FamilyExpiresAt), next.Hash)

@@ -7,48 +7,47 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os/exec"
 	"runtime"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/sqlstore/groupcommit"
 )
 
 // busyTimeoutMS is how long a connection waits for a lock another process
 // holds before it gives up with SQLITE_BUSY (REL-08).
 const busyTimeoutMS = 5000
 
+// walAutocheckpointPages is SQLite's wal_autocheckpoint: the COMMIT that
+// takes the write-ahead log past this many pages copies the log into the
+// database file and fsyncs it (a PASSIVE checkpoint), after which the log
+// is written again from its start. 1000 pages (4 MB) is SQLite's default;
+// more would make the checkpoints rarer and each longer, which the commit
+// that runs one waits for.
+const walAutocheckpointPages = 1000
+
 // sqliteDialect runs every write transaction with BEGIN IMMEDIATE on one
 // connection, so it needs no row locks and sees no serialisation failures.
 var sqliteDialect = &dialect{
 	name:            "sqlite",
 	uniqueViolation: sqliteUniqueViolation,
-	retryable:       func(error) bool { return false },
+	lockGrant:       func(context.Context, *sql.Tx, string) error { return nil },
 	serialize:       func(context.Context, *sql.Tx, string) error { return nil },
+	pollQuery:       selectDevicePoll,
+	poll:            sqlitePoll,
+	dataVersion:     sqliteDataVersion,
 	migrations:      migrations,
 	ddl:             sqliteDDL,
 }
 
-// Open opens the SQLite database at path, creating the file if it is missing,
-// and applies pending schema migrations. A nil logger discards logs.
+// Open opens the SQLite database at path, creating the file if it is
+// missing, and applies pending schema migrations. A nil logger discards
+// logs.
 func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
-	return OpenWith(ctx, path, logger, Options{})
-}
-
-// Options are OpenWith's optional settings.
-type Options struct {
-	// Copier, when set, returns the command of a process that copies the
-	// write-ahead log into the database file for the checkpointer: one
-	// that calls ServeCopies on path with its standard input and output,
-	// which the store connects. Unset, or should the command not start,
-	// exit or stop answering, the store copies in its own process (see
-	// doc.go, "the copy in a process of its own").
-	Copier func(path string) (*exec.Cmd, error)
-}
-
-// OpenWith is Open with options.
-func OpenWith(ctx context.Context, path string, logger *slog.Logger, o Options) (*Store, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
@@ -59,67 +58,123 @@ func OpenWith(ctx context.Context, path string, logger *slog.Logger, o Options) 
 	if err != nil {
 		return nil, fmt.Errorf("open %s for writing: %w", path, err)
 	}
-	s := &Store{path: path, logger: logger, d: sqliteDialect, w: w}
-	if _, err := migrateDB(ctx, w, s.d, logger.With("path", path)); err != nil {
+	if _, err := migrateDB(ctx, w, sqliteDialect, logger.With("path", path)); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
-	s.r, err = openSQLitePool(ctx, sqliteDSN(path, true), max(4, runtime.NumCPU()))
+	r, err := openSQLitePool(ctx, sqliteDSN(path, true), max(4, runtime.NumCPU()))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
-	if s.st, err = prepareStatements(ctx, s.r, w, s.d); err == nil {
-		if err = s.startWriter(ctx, w, logger, o.Copier); err != nil {
-			s.st.close()
-		}
-	}
+	st, err := prepareStatements(ctx, r, w, sqliteDialect)
 	if err != nil {
-		s.r.Close()
+		r.Close()
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s.polls = newPollBook()
-	return s, nil
+	run, err := newSQLiteRunner(ctx, w)
+	if err != nil {
+		st.close()
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &Store{path: path, logger: logger, d: sqliteDialect, run: run, w: w, r: r, st: st}, nil
 }
 
-// startWriter starts the group commit on w and, on a connection of its own,
-// the checkpointer that copies what the writer logs into the database file,
-// in a copier process of newCopier's when it is set (see Options.Copier).
-func (s *Store) startWriter(ctx context.Context, w *sql.DB, logger *slog.Logger, newCopier func(string) (*exec.Cmd, error)) error {
-	ck, err := openSQLitePool(ctx, sqliteDSN(s.path, false), 1)
+// sqliteRunner runs every write as a write of the group commit on the one
+// writer connection (see package groupcommit).
+type sqliteRunner struct{ writer *groupcommit.Writer }
+
+func newSQLiteRunner(ctx context.Context, w *sql.DB) (sqliteRunner, error) {
+	writer, err := groupcommit.New(ctx, w, groupcommit.Options{Fatal: sqliteFatal})
 	if err != nil {
-		return fmt.Errorf("open the checkpointer's connection: %w", err)
+		return sqliteRunner{}, fmt.Errorf("start the writer: %w", err)
 	}
-	var startCp func() (*copier, error)
-	if newCopier != nil {
-		startCp = func() (*copier, error) {
-			cmd, err := newCopier(s.path)
-			if err != nil {
-				return nil, err
-			}
-			return startCopier(cmd)
-		}
-	}
-	var writer *committer
-	s.ckpt = startCheckpointer(s.path, ck, startCp, w, logger, checkpointPages, func(err error) { writer.fail(err) })
-	var why error
-	if s.fsyncer, why = newFsyncer(logger); why != nil {
-		logger.Info("asynchronous fsync unavailable; write-ahead log fsyncs block", "path", s.path, "err", why)
-	}
-	logger.Debug("write-ahead log fsync", "path", s.path, "asynchronous", s.fsyncer != nil)
-	s.logFiles = newLogFiles(s.path)
-	writer, err = startCommitter(ctx, w, func() error { return s.logFiles.sync(s.fsyncer) }, s.ckpt.committed)
-	if err != nil {
-		_ = s.logFiles.Close()
-		if s.fsyncer != nil {
-			_ = s.fsyncer.close()
-		}
-		s.ckpt.close()
+	return sqliteRunner{writer}, nil
+}
+
+func (r sqliteRunner) tx(ctx context.Context, _ string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return r.writer.Do(ctx, fn)
+}
+
+func (r sqliteRunner) write(ctx context.Context, _ string, fn func(ctx context.Context, q queryer) error) error {
+	return r.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error { return fn(ctx, tx) })
+}
+
+// purge runs fn with each of its statements a write of the writer's
+// batches, so that it waits its turn as any write does.
+func (r sqliteRunner) purge(ctx context.Context, fn func(ctx context.Context, e execer) (int64, error)) (int64, error) {
+	return fn(ctx, batched(r))
+}
+
+func (r sqliteRunner) health() error { return r.writer.Err() }
+
+func (r sqliteRunner) close() error { return r.writer.Close() }
+
+// batched is an execer that runs each statement as a write of writer.
+type batched struct{ writer *groupcommit.Writer }
+
+func (b batched) ExecContext(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	err = b.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err = tx.ExecContext(ctx, query, args...)
 		return err
+	})
+	return res, err
+}
+
+// sqliteFatal reports whether err, a COMMIT's, leaves it unknown what
+// reached the disk: an I/O error, such as a failed fsync of the log. Linux
+// may drop the pages it could not write and report the next fsync as a
+// success, so the store fails for good (Store.Health) until a restart, and
+// SQLite's recovery of the log, show what is there. Anything else (a lock
+// held too long, a file that cannot be opened for want of descriptors, a
+// full disk) rolled the transaction back whole, and the next one may
+// succeed.
+func sqliteFatal(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && fatalCode(se.Code())
+}
+
+// fatalCode reports whether an extended result code is an I/O error.
+func fatalCode(code int) bool { return code&0xff == sqlite3.SQLITE_IOERR }
+
+// sqlitePoll reads the grant and, when it is clientID's, records the poll
+// in its row, in one write transaction: SQLite's writes run one at a time,
+// so no poll of the grant comes between the read and the update.
+func sqlitePoll(ctx context.Context, s *Store, deviceCodeHash, clientID string, now time.Time) (store.DeviceGrant, bool, error) {
+	var (
+		g        store.DeviceGrant
+		slowDown bool
+	)
+	err := s.run.tx(ctx, "poll device grant", func(ctx context.Context, tx *sql.Tx) (err error) {
+		g, err = scanDevicePoll(tx.StmtContext(ctx, s.st.poll).QueryRowContext(ctx, deviceCodeHash))
+		if err != nil || g.ClientID != clientID {
+			return err
+		}
+		slowDown = g.State == store.DevicePending && now.Before(g.ExpiresAt) && !g.LastPolledAt.IsZero() &&
+			store.PollTooSoon(now.Sub(g.LastPolledAt), g.Interval)
+		interval := g.Interval
+		if slowDown {
+			interval += slowDownStep
+		}
+		_, err = tx.ExecContext(ctx, updateDevicePoll, int64(interval), nanos(now), deviceCodeHash)
+		return err
+	})
+	return g, slowDown, err
+}
+
+// sqliteDataVersion returns SQLite's data version in tx, a write
+// transaction. Read on the writer's connection it changes exactly when
+// another connection has committed; this Store's readers never write, so
+// that means another process.
+func sqliteDataVersion(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var v int64
+	if err := tx.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read data version: %w", err)
 	}
-	s.writer = writer
-	return nil
+	return v, nil
 }
 
 // MigrateSQLite applies pending schema migrations to the SQLite database at
@@ -148,21 +203,19 @@ func checkPath(path string) error {
 
 // sqliteDSN returns the modernc.org/sqlite data source name for path.
 // Pragmas are DSN parameters so that every connection a pool opens gets
-// them. The writer commits with synchronous=NORMAL, which in WAL mode
-// fsyncs at checkpoints but not at COMMIT: the committer fsyncs the log
-// itself, after COMMIT and before it answers (see doc.go). The readers,
-// which never commit, keep FULL for the checkpoint the last connection to
-// close may run.
+// them. synchronous=FULL makes every COMMIT fsync the write-ahead log
+// before it returns, and before readers can see it (REL-07). The readers
+// never commit; FULL is for the checkpoint the last connection to close
+// may run.
 func sqliteDSN(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", "synchronous(FULL)")
 	if readOnly {
-		q.Add("_pragma", "synchronous(FULL)")
 		q.Add("_pragma", "query_only(ON)")
 	} else {
-		q.Add("_pragma", "synchronous(NORMAL)")
-		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages))
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walAutocheckpointPages))
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")
 	}
@@ -195,3 +248,6 @@ func sqliteUniqueViolation(err error) bool {
 	code := se.Code()
 	return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
+
+// sqliteDDL returns the statements SQLite runs for m.
+func sqliteDDL(m migration) []string { return m.statements }

@@ -14,214 +14,176 @@ import (
 
 // Store is a SQL-backed store.Store, on SQLite (Open) or PostgreSQL
 // (OpenPostgres). It is safe for concurrent use.
+//
+// The verbs and their SQL are shared. What differs between the two
+// databases is in two places, both filled in by sqlite.go or postgres.go:
+// the dialect (error codes, locking clauses, the poll, the schema's types)
+// and the runner (how a write transaction runs).
 type Store struct {
 	path   string // the SQLite file, or the PostgreSQL URL without password
 	logger *slog.Logger
 	d      *dialect
-	w      *sql.DB // writes; SQLite: one connection whose transactions begin IMMEDIATE
-	r      *sql.DB // reads; SQLite: query_only connections; PostgreSQL: w itself
+	run    runner
+	w      *sql.DB // the writes' pool: SQLite's one connection; PostgreSQL's pool
+	r      *sql.DB // the reads' pool: SQLite's query_only connections; PostgreSQL's pool again
 	st     *statements
-	// SQLite only: writer runs every write transaction, in batches (group
-	// commit); ckpt copies the log it writes into the database file; polls
-	// keeps device polls in memory; fsyncer, when the platform has one,
-	// makes the writer's commits durable in logFiles, held open. All nil
-	// on PostgreSQL.
-	writer   *committer
-	ckpt     *checkpointer
-	polls    *pollBook
-	fsyncer  fsyncer
-	logFiles *logFiles
 }
 
 var _ store.Store = (*Store)(nil)
 
-// dialect is what differs between SQLite and PostgreSQL. Everything else,
-// the statements included, is shared.
+// runner is how a dialect runs writes.
+type runner interface {
+	// tx runs fn in a write transaction and commits it when fn returns
+	// nil, returning only once the commit is durable. fn must use the ctx
+	// it is given, and may be run more than once (PostgreSQL runs a
+	// transaction again after a serialisation failure, REL-09), so it must
+	// only assign what it computes. op names the transaction in logs.
+	tx(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) error
+	// write runs fn, which makes one write statement on q, as tx would:
+	// SQLite in the writer's batch, PostgreSQL in a transaction of the
+	// statement's own (one round trip).
+	write(ctx context.Context, op string, fn func(ctx context.Context, q queryer) error) error
+	// purge runs fn, which deletes expired rows in short statements of
+	// their own on e, and returns what fn returns; on PostgreSQL 0 and no
+	// error, without running fn, while another instance purges.
+	purge(ctx context.Context, fn func(ctx context.Context, e execer) (int64, error)) (int64, error)
+	// health returns a fault only a restart mends, or nil.
+	health() error
+	// close stops taking writes, once those queued are answered.
+	close() error
+}
+
+// queryer runs statements: a *sql.Tx, or a pool (autocommit).
+type queryer interface {
+	execer
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	// StmtContext returns st, prepared on the writes' pool, as it runs on
+	// this queryer.
+	StmtContext(ctx context.Context, st *sql.Stmt) *sql.Stmt
+}
+
+// execer runs a write statement.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// autocommit is a queryer that runs each statement on pool in a
+// transaction of its own.
+type autocommit struct{ *sql.DB }
+
+// StmtContext returns st as it is: it was prepared on this pool.
+func (autocommit) StmtContext(_ context.Context, st *sql.Stmt) *sql.Stmt { return st }
+
+// dialect is what differs between SQLite and PostgreSQL besides how
+// transactions run. Everything else, the statements included, is shared.
 type dialect struct {
 	name string
-	// forShare ends a SELECT whose rows a transaction must keep unchanged
-	// until it ends. SQLite needs none: its write transactions run one at a
-	// time.
-	forShare string
 	// uniqueViolation reports a primary key or unique constraint failure;
 	// other constraint failures (NOT NULL, CHECK) are faults.
 	uniqueViolation func(error) bool
-	// retryable reports an error after which the whole transaction may be
-	// run again: a serialisation failure or a deadlock (REL-09).
-	retryable func(error) bool
+	// lockGrant keeps a grant's row, read in tx, unchanged until tx ends.
+	lockGrant func(ctx context.Context, tx *sql.Tx, id string) error
 	// serialize makes transactions that call it with the same name run one
-	// after another (PostgreSQL: a transaction-level advisory lock).
+	// after another.
 	serialize func(ctx context.Context, tx *sql.Tx, name string) error
+	// pollQuery is prepared on the writes' pool as statements.poll, for
+	// poll.
+	pollQuery string
+	// poll reads the grant with the given device code hash and, when it
+	// is clientID's, records a poll at now (PollDeviceGrant); it returns
+	// the grant's poll columns as they were before, and whether the poll
+	// came too soon.
+	poll func(ctx context.Context, s *Store, deviceCodeHash, clientID string, now time.Time) (store.DeviceGrant, bool, error)
+	// dataVersion returns, in tx, a number that changes whenever another
+	// process has committed to the database, or errors.ErrUnsupported.
+	dataVersion func(ctx context.Context, tx *sql.Tx) (int64, error)
 	// migrations is the schema history; ddl returns a migration's
 	// statements in the dialect.
 	migrations []migration
 	ddl        func(migration) []string
 }
 
-// maxAttempts bounds how many times a transaction that failed with a
-// retryable error is run (REL-09).
-const maxAttempts = 4
-
 // Path returns the database Open was given: the SQLite file name, or the
 // PostgreSQL URL with its password removed.
 func (s *Store) Path() string { return s.path }
 
-// Ping reports whether the database answers on every connection pool, for
-// readiness checks.
+// Ping reports whether the database answers on both pools, for readiness
+// checks.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.Health(); err != nil {
 		return err
 	}
-	if s.writer != nil {
-		if err := s.writer.troubled(); err != nil {
-			return fmt.Errorf("%s writer: %w", s.d.name, err)
-		}
-	}
 	if err := s.w.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping %s writer: %w", s.d.name, err)
-	}
-	if s.r == s.w {
-		return nil
+		return fmt.Errorf("ping %s (writes): %w", s.d.name, err)
 	}
 	if err := s.r.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping %s reader: %w", s.d.name, err)
+		return fmt.Errorf("ping %s (reads): %w", s.d.name, err)
 	}
 	return nil
 }
 
 // Health reports a fault the store cannot recover from while the process
-// runs: on SQLite, a failed fsync (see doc.go), after which only a restart,
-// and SQLite's recovery of the log, make it usable again. It is nil through
-// every fault that heals by itself, such as a database that does not
-// answer for a while, or a process out of file descriptors.
+// runs: on SQLite, a commit whose fsync failed (see doc.go), after which
+// only a restart, and SQLite's recovery of the log, make it usable again.
+// It is nil through every fault that heals by itself, such as a database
+// that does not answer for a while, or a process out of file descriptors.
 func (s *Store) Health() error {
-	if s.writer != nil {
-		if err := s.writer.failed(); err != nil {
-			return fmt.Errorf("%s writer: %w", s.d.name, err)
-		}
+	if err := s.run.health(); err != nil {
+		return fmt.Errorf("%s writer: %w", s.d.name, err)
 	}
 	return nil
 }
 
-// Close writes SQLite's poll bookkeeping back to the database, waits for
-// queued writes to commit, and closes the prepared statements and the
-// connection pools.
+// Close waits for queued writes to commit, then closes the prepared
+// statements and the pools (PostgreSQL's one pool is both; closing it
+// again is a no-op).
 func (s *Store) Close() error {
-	var errs []error
-	if s.polls != nil {
-		if err := s.flushPolls(context.Background()); err != nil {
-			errs = append(errs, fmt.Errorf("close: %w", err))
-		}
-	}
-	if s.writer != nil {
-		errs = append(errs, s.writer.close())
-	}
-	if s.ckpt != nil {
-		errs = append(errs, s.ckpt.close())
-	}
-	if s.fsyncer != nil {
-		errs = append(errs, s.fsyncer.close())
-	}
-	if s.logFiles != nil {
-		errs = append(errs, s.logFiles.Close())
-	}
-	errs = append(errs, s.st.close())
-	if s.r != s.w {
-		errs = append(errs, s.r.Close())
-	}
-	errs = append(errs, s.w.Close())
-	return errors.Join(errs...)
+	return errors.Join(s.run.close(), s.st.close(), s.r.Close(), s.w.Close())
 }
 
-// inTx runs fn in a write transaction and commits it when fn returns nil,
-// returning only once the commit is durable. A transaction that fails with
-// a retryable error is run again, up to maxAttempts times, so fn must only
-// assign what it computes. Errors are wrapped with op; a unique constraint
-// failure becomes store.ErrAlreadyExists.
-//
-// fn must use the ctx it is given for its statements. On SQLite fn runs in
-// the writer's batch (group commit, see committer.do): in a transaction
-// shared with other callers' writes and inside a savepoint of its own, with
-// a ctx that is never cancelled. When fn fails, its changes are rolled
-// back and the others' stand.
+// inTx runs fn in a write transaction (runner.tx). Errors are wrapped with
+// op; a unique constraint failure becomes store.ErrAlreadyExists.
 func (s *Store) inTx(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := s.tryTx(ctx, fn)
-		if err == nil {
-			return nil
-		}
-		if attempt < maxAttempts && s.d.retryable(err) && backOff(ctx, attempt) == nil {
-			s.logger.DebugContext(ctx, "retrying transaction", "op", op, "attempt", attempt, "err", err)
-			continue
-		}
-		if s.d.uniqueViolation(err) {
-			err = store.ErrAlreadyExists
-		}
-		return fmt.Errorf("%s: %w", op, err)
-	}
+	return s.failed(op, s.run.tx(ctx, op, fn))
 }
 
-func (s *Store) tryTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	if s.writer != nil {
-		return s.writer.do(ctx, fn)
-	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(ctx, tx); err != nil {
-		_ = tx.Rollback() // the error that matters is fn's
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+// write runs fn, one write statement, as runner.write does, with inTx's
+// errors.
+func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context, q queryer) error) error {
+	return s.failed(op, s.run.write(ctx, op, fn))
 }
 
-// exec runs one write statement: on SQLite as a write of the writer's
-// batch, on PostgreSQL on its own (autocommit), again after a retryable
-// error.
+// failed wraps a write's err with op, unless it is nil; a unique
+// constraint failure becomes store.ErrAlreadyExists.
+func (s *Store) failed(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if s.d.uniqueViolation(err) {
+		err = store.ErrAlreadyExists
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// exec runs one write statement.
 func (s *Store) exec(ctx context.Context, op, query string, args ...any) (sql.Result, error) {
-	if s.writer != nil {
-		var res sql.Result
-		err := s.inTx(ctx, op, func(ctx context.Context, tx *sql.Tx) (err error) {
-			res, err = tx.ExecContext(ctx, query, args...)
-			return err
-		})
-		return res, err
-	}
-	return s.autocommit(ctx, op, func() (sql.Result, error) { return s.w.ExecContext(ctx, query, args...) })
+	var res sql.Result
+	err := s.write(ctx, op, func(ctx context.Context, q queryer) (err error) {
+		res, err = q.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
 }
 
-// execPrepared is exec for a statement prepared on the writer pool.
+// execPrepared is exec for a statement prepared on the writes' pool.
 func (s *Store) execPrepared(ctx context.Context, op string, st *sql.Stmt, args ...any) (sql.Result, error) {
-	if s.writer != nil {
-		var res sql.Result
-		err := s.inTx(ctx, op, func(ctx context.Context, tx *sql.Tx) (err error) {
-			res, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-			return err
-		})
-		return res, err
-	}
-	return s.autocommit(ctx, op, func() (sql.Result, error) { return st.ExecContext(ctx, args...) })
-}
-
-// autocommit runs one statement outside an explicit transaction, again
-// after a retryable error.
-func (s *Store) autocommit(ctx context.Context, op string, run func() (sql.Result, error)) (sql.Result, error) {
-	for attempt := 1; ; attempt++ {
-		res, err := run()
-		switch {
-		case err == nil:
-			return res, nil
-		case attempt < maxAttempts && s.d.retryable(err) && backOff(ctx, attempt) == nil:
-			continue
-		case s.d.uniqueViolation(err):
-			return nil, fmt.Errorf("%s: %w", op, store.ErrAlreadyExists)
-		}
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
+	var res sql.Result
+	err := s.write(ctx, op, func(ctx context.Context, q queryer) (err error) {
+		res, err = q.StmtContext(ctx, st).ExecContext(ctx, args...)
+		return err
+	})
+	return res, err
 }
 
 // execOne runs one write statement and returns store.ErrNotFound when it
@@ -239,19 +201,6 @@ func (s *Store) execOne(ctx context.Context, op, query string, args ...any) erro
 		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
 	return nil
-}
-
-// backOff waits a little longer after each failed attempt, or until ctx
-// ends.
-func backOff(ctx context.Context, attempt int) error {
-	t := time.NewTimer(time.Duration(attempt) * 5 * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // notFound maps sql.ErrNoRows to store.ErrNotFound and leaves other errors
@@ -283,57 +232,24 @@ type rowScanner interface {
 	Scan(dest ...any) error
 }
 
-// Reads on the reader pool go through read, readRow or queryAll, which
-// return only once every commit the read may have seen is durable: on
-// SQLite a batch is visible from its COMMIT, before the committer's fsync
-// (see doc.go), and no answer may reveal a write that a crash could still
-// undo. On PostgreSQL a commit is durable when it is visible.
+// Reads run on the reads' pool. On SQLite a commit is visible only once it
+// is durable (synchronous=FULL: the log is fsynced before the commit is
+// published to readers), and on PostgreSQL once it has committed, so a
+// read never reveals a write that a crash could undo.
 
-// settle waits until every commit a read that has just ended may have seen
-// is durable.
-func (s *Store) settle(ctx context.Context) error {
-	if s.writer == nil {
-		return nil
-	}
-	return s.writer.settle(ctx)
+// read runs a query that returns at most one row on the reads' pool.
+func (s *Store) read(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.r.QueryRowContext(ctx, query, args...)
 }
 
-// settledRow is a row of the reader pool whose Scan settles.
-type settledRow struct {
-	ctx context.Context
-	s   *Store
-	row *sql.Row
+// readRow runs st, a statement prepared on the reads' pool, for one row.
+func (s *Store) readRow(ctx context.Context, st *sql.Stmt, args ...any) *sql.Row {
+	return st.QueryRowContext(ctx, args...)
 }
 
-func (r settledRow) Scan(dest ...any) error {
-	err := r.row.Scan(dest...)
-	if serr := r.s.settle(r.ctx); serr != nil {
-		return serr
-	}
-	return err
-}
-
-// read runs a query that returns at most one row on the reader pool.
-func (s *Store) read(ctx context.Context, query string, args ...any) settledRow {
-	return settledRow{ctx, s, s.r.QueryRowContext(ctx, query, args...)}
-}
-
-// readRow runs st, a statement prepared on the reader pool, for one row.
-func (s *Store) readRow(ctx context.Context, st *sql.Stmt, args ...any) settledRow {
-	return settledRow{ctx, s, st.QueryRowContext(ctx, args...)}
-}
-
-// queryAll runs a query on the reader pool and scans every row with scan.
+// queryAll runs a query on the reads' pool and scans every row with scan.
 func queryAll[T any](ctx context.Context, s *Store, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
-	all, err := scanAll(ctx, s.r, scan, query, args...)
-	if serr := s.settle(ctx); serr != nil {
-		return nil, serr
-	}
-	return all, err
-}
-
-func scanAll[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

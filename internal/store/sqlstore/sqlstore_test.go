@@ -176,18 +176,17 @@ func TestDurabilitySettings(t *testing.T) {
 		want   string
 	}{
 		{"writer", "journal_mode", "wal"},
-		{"writer", "synchronous", "1"}, // NORMAL: the committer fsyncs (TestPipelinedCommit)
+		{"writer", "synchronous", "2"}, // FULL: every COMMIT fsyncs the log
 		{"reader", "synchronous", "2"},
 		{"writer", "busy_timeout", "5000"},
-		{"writer", "wal_autocheckpoint", "100000"}, // a backstop: the checkpointer copies the log
-		{"checkpointer", "synchronous", "1"},       // NORMAL: it fsyncs the log before copying it
+		{"writer", "wal_autocheckpoint", "1000"},
 		{"writer", "foreign_keys", "1"},
 		{"writer", "query_only", "0"},
 		{"reader", "journal_mode", "wal"},
 		{"reader", "busy_timeout", "5000"},
 		{"reader", "query_only", "1"},
 	} {
-		db := map[string]*sql.DB{"writer": s.w, "reader": s.r, "checkpointer": s.ckpt.own}[tc.pool]
+		db := map[string]*sql.DB{"writer": s.w, "reader": s.r}[tc.pool]
 		var got string
 		if err := db.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
 			t.Fatalf("%s: PRAGMA %s: %v", tc.pool, tc.pragma, err)

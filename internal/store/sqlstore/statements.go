@@ -13,21 +13,18 @@ import (
 // once per request. Inside a write transaction they are bound to it with
 // tx.StmtContext, which reuses the connection's prepared statement.
 type statements struct {
-	// Reads, on the reader pool. devicePoll reads what a poll needs.
-	deviceByHash, devicePoll, client, user, refreshByHash, accessTokenLive *sql.Stmt
-	// Writes, on the writer pool.
+	// Reads, on the reads' pool.
+	deviceByHash, client, user, refreshByHash, accessTokenLive *sql.Stmt
+	// Writes, on the writes' pool.
 	insertDevice, redeemDevice, insertGrant, insertRefresh, rotateRefresh *sql.Stmt
-	// Reads inside a write transaction, on the writer pool.
+	// Reads inside a write transaction, on the writes' pool.
 	refreshInTx, userInTx *sql.Stmt
-	// recordPoll writes SQLite's poll bookkeeping back when the Store
-	// closes.
-	recordPoll *sql.Stmt
-	// PostgreSQL only: a poll of a device grant (PollDeviceGrant).
-	pollInRow *sql.Stmt
+	// poll is the dialect's pollQuery, on the writes' pool.
+	poll *sql.Stmt
 }
 
-// prepareStatements prepares the hot statements, reads on r and writes on
-// w (which may be the same pool).
+// prepareStatements prepares the hot statements of dialect d, reads on r
+// and writes on w (which may be the same pool).
 func prepareStatements(ctx context.Context, r, w *sql.DB, d *dialect) (*statements, error) {
 	st := &statements{}
 	type prepared struct {
@@ -37,7 +34,6 @@ func prepareStatements(ctx context.Context, r, w *sql.DB, d *dialect) (*statemen
 	}
 	list := []prepared{
 		{&st.deviceByHash, r, selectDeviceByHash},
-		{&st.devicePoll, r, selectDevicePoll},
 		{&st.client, r, selectClient},
 		{&st.user, r, `SELECT ` + userColumns + ` FROM users WHERE id = $1`},
 		{&st.refreshByHash, r, selectRefresh + ` WHERE r.hash = $1`},
@@ -49,10 +45,7 @@ func prepareStatements(ctx context.Context, r, w *sql.DB, d *dialect) (*statemen
 		{&st.rotateRefresh, w, rotateRefreshToken},
 		{&st.refreshInTx, w, selectRefreshAndUser},
 		{&st.userInTx, w, `SELECT ` + userColumns + ` FROM users WHERE id = $1`},
-		{&st.recordPoll, w, updateDevicePoll},
-	}
-	if d == postgresDialect {
-		list = append(list, prepared{&st.pollInRow, w, pollInRow})
+		{&st.poll, w, d.pollQuery},
 	}
 	for _, p := range list {
 		s, err := p.db.PrepareContext(ctx, p.query)
@@ -68,9 +61,9 @@ func prepareStatements(ctx context.Context, r, w *sql.DB, d *dialect) (*statemen
 // close closes every prepared statement.
 func (st *statements) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{st.deviceByHash, st.devicePoll, st.client, st.user, st.refreshByHash, st.accessTokenLive,
-		st.insertDevice, st.redeemDevice, st.insertGrant, st.insertRefresh, st.rotateRefresh, st.recordPoll,
-		st.refreshInTx, st.userInTx, st.pollInRow} {
+	for _, s := range []*sql.Stmt{st.deviceByHash, st.client, st.user, st.refreshByHash, st.accessTokenLive,
+		st.insertDevice, st.redeemDevice, st.insertGrant, st.insertRefresh, st.rotateRefresh,
+		st.refreshInTx, st.userInTx, st.poll} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
