@@ -21,6 +21,8 @@ import (
 	"github.com/grantd/grantd/internal/logbuf"
 	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/pollrecord"
 	"github.com/grantd/grantd/internal/store/sqlstore"
 )
 
@@ -77,7 +79,7 @@ other setting is read from the environment (see the README's
 			Collectors: []prometheus.Collector{collectors.NewGoCollector(),
 				collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}})
 	}
-	st := metrics.Store(raw, rec)
+	st := metrics.Store(pollRecord(raw, cfg.Database, logger), rec)
 	opts := httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: time.Now, Rand: rand.Reader, Sealer: sealer,
 		Metrics: rec}
 	if isPostgres(cfg.Database) {
@@ -209,6 +211,16 @@ func logHandler(w io.Writer, format string, level slog.Level) slog.Handler {
 // SQLite file path.
 func isPostgres(database string) bool {
 	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+// pollRecord returns the store serve uses: on SQLite, st with its device
+// polls recorded in memory (package pollrecord); on PostgreSQL, whose
+// instances share the poll record in the grants' rows, st itself.
+func pollRecord(st *sqlstore.Store, database string, logger *slog.Logger) store.Store {
+	if isPostgres(database) {
+		return st
+	}
+	return pollrecord.New(st, pollrecord.WithLogger(logger))
 }
 
 // openStore opens SQLite or PostgreSQL, migrating the schema as needed.

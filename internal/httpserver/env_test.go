@@ -23,6 +23,7 @@ import (
 	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/seal"
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/pollrecord"
 	"github.com/grantd/grantd/internal/store/sqlstore"
 )
 
@@ -136,7 +137,7 @@ func (e *env) start(vars map[string]string) {
 		}
 		e.sealer = seal.New(rand.Reader, key)
 	}
-	timed := metrics.Store(st, e.metrics)
+	timed := metrics.Store(pollrecord.New(st, pollrecord.WithLogger(logger)), e.metrics) // as grantd serve wraps SQLite
 	s, err := httpserver.New(ctx, httpserver.Options{Config: cfg, Store: timed, Logger: logger, Now: e.clock.Now,
 		Rand: rand.Reader, Sealer: e.sealer, Metrics: e.metrics})
 	if err != nil {
