@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/grantd/grantd/internal/clientauth"
 	"github.com/grantd/grantd/internal/federation"
 	"github.com/grantd/grantd/internal/keys"
 	"github.com/grantd/grantd/internal/oauth"
@@ -29,7 +30,7 @@ const (
 // Handler serves POST /revoke.
 type Handler struct {
 	Store store.Store
-	Auth  *oauth.ClientAuthenticator
+	Auth  *clientauth.Authenticator
 	// Keys and Issuer recognise grantd's access tokens: a JWT verified by
 	// Keys as an at+jwt, with iss equal to Issuer.
 	Keys   *keys.Set
@@ -73,7 +74,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	caller, _, err := h.Auth.Authenticate(r.Context(), r, f)
+	caller, err := h.Auth.Authenticate(r.Context(), r, f)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/grantd/grantd/internal/clientauth"
 	"github.com/grantd/grantd/internal/federation"
 	"github.com/grantd/grantd/internal/keys"
 	"github.com/grantd/grantd/internal/metrics"
@@ -31,7 +32,7 @@ type TokenSet struct{ Access, Refresh, ID bool }
 // Handler serves POST /token.
 type Handler struct {
 	Store  store.Store
-	Auth   *oauth.ClientAuthenticator
+	Auth   *clientauth.Authenticator
 	Keys   *keys.Set
 	Issuer string
 	// Audience is the aud of access tokens (RFC 9068 §3 default resource).
@@ -135,7 +136,7 @@ func (h *Handler) serve(r *http.Request, f oauth.Form) (*Response, error) {
 	if grantType == "" {
 		return nil, oauth.NewError(oauth.InvalidRequest, hintMissingGrantType)
 	}
-	client, _, err := h.Auth.Authenticate(r.Context(), r, f)
+	client, err := h.Auth.Authenticate(r.Context(), r, f)
 	if err != nil {
 		return nil, err
 	}
