@@ -231,7 +231,7 @@ func metadata(cfg config.Config) discovery.Metadata {
 		TokenEndpointAuthMethodsSupported: []string{oauth.AuthBasic, oauth.AuthPost, oauth.AuthNone},
 		IntrospectionAuthMethodsSupported: []string{oauth.AuthBasic, oauth.AuthPost},
 		RevocationAuthMethodsSupported:    []string{oauth.AuthBasic, oauth.AuthPost, oauth.AuthNone},
-		CodeChallengeMethodsSupported:     []string{"S256"},
+		CodeChallengeMethodsSupported:     []string{oauth.MethodS256},
 		PromptValuesSupported:             []string{"none", "login", "consent"},
 		ISSParameterSupported:             true,
 		SubjectTypesSupported:             []string{"public"},
