@@ -27,7 +27,7 @@ const (
 
 // Handler serves POST /introspect.
 type Handler struct {
-	Store   store.Store
+	Store   store.RefreshTokens
 	Auth    *clientauth.Authenticator
 	Checker *bearer.Checker
 	// Limiter and Budget throttle token scanning per calling client: each

@@ -27,9 +27,18 @@ const (
 	HintRefreshToken = "refresh_token"
 )
 
+// Store is the part of the store revocation uses: the tokens it revokes,
+// the grants they end, and passthrough clients' upstream tokens.
+type Store interface {
+	store.RefreshTokens
+	store.AccessTokens
+	store.Grants
+	store.PassthroughTokens
+}
+
 // Handler serves POST /revoke.
 type Handler struct {
-	Store store.Store
+	Store Store
 	Auth  *clientauth.Authenticator
 	// Keys and Issuer recognise grantd's access tokens: a JWT verified by
 	// Keys as an at+jwt, with iss equal to Issuer.

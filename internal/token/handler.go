@@ -29,9 +29,21 @@ const (
 // TokenSet says which tokens a grant yields (the seed's RESULT_TOKEN_SET).
 type TokenSet struct{ Access, Refresh, ID bool }
 
+// Store is the part of the store the token endpoint uses: the grants it
+// redeems (device codes, authorization codes, refresh tokens), the grants
+// and users it re-checks, and passthrough clients' upstream tokens.
+type Store interface {
+	store.DeviceGrants
+	store.AuthorizationCodes
+	store.RefreshTokens
+	store.Grants
+	store.Users
+	store.PassthroughTokens
+}
+
 // Handler serves POST /token.
 type Handler struct {
-	Store  store.Store
+	Store  Store
 	Auth   *clientauth.Authenticator
 	Keys   *keys.Set
 	Issuer string
