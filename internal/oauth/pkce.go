@@ -80,7 +80,7 @@ func CheckChallenge(params url.Values, required bool) *Error {
 // verifier for a code issued without a challenge is a downgrade and
 // invalid_grant (RFC 9700 §4.8.2, AZ-11); a missing or malformed verifier
 // is invalid_request; one whose S256 differs from the challenge, compared
-// in constant time, is invalid_grant (AZ-10).
+// in constant time, is invalid_grant.
 func CheckVerifier(challenge, verifier string) *Error {
 	switch {
 	case challenge == "" && verifier != "":

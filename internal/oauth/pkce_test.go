@@ -98,7 +98,7 @@ func TestCheckChallenge(t *testing.T) {
 }
 
 // TestCheckVerifier is the token request's side of PKCE (RFC 7636 §4.5,
-// §4.6; AZ-10, AZ-11), one line per case.
+// §4.6; AZ-11), one line per case.
 func TestCheckVerifier(t *testing.T) {
 	other := strings.Repeat("a", 43)
 	cases := []struct {
@@ -108,12 +108,12 @@ func TestCheckVerifier(t *testing.T) {
 	}{
 		{"Appendix B", appendixBChallenge, appendixBVerifier, "", ""},
 		{"no PKCE", "", "", "", ""},
-		{"AZ-10 wrong verifier", appendixBChallenge, other, InvalidGrant, "The code_verifier does not match the challenge."},
-		{"AZ-10 the challenge as verifier (plain)", appendixBChallenge, appendixBChallenge, InvalidGrant,
+		{"§4.6 wrong verifier", appendixBChallenge, other, InvalidGrant, "The code_verifier does not match the challenge."},
+		{"§4.6 the challenge as verifier (plain)", appendixBChallenge, appendixBChallenge, InvalidGrant,
 			"The code_verifier does not match the challenge."},
-		{"AZ-10 verifier with one character more", appendixBChallenge, appendixBVerifier + "a", InvalidGrant,
+		{"§4.6 verifier with one character more", appendixBChallenge, appendixBVerifier + "a", InvalidGrant,
 			"The code_verifier does not match the challenge."},
-		{"AZ-10 missing verifier", appendixBChallenge, "", InvalidRequest, "The code_verifier parameter is missing."},
+		{"missing verifier", appendixBChallenge, "", InvalidRequest, "The code_verifier parameter is missing."},
 		{"AZ-09 malformed verifier", appendixBChallenge, appendixBVerifier[:42], InvalidRequest, "The code_verifier is malformed."},
 		{"AZ-11 downgrade", "", appendixBVerifier, InvalidGrant, "The code was issued without a PKCE challenge."},
 	}
