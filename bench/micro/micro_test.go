@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/admin"
+	"github.com/grantd/grantd/internal/clientauth"
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/httpserver"
 	"github.com/grantd/grantd/internal/keys"
@@ -104,7 +105,7 @@ func BenchmarkClientAuth(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	auth := &oauth.ClientAuthenticator{Clients: st, Verifier: secret.NewVerifier(0, 0), Limiter: ratelimit.NewMemory(),
+	auth := &clientauth.Authenticator{Clients: st, Verifier: secret.NewVerifier(0, 0), Limiter: ratelimit.NewMemory(),
 		Budget: ratelimit.Budget{N: 1000, Per: time.Minute}, Now: time.Now}
 	authenticate := func() error {
 		r := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader("grant_type=x"))
@@ -114,7 +115,7 @@ func BenchmarkClientAuth(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		_, _, err = auth.Authenticate(r.Context(), r, f)
+		_, err = auth.Authenticate(r.Context(), r, f)
 		return err
 	}
 	if err := authenticate(); err != nil { // the one full check

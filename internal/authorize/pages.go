@@ -20,6 +20,17 @@ var pageTemplates embed.FS
 // Pages.AuthCodeTTL is zero: one minute (AZ-21).
 const DefaultAuthCodeTTL = time.Minute
 
+// Store is the part of the store the pages use: the clients that ask, the
+// codes they issue, the consents they remember, and the grants and users
+// the account page lists and revokes.
+type Store interface {
+	store.Clients
+	store.AuthorizationCodes
+	store.Consents
+	store.Grants
+	store.Users
+}
+
 // Pages serves the authorization endpoint, the consent page and the account
 // page. Set the fields, then call Mount once. The clock, randomness and log
 // are the Site's.
@@ -27,7 +38,7 @@ type Pages struct {
 	// Site provides sessions, sign-in, CSRF tokens and rendering. Required.
 	Site *web.Site
 	// Store holds clients, codes, consents and grants. Required.
-	Store store.Store
+	Store Store
 	// Scopes describes the scopes the consent and account pages list; nil
 	// knows the built-in descriptions only.
 	Scopes *scopes.Catalog

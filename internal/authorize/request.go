@@ -2,7 +2,6 @@ package authorize
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -54,9 +53,6 @@ const (
 )
 
 const (
-	// challengeLength is the length of base64url of a SHA-256 digest, the
-	// only code_challenge S256 produces (RFC 7636 §4.2).
-	challengeLength = 43
 	// maxAgeLimitSeconds is the largest max_age a time.Duration holds.
 	maxAgeLimitSeconds = math.MaxInt64 / int64(time.Second)
 )
@@ -262,7 +258,7 @@ func (req *request) validate(requirePKCE bool) *oauth.Error {
 	if req.scopes, err = oauth.GrantScopes(requested, req.client.Scopes); err != nil {
 		return err
 	}
-	if err := checkPKCE(req.params, req.client.Public || requirePKCE); err != nil {
+	if err := oauth.CheckChallenge(req.params, req.client.Public || requirePKCE); err != nil {
 		return err
 	}
 	if err := checkResource(req.params); err != nil {
@@ -295,39 +291,6 @@ func checkResponseType(params url.Values) *oauth.Error {
 		return oauth.NewError(oauth.InvalidRequest, "Only response_mode=query is supported.")
 	}
 	return nil
-}
-
-// checkPKCE enforces RFC 7636 with S256 only (AZ-07 to AZ-09): a method
-// other than S256 (plain included), a challenge without a method (whose
-// default would be plain), a method without a challenge, or a challenge
-// that is not the base64url encoding of 32 bytes is invalid_request, and a
-// challenge is required when required is true.
-func checkPKCE(params url.Values, required bool) *oauth.Error {
-	challenge, method := params.Get(paramChallenge), params.Get(paramMethod)
-	hasChallenge, hasMethod := params.Has(paramChallenge), params.Has(paramMethod)
-	switch {
-	case hasMethod && method != "S256":
-		return oauth.NewError(oauth.InvalidRequest, "Only code_challenge_method=S256 is supported.")
-	case hasChallenge && !hasMethod:
-		return oauth.NewError(oauth.InvalidRequest, "code_challenge_method=S256 is required with a code_challenge.")
-	case hasMethod && !hasChallenge:
-		return oauth.NewError(oauth.InvalidRequest, "The code_challenge parameter is missing.")
-	case hasChallenge && !validChallenge(challenge):
-		return oauth.NewError(oauth.InvalidRequest, "The code_challenge is not a base64url SHA-256 digest.")
-	case !hasChallenge && required:
-		return oauth.NewError(oauth.InvalidRequest, "PKCE is required: send code_challenge and code_challenge_method=S256.")
-	}
-	return nil
-}
-
-// validChallenge reports whether s is what S256 produces: 43 base64url
-// characters, canonically encoding 32 bytes (RFC 7636 §4.2).
-func validChallenge(s string) bool {
-	if len(s) != challengeLength {
-		return false
-	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	return err == nil && len(b) == 32
 }
 
 // checkResource checks the RFC 8707 resource indicator: an absolute URI

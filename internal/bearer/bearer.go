@@ -27,7 +27,7 @@ const Leeway = 60 * time.Second
 
 // Checker checks access tokens.
 type Checker struct {
-	Store  store.Store
+	Store  store.AccessTokens
 	Keys   *keys.Set
 	Issuer string
 	Now    func() time.Time

@@ -54,3 +54,33 @@ func deps(t *testing.T, pkg string) []string {
 	}
 	return strings.Fields(string(out))
 }
+
+// nonStandard returns the packages pkg links, itself left out, that are not
+// in the standard library.
+func nonStandard(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	var deps []string
+	for _, d := range strings.Fields(string(out)) {
+		if d != module+pkg {
+			deps = append(deps, d)
+		}
+	}
+	return deps
+}
+
+// TestVocabularyIsALeaf: internal/oauth, the protocol vocabulary every
+// endpoint uses, links only the standard library, directly or not, so it
+// can hold no state and reach no store. The check is shown to bite on
+// internal/clientauth, which took oauth's stateful part.
+func TestVocabularyIsALeaf(t *testing.T) {
+	for _, d := range nonStandard(t, "internal/oauth") {
+		t.Errorf("internal/oauth links %s, which is not in the standard library", d)
+	}
+	if len(nonStandard(t, "internal/clientauth")) == 0 {
+		t.Error("internal/clientauth links only the standard library: the check would not catch a dependency")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/grantd/grantd/internal/clientauth"
 	"github.com/grantd/grantd/internal/clientip"
 	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/oauth"
@@ -27,7 +28,7 @@ const createAttempts = 5
 // Authorization serves the device authorization endpoint (RFC 8628 §3.1–3.2).
 type Authorization struct {
 	Store store.DeviceGrants
-	Auth  *oauth.ClientAuthenticator
+	Auth  *clientauth.Authenticator
 	// VerificationURI is the page where the user enters the code (§3.2).
 	VerificationURI  string
 	DeviceCodeFormat usercode.Format
@@ -90,7 +91,7 @@ func (a *Authorization) ServeForm(w http.ResponseWriter, r *http.Request, f oaut
 func (a *Authorization) serve(r *http.Request, f oauth.Form) (*authorizationResponse, error) {
 	// The client authenticates as it would at the token endpoint; a public
 	// client is identified by its client_id (§3.1, DEV-01).
-	client, _, err := a.Auth.Authenticate(r.Context(), r, f)
+	client, err := a.Auth.Authenticate(r.Context(), r, f)
 	if err != nil {
 		return nil, err
 	}

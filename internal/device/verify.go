@@ -51,7 +51,7 @@ type Pages struct {
 	// Site provides sessions, CSRF tokens, rate limits and rendering.
 	Site *web.Site
 	// Store holds the device grants and clients.
-	Store store.Store
+	Store PagesStore
 	// Scopes describes the scopes the confirm page lists; nil knows the
 	// built-in descriptions only.
 	Scopes *scopes.Catalog
@@ -77,6 +77,15 @@ type Pages struct {
 	enter *web.Page
 	conf  *web.Page
 	done  *web.Page
+}
+
+// PagesStore is the part of the store the verification pages use: the
+// device grants they decide, the clients they name, and the sessions whose
+// upstream tokens a passthrough grant takes.
+type PagesStore interface {
+	store.DeviceGrants
+	store.Clients
+	store.Sessions
 }
 
 // TokenMover moves sealed upstream tokens from one row to another: from the

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/bearer"
+	"github.com/grantd/grantd/internal/clientauth"
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/device"
 	"github.com/grantd/grantd/internal/discovery"
@@ -111,7 +112,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	limiter = metrics.Limiter(limiter, o.Metrics)
 	verifier := secret.NewVerifier(0, secret.DefaultWait)
-	auth := &oauth.ClientAuthenticator{Clients: o.Store, Verifier: verifier, Limiter: limiter, Budget: cfg.ClientAuthLimit,
+	auth := &clientauth.Authenticator{Clients: o.Store, Verifier: verifier, Limiter: limiter, Budget: cfg.ClientAuthLimit,
 		ClientIP: cfg.ClientIP(), Now: o.Now, ClientTTL: ClientCacheTTL, Metrics: o.Metrics}
 	mux := http.NewServeMux()
 	dir := &federation.Directory{Store: o.Store, Sealer: o.Sealer, Now: o.Now, Logger: o.Logger,
@@ -230,7 +231,7 @@ func metadata(cfg config.Config) discovery.Metadata {
 		TokenEndpointAuthMethodsSupported: []string{oauth.AuthBasic, oauth.AuthPost, oauth.AuthNone},
 		IntrospectionAuthMethodsSupported: []string{oauth.AuthBasic, oauth.AuthPost},
 		RevocationAuthMethodsSupported:    []string{oauth.AuthBasic, oauth.AuthPost, oauth.AuthNone},
-		CodeChallengeMethodsSupported:     []string{"S256"},
+		CodeChallengeMethodsSupported:     []string{oauth.MethodS256},
 		PromptValuesSupported:             []string{"none", "login", "consent"},
 		ISSParameterSupported:             true,
 		SubjectTypesSupported:             []string{"public"},

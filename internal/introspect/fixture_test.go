@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/bearer/bearertest"
+	"github.com/grantd/grantd/internal/clientauth"
 	"github.com/grantd/grantd/internal/introspect"
-	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
@@ -50,7 +50,7 @@ func newFixture(t *testing.T, budget ratelimit.Budget) *fixture {
 	}
 	h := &introspect.Handler{
 		Store: f.Store,
-		Auth: &oauth.ClientAuthenticator{Clients: f.Open(), Verifier: secret.NewVerifier(0, 0), Limiter: ratelimit.NewMemory(),
+		Auth: &clientauth.Authenticator{Clients: f.Open(), Verifier: secret.NewVerifier(0, 0), Limiter: ratelimit.NewMemory(),
 			Budget: ratelimit.Budget{N: 1000, Per: time.Minute}, Now: f.Clock.Now},
 		Checker: f.Checker(f.Store),
 		Limiter: ratelimit.NewMemory(), Budget: budget, Now: f.Clock.Now, Logger: f.Logger,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/bearer"
+	"github.com/grantd/grantd/internal/clientauth"
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/store"
@@ -26,8 +27,8 @@ const (
 
 // Handler serves POST /introspect.
 type Handler struct {
-	Store   store.Store
-	Auth    *oauth.ClientAuthenticator
+	Store   store.RefreshTokens
+	Auth    *clientauth.Authenticator
 	Checker *bearer.Checker
 	// Limiter and Budget throttle token scanning per calling client: each
 	// inactive answer spends one attempt (INT-05). A nil Limiter disables
@@ -106,7 +107,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (Response, error
 // authenticate returns the calling client: a confidential client that
 // authenticated (INT-01). What it may see is visible's to say (INT-02).
 func (h *Handler) authenticate(r *http.Request, f oauth.Form) (store.Client, error) {
-	caller, _, err := h.Auth.Authenticate(r.Context(), r, f)
+	caller, err := h.Auth.Authenticate(r.Context(), r, f)
 	if err != nil {
 		return store.Client{}, err
 	}

@@ -33,6 +33,12 @@ func TestClaimsJSON(t *testing.T) {
 		{},
 		{IssuedAt: -1, ExpiresAt: 1 << 62},
 		{Subject: `quote " backslash \ <tag> & é` + "\n\x00", Scope: "a\u2028b", GrantID: "\xff"},
+		// Printable UTF-8 needs no escape; DEL and a soft hyphen need none
+		// in JSON but take the fallback.
+		{Subject: "lämpa ☃ \ufffd", Scope: "日本"},
+		{Subject: "a\x7fb"},
+		{Subject: "soft\u00adhyphen"},
+		{Subject: "a&b"},
 	} {
 		b, err := c.MarshalJSON()
 		sameJSON(t, b, err, accessFields(c))

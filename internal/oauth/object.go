@@ -2,14 +2,14 @@ package oauth
 
 import (
 	"strconv"
-
-	"github.com/grantd/grantd/internal/jsonstr"
+	"strings"
 )
 
 // object writes a JSON object of string and integer members in the bytes
 // json.Marshal writes for a struct of those fields, as long as every string
-// is jsonstr.Plain. Once one is not, ok turns false and the caller falls
-// back to json.Marshal, which knows every escape.
+// is one json.Marshal writes unchanged between quotes (see str). Once one is
+// not, ok turns false and the caller falls back to json.Marshal, which knows
+// every escape.
 type object struct {
 	b  []byte
 	ok bool
@@ -26,14 +26,23 @@ func (o *object) name(n string) {
 	o.b = append(append(append(o.b, '"'), n...), '"', ':')
 }
 
-// str writes a string member.
+// str writes a string member. It quotes v with strconv.AppendQuote, whose
+// every escape is longer than what it replaces, so v came out unchanged
+// exactly when the length says so; and it escapes all that json.Marshal
+// escapes ('"', '\\', control characters, U+2028, U+2029, invalid UTF-8)
+// except '<', '>' and '&', checked apart. Then json.Marshal writes v
+// unchanged too. Otherwise (for a few strings json.Marshal leaves as they
+// are, such as one with DEL, as well) ok turns false.
 func (o *object) str(n, v string) {
-	if !jsonstr.Plain(v) {
-		o.ok = false
+	if !o.ok {
 		return
 	}
 	o.name(n)
-	o.b = append(append(append(o.b, '"'), v...), '"')
+	start := len(o.b)
+	o.b = strconv.AppendQuote(o.b, v)
+	if len(o.b)-start != len(v)+2 || strings.ContainsAny(v, "<>&") {
+		o.ok = false
+	}
 }
 
 // strOmitEmpty writes a string member unless it is empty (omitempty).

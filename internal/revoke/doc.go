@@ -5,7 +5,7 @@
 //
 //   - The client authenticates as at the token endpoint: a confidential
 //     client with its secret, a public client by its client_id (RFC 7009
-//     §2.1, REV-01), through the same oauth.ClientAuthenticator and so the
+//     §2.1, REV-01), through the same clientauth.Authenticator and so the
 //     same throttling of secret checks (REV-05).
 //   - token_type_hint only orders the search; refresh tokens and access
 //     tokens are both tried (§2.1, REV-02).

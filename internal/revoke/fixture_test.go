@@ -7,7 +7,7 @@ import (
 
 	"github.com/grantd/grantd/internal/bearer"
 	"github.com/grantd/grantd/internal/bearer/bearertest"
-	"github.com/grantd/grantd/internal/oauth"
+	"github.com/grantd/grantd/internal/clientauth"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/revoke"
 	"github.com/grantd/grantd/internal/secret"
@@ -50,7 +50,7 @@ func newFixture(t *testing.T, budget, authBudget ratelimit.Budget) *fixture {
 	f.checker = f.Checker(f.view)
 	h := &revoke.Handler{
 		Store: f.Store,
-		Auth: &oauth.ClientAuthenticator{Clients: f.view, Verifier: secret.NewVerifier(0, 0), Limiter: ratelimit.NewMemory(),
+		Auth: &clientauth.Authenticator{Clients: f.view, Verifier: secret.NewVerifier(0, 0), Limiter: ratelimit.NewMemory(),
 			Budget: authBudget, Now: f.Clock.Now},
 		Keys: f.Keys, Issuer: bearertest.Issuer, Limiter: ratelimit.NewMemory(), Budget: budget,
 		Now: f.Clock.Now, Logger: f.Logger,

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/grantd/grantd/internal/clientauth"
 	"github.com/grantd/grantd/internal/federation"
 	"github.com/grantd/grantd/internal/keys"
 	"github.com/grantd/grantd/internal/oauth"
@@ -26,10 +27,19 @@ const (
 	HintRefreshToken = "refresh_token"
 )
 
+// Store is the part of the store revocation uses: the tokens it revokes,
+// the grants they end, and passthrough clients' upstream tokens.
+type Store interface {
+	store.RefreshTokens
+	store.AccessTokens
+	store.Grants
+	store.PassthroughTokens
+}
+
 // Handler serves POST /revoke.
 type Handler struct {
-	Store store.Store
-	Auth  *oauth.ClientAuthenticator
+	Store Store
+	Auth  *clientauth.Authenticator
 	// Keys and Issuer recognise grantd's access tokens: a JWT verified by
 	// Keys as an at+jwt, with iss equal to Issuer.
 	Keys   *keys.Set
@@ -73,7 +83,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	caller, _, err := h.Auth.Authenticate(r.Context(), r, f)
+	caller, err := h.Auth.Authenticate(r.Context(), r, f)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,6 @@
 package token
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,40 +73,10 @@ func checkCodeBindings(code store.AuthorizationCode, f oauth.Form) error {
 	if code.RedirectURI != "" && f.Get("redirect_uri") != code.RedirectURI {
 		return oauth.NewError(oauth.InvalidGrant, "The redirect_uri does not match the authorization request.")
 	}
-	verifier := f.Get("code_verifier")
-	switch {
-	case code.CodeChallenge == "" && verifier != "":
-		// A verifier for a code issued without a challenge is a PKCE
-		// downgrade attempt (RFC 9700 §4.8.2).
-		return oauth.NewError(oauth.InvalidGrant, "The code was issued without a PKCE challenge.")
-	case code.CodeChallenge == "":
-		return nil
-	case verifier == "":
-		return oauth.NewError(oauth.InvalidRequest, "The code_verifier parameter is missing.")
-	case !validVerifier(verifier):
-		return oauth.NewError(oauth.InvalidRequest, "The code_verifier is malformed.")
-	}
-	sum := sha256.Sum256([]byte(verifier))
-	if !secret.Equal(base64.RawURLEncoding.EncodeToString(sum[:]), code.CodeChallenge) {
-		return oauth.NewError(oauth.InvalidGrant, "The code_verifier does not match the challenge.")
+	if err := oauth.CheckVerifier(code.CodeChallenge, f.Get("code_verifier")); err != nil {
+		return err
 	}
 	return nil
-}
-
-// validVerifier checks RFC 7636 §4.1: 43–128 characters of [A-Za-z0-9-._~].
-func validVerifier(v string) bool {
-	if len(v) < 43 || len(v) > 128 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		ok := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~'
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // codeReused answers a second use of a code: it fails, and the grant the

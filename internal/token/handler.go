@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/grantd/grantd/internal/clientauth"
 	"github.com/grantd/grantd/internal/federation"
 	"github.com/grantd/grantd/internal/keys"
 	"github.com/grantd/grantd/internal/metrics"
@@ -28,10 +29,22 @@ const (
 // TokenSet says which tokens a grant yields (the seed's RESULT_TOKEN_SET).
 type TokenSet struct{ Access, Refresh, ID bool }
 
+// Store is the part of the store the token endpoint uses: the grants it
+// redeems (device codes, authorization codes, refresh tokens), the grants
+// and users it re-checks, and passthrough clients' upstream tokens.
+type Store interface {
+	store.DeviceGrants
+	store.AuthorizationCodes
+	store.RefreshTokens
+	store.Grants
+	store.Users
+	store.PassthroughTokens
+}
+
 // Handler serves POST /token.
 type Handler struct {
-	Store  store.Store
-	Auth   *oauth.ClientAuthenticator
+	Store  Store
+	Auth   *clientauth.Authenticator
 	Keys   *keys.Set
 	Issuer string
 	// Audience is the aud of access tokens (RFC 9068 §3 default resource).
@@ -135,7 +148,7 @@ func (h *Handler) serve(r *http.Request, f oauth.Form) (*Response, error) {
 	if grantType == "" {
 		return nil, oauth.NewError(oauth.InvalidRequest, hintMissingGrantType)
 	}
-	client, _, err := h.Auth.Authenticate(r.Context(), r, f)
+	client, err := h.Auth.Authenticate(r.Context(), r, f)
 	if err != nil {
 		return nil, err
 	}

@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
+	"github.com/grantd/grantd/internal/oauth"
 	"golang.org/x/oauth2"
 )
 
@@ -166,9 +166,7 @@ func (a AuthRequest) validate(redirectURI string) error {
 	if a.State == "" || a.Nonce == "" {
 		return errors.New("upstream: state and nonce are required")
 	}
-	if n := len(a.CodeVerifier); n < 43 || n > 128 || strings.IndexFunc(a.CodeVerifier, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~", r))
-	}) >= 0 {
+	if !oauth.ValidVerifier(a.CodeVerifier) {
 		return errors.New("upstream: the code verifier is not 43–128 unreserved characters (RFC 7636 §4.1)")
 	}
 	return nil
