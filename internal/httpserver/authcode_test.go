@@ -150,7 +150,7 @@ func TestAuthCodeReuseRevokes(t *testing.T) {
 // count as second uses, so the winner's grant is revoked too (AZ-22 applied
 // to a race; a client that double-submits loses its tokens, by design).
 func TestAuthCodeConcurrentRedemption(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newSQLiteEnv(t, nil) // exactly once under a real database's concurrency
 	sec := linkingClient(e)
 	code := e.code(e.user("dan").ID, nil)
 	const n = 50

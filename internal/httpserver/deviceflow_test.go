@@ -185,7 +185,7 @@ func TestDeviceUserRecheckedAtRedemption(t *testing.T) {
 // TestApprovedCodeRedeemedOnce is REL-04 (a): many simultaneous polls of an
 // approved code yield exactly one token set and no 5xx.
 func TestApprovedCodeRedeemedOnce(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newSQLiteEnv(t, nil) // exactly once under a real database's concurrency
 	id, secret := demoClient(e)
 	d := e.deviceAuthorize(id, secret, "")
 	e.decide(d.str("user_code"), e.user("carol"), true)
@@ -242,7 +242,7 @@ func jti(t *testing.T, jwt string) string {
 // passed, nor once it has used its refresh token, nor when its user was
 // disabled meanwhile, nor as another client.
 func TestDeviceRedelivery(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newSQLiteEnv(t, nil) // across a restart
 	id, secret := demoClient(e)
 	other := e.client(admin.ClientSpec{ID: "other-tv", Scopes: []string{"openid"}})
 	redeemed := func(scope string) (string, reply) {

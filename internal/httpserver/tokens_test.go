@@ -269,7 +269,7 @@ func TestRefreshExpiry(t *testing.T) {
 // TestRestartKeepsCodesAndKeys is REL-06: pending and approved codes survive a
 // restart, and tokens signed before it still verify.
 func TestRestartKeepsCodesAndKeys(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newSQLiteEnv(t, nil)
 	id, secret := demoClient(e)
 	before := e.approvedTokens(id, secret, "", "hana").str("access_token")
 	pending := e.deviceAuthorize(id, secret, "")

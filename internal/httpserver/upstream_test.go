@@ -167,7 +167,8 @@ func signedOut(b *webtest.Browser) bool { return b.Get("/device").StatusCode == 
 // and the database never holds them, nor the upstream client secret, in
 // clear (FED-05, GEN-03).
 func TestUpstreamPassthrough(t *testing.T) {
-	f := newFedEnv(t, map[string]string{"RESULT_TOKEN_SET": "ACCESS+REFRESH+ID"})
+	// On SQLite: the database's files must hold no secret in clear.
+	f := fedEnvOn(t, newSQLiteWallEnv(t, map[string]string{"RESULT_TOKEN_SET": "ACCESS+REFRESH+ID"}))
 	secret := f.client(admin.ClientSpec{ID: "tv", Name: "Living-room TV", Scopes: []string{"openid"}, TokenMode: "passthrough"})
 	d := f.deviceAuthorize("tv", secret, "openid")
 	b := webtest.NewBrowser(t, f.srv.URL, nil)
@@ -235,10 +236,14 @@ func (f *fedEnv) verifyUpstream(t *testing.T, token string) (string, map[string]
 	return "", claims
 }
 
-// noSecretsInClear fails t if any of values is in the database's files.
+// noSecretsInClear fails t if any of values is in the database's files,
+// or if there are none: the env must run on SQLite.
 func (f *fedEnv) noSecretsInClear(t *testing.T, values ...string) {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(f.dir, "grantd.db*"))
+	if len(files) == 0 {
+		t.Fatalf("no database files in %s to look for secrets in: run the test on newSQLiteWallEnv", f.dir)
+	}
 	for _, name := range files {
 		b, err := os.ReadFile(name)
 		if err != nil {
