@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/httpserver"
 	"github.com/grantd/grantd/internal/keys"
 	"github.com/grantd/grantd/internal/store"
@@ -60,7 +59,7 @@ algorithms and lifetimes from them.
 	if _, err := c.parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(e.getenv, config.Overrides{Database: *database})
+	cfg, err := e.adminConfig(*database)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/store/sqlstore"
 )
 
@@ -29,7 +28,7 @@ safe, and migrations only add, so older instances keep running.
 	if _, err := c.parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(e.getenv, config.Overrides{Database: *database})
+	cfg, err := e.adminConfig(*database)
 	if err != nil {
 		return err
 	}

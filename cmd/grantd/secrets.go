@@ -17,12 +17,24 @@ import (
 // tokens at rest (GRANTD_SECRET_KEY_FILE), or, with SQLite and no setting,
 // the one beside the database file, created on first use. With PostgreSQL
 // and no setting it returns nil: every instance must read one file, which
-// only the operator can provide.
+// only the operator can provide. With the memory database and no setting
+// it draws a key that is never written down: nothing it seals outlives the
+// process.
 func loadSealer(cfg config.Config) (*seal.Sealer, error) {
 	path, create := cfg.SecretKeyPath()
 	switch {
 	case path == "":
 		return nil, nil
+	case create && cfg.Database == memoryDatabase:
+		b := make([]byte, seal.KeySize)
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("draw a secret key: %w", err)
+		}
+		key, err := seal.NewKey(b)
+		if err != nil {
+			return nil, err
+		}
+		return seal.New(rand.Reader, key), nil
 	case create:
 		key, _, err := seal.LoadOrCreateKey(path, rand.Reader)
 		if err != nil {
@@ -81,7 +93,7 @@ GRANTD_SECRET_KEY_FILE at the new key, run this, start the servers. Prints
 	if err := c.required("old-key-file", *oldFile); err != nil {
 		return err
 	}
-	cfg, err := config.Load(e.getenv, config.Overrides{Database: *database})
+	cfg, err := e.adminConfig(*database)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/pollrecord"
+	"github.com/grantd/grantd/internal/store/memstore"
 	"github.com/grantd/grantd/internal/store/sqlstore"
 )
 
@@ -45,7 +46,8 @@ other setting is read from the environment (see the README's
 	var o config.Overrides
 	c.StringVar(&o.Addr, "addr", "", "listen `ADDR`, host:port (default $GRANTD_ADDR or 127.0.0.1:8080)")
 	c.StringVar(&o.Issuer, "issuer", "", "issuer `URL` (default $GRANTD_ISSUER or http://ADDR)")
-	c.StringVar(&o.Database, "database", "", "SQLite file path or postgres:// `URL` (default $GRANTD_DATABASE or grantd.db)")
+	c.StringVar(&o.Database, "database", "", "SQLite file path or postgres:// `URL` (default $GRANTD_DATABASE or grantd.db); "+
+		"memory: for a demo that keeps nothing")
 	demo := c.Bool("demo", false, "create a demo device client and user (once) and print their credentials")
 	if _, err := c.parse(args); err != nil {
 		return err
@@ -60,7 +62,7 @@ other setting is read from the environment (see the README's
 	defer logw.Close()
 	logger := slog.New(logbuf.Handler(logHandler(logw, cfg.LogFormat, slog.LevelInfo), logw))
 	setMemoryLimit(e.getenv, logger)
-	raw, err := openStore(ctx, cfg.Database, logger)
+	raw, database, err := openServedStore(ctx, cfg.Database, logger)
 	if err != nil {
 		return err
 	}
@@ -79,7 +81,7 @@ other setting is read from the environment (see the README's
 			Collectors: []prometheus.Collector{collectors.NewGoCollector(),
 				collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}})
 	}
-	st := metrics.Store(pollRecord(raw, cfg.Database, logger), rec)
+	st := metrics.Store(raw, rec)
 	opts := httpserver.Options{Config: cfg, Store: st, Logger: logger, Now: time.Now, Rand: rand.Reader, Sealer: sealer,
 		Metrics: rec}
 	if isPostgres(cfg.Database) {
@@ -98,7 +100,7 @@ other setting is read from the environment (see the README's
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	logger.Info("grantd listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", raw.Path(),
+	logger.Info("grantd listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", database,
 		"version", build.Version, "revision", build.Revision)
 	logw.Flush() // the line operators and scripts wait for
 	if *demo {
@@ -156,7 +158,7 @@ func (e *environment) printDemo(cfg config.Config, d admin.DemoOutputs) {
 
 // openStore opens the store a sub-command's --database names.
 func (e *environment) openStore(ctx context.Context, flagValue string) (*sqlstore.Store, error) {
-	cfg, err := config.Load(e.getenv, config.Overrides{Database: flagValue})
+	cfg, err := e.adminConfig(flagValue)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +175,7 @@ func (e *environment) operator(ctx context.Context, database string) (*admin.Ope
 
 // configuredOperator is operator, with the settings it loaded.
 func (e *environment) configuredOperator(ctx context.Context, database string) (config.Config, *admin.Operator, func(), error) {
-	cfg, err := config.Load(e.getenv, config.Overrides{Database: database})
+	cfg, err := e.adminConfig(database)
 	if err != nil {
 		return config.Config{}, nil, nil, err
 	}
@@ -213,18 +215,60 @@ func isPostgres(database string) bool {
 	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
 }
 
-// pollRecord returns the store serve uses: on SQLite, st with its device
-// polls recorded in memory (package pollrecord); on PostgreSQL, whose
-// instances share the poll record in the grants' rows, st itself.
-func pollRecord(st *sqlstore.Store, database string, logger *slog.Logger) store.Store {
-	if isPostgres(database) {
-		return st
+// memoryDatabase is the database that serve keeps in its own memory
+// (package memstore): for tests and demos, lost when the process exits.
+const memoryDatabase = "memory:"
+
+// errMemoryElsewhere refuses a command other than serve on the memory
+// database, which lives inside one serve process that no other process can
+// reach.
+var errMemoryElsewhere = &usageError{msg: "database " + memoryDatabase + " lives inside one grantd serve process and is " +
+	"lost when it exits: this command runs in a process of its own and can reach none of it; give a SQLite file or a " +
+	"postgres:// URL (--database or GRANTD_DATABASE)"}
+
+// adminConfig loads the settings of a command other than serve, whose
+// --database is flagValue, refusing the memory database.
+func (e *environment) adminConfig(flagValue string) (config.Config, error) {
+	cfg, err := config.Load(e.getenv, config.Overrides{Database: flagValue})
+	if err != nil {
+		return config.Config{}, err
 	}
-	return pollrecord.New(st, pollrecord.WithLogger(logger))
+	if cfg.Database == memoryDatabase {
+		return config.Config{}, errMemoryElsewhere
+	}
+	return cfg, nil
 }
 
-// openStore opens SQLite or PostgreSQL, migrating the schema as needed.
+// openServedStore opens the store serve runs on, and returns it with the
+// name of its database for the start-up line (a PostgreSQL URL without its
+// password). The memory database gets a memory store, and a warning that
+// nothing is kept; a SQLite file gets its device polls recorded in memory
+// (package pollrecord); PostgreSQL, whose instances share the poll record
+// in the grants' rows, neither.
+func openServedStore(ctx context.Context, database string, logger *slog.Logger) (store.Store, string, error) {
+	if database == memoryDatabase {
+		logger.Warn("database memory: keeps everything in this process's memory: it is all lost when grantd exits, " +
+			"and no other process (grantd client, user, keys …) can reach it; for tests and demos only")
+		return memstore.New(), memoryDatabase, nil
+	}
+	st, err := openStore(ctx, database, logger)
+	if err != nil {
+		return nil, "", err
+	}
+	if isPostgres(database) {
+		// Instances share the poll record in the grants' rows.
+		return st, st.Path(), nil
+	}
+	// SQLite: device polls are recorded in memory (package pollrecord).
+	return pollrecord.New(st, pollrecord.WithLogger(logger)), st.Path(), nil
+}
+
+// openStore opens SQLite or PostgreSQL, migrating the schema as needed. It
+// refuses the memory database, which is serve's alone.
 func openStore(ctx context.Context, database string, logger *slog.Logger) (*sqlstore.Store, error) {
+	if database == memoryDatabase {
+		return nil, errMemoryElsewhere
+	}
 	var st *sqlstore.Store
 	var err error
 	if isPostgres(database) {

@@ -46,6 +46,27 @@ func TestProtocolPackagesLinkNoSQL(t *testing.T) {
 	}
 }
 
+// TestMemoryStoreLinksNoSQL: the in-memory store, which handler tests and
+// `--database memory:` demos run on, links no database/sql, driver or SQL
+// store, so that it stands on its own. The check is shown to bite on the
+// SQL store, which links all of them.
+func TestMemoryStoreLinksNoSQL(t *testing.T) {
+	for _, d := range deps(t, "internal/store/memstore") {
+		if sqlPackage(d) {
+			t.Errorf("internal/store/memstore links %s", d)
+		}
+	}
+	linked := map[string]bool{}
+	for _, d := range deps(t, "internal/store/sqlstore") {
+		linked[d] = true
+	}
+	for _, d := range []string{"database/sql", "modernc.org/sqlite", "github.com/jackc/pgx/v5/stdlib"} {
+		if !linked[d] || !sqlPackage(d) {
+			t.Errorf("internal/store/sqlstore: links %s %t, counted as SQL %t: the check would not catch it", d, linked[d], sqlPackage(d))
+		}
+	}
+}
+
 func deps(t *testing.T, pkg string) []string {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-deps", module+pkg).Output()

@@ -66,6 +66,7 @@ func (e *env) exchange(id, secret, code string, extra url.Values) reply {
 // TestAuthCodeExchange: a code with PKCE yields tokens whose sub is the
 // user, an ID token with the nonce, and an aud from the resource indicator.
 func TestAuthCodeExchange(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	sec := linkingClient(e)
 	u := e.user("alice")
@@ -91,6 +92,7 @@ func TestAuthCodeExchange(t *testing.T) {
 // TestAuthCodeErrors is the token-side error matrix: PKCE state × binding
 // mutation → status and error code (AZ-07…AZ-11, AZ-21/22).
 func TestAuthCodeErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	sec := linkingClient(e)
 	other := e.client(admin.ClientSpec{ID: "other", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{cbURL}})
@@ -133,6 +135,7 @@ func TestAuthCodeErrors(t *testing.T) {
 // TestAuthCodeReuseRevokes is AZ-22: a second use fails and revokes what
 // the first use issued.
 func TestAuthCodeReuseRevokes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	sec := linkingClient(e)
 	code := e.code(e.user("carol").ID, nil)
@@ -150,7 +153,8 @@ func TestAuthCodeReuseRevokes(t *testing.T) {
 // count as second uses, so the winner's grant is revoked too (AZ-22 applied
 // to a race; a client that double-submits loses its tokens, by design).
 func TestAuthCodeConcurrentRedemption(t *testing.T) {
-	e := newEnv(t, nil)
+	t.Parallel()
+	e := newSQLiteEnv(t, nil) // exactly once under a real database's concurrency
 	sec := linkingClient(e)
 	code := e.code(e.user("dan").ID, nil)
 	const n = 50
@@ -181,6 +185,7 @@ func TestAuthCodeConcurrentRedemption(t *testing.T) {
 // the same successor; outside it, or for an older generation, the grant is
 // revoked.
 func TestRefreshGrace(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, map[string]string{"GRANTD_REFRESH_TOKEN_GRACE": "10s"})
 	sec := linkingClient(e)
 	refresh := func(rt string) reply {
@@ -209,6 +214,7 @@ func TestRefreshGrace(t *testing.T) {
 // TestRegisteredAuthMethod: a client pinned to client_secret_post cannot use
 // Basic, as a platform console's choice says.
 func TestRegisteredAuthMethod(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	sec := e.client(admin.ClientSpec{ID: "post-only", AuthMethod: "REQUEST_BODY_CREDENTIALS", Scopes: []string{"lights:read"}})
 	wantError(t, e.post("/device_authorization", nil, basic("post-only", sec)), 401, "invalid_client")

@@ -63,6 +63,7 @@ func (e *env) sampleLink(b *webtest.Browser, link, user string) *webtest.Respons
 // seconds, denial is access_denied, tokens come with token_type. The link
 // approves nothing by itself (RFC 8628 §5.4, DEV-12).
 func TestAWSSampleCompat(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, map[string]string{"GRANTD_AWS_SAMPLE_COMPAT": "true"})
 	id, secret := demoClient(e)
 	e.user("alice")
@@ -130,6 +131,7 @@ func TestAWSSampleCompat(t *testing.T) {
 // over the query's, a repeated one is refused, and a public client
 // identified by client_id alone gets its codes too.
 func TestAWSSampleCompatRules(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, map[string]string{"GRANTD_AWS_SAMPLE_COMPAT": "true"})
 	id, secret := demoClient(e)
 	e.client(admin.ClientSpec{ID: "bulb", Public: true, Scopes: []string{"lights:read"}})
@@ -177,6 +179,7 @@ func TestAWSSampleCompatRules(t *testing.T) {
 // that points at /device_authorization and at the setting, and its link
 // only pre-fills the code-entry form.
 func TestAWSSampleRefusedWithHint(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	e.user("alice")

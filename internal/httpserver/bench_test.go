@@ -12,6 +12,8 @@ import (
 	"github.com/grantd/grantd/internal/admin"
 )
 
+// The benchmarks run on SQLite, as the figures in BENCHMARKS.md do.
+
 // serveForm runs one form POST through the server's handler in-process, so
 // the figure is the server's own cost without a network round trip.
 func (e *env) serveForm(b *testing.B, path string, form url.Values, id, secret string) *httptest.ResponseRecorder {
@@ -28,7 +30,7 @@ func (e *env) serveForm(b *testing.B, path string, form url.Values, id, secret s
 func BenchmarkDeviceAuthorization(b *testing.B) {
 	// One client from one address: lift the DEV-20 budgets, as the load
 	// harness does, to measure the endpoint rather than the limiter.
-	e := newEnv(b, map[string]string{
+	e := newSQLiteEnv(b, map[string]string{
 		"GRANTD_DEVICE_AUTH_LIMIT_IP": "100000000/1m", "GRANTD_DEVICE_AUTH_LIMIT_CLIENT": "100000000/1m",
 	})
 	secret := e.client(admin.ClientSpec{ID: "tv", Scopes: []string{"lights:read"}})
@@ -44,7 +46,7 @@ func BenchmarkDeviceAuthorization(b *testing.B) {
 // BenchmarkPollPending measures a poll of a pending code that respects the
 // interval: the answer most polls get.
 func BenchmarkPollPending(b *testing.B) {
-	e := newEnv(b, nil)
+	e := newSQLiteEnv(b, nil)
 	secret := e.client(admin.ClientSpec{ID: "tv"})
 	var form url.Values
 	b.ReportAllocs()
@@ -64,7 +66,7 @@ func BenchmarkPollPending(b *testing.B) {
 
 // BenchmarkPollSlowDown measures a poll that comes too soon.
 func BenchmarkPollSlowDown(b *testing.B) {
-	e := newEnv(b, nil)
+	e := newSQLiteEnv(b, nil)
 	secret := e.client(admin.ClientSpec{ID: "tv"})
 	d := e.deviceAuthorize("tv", secret, "")
 	form := url.Values{"grant_type": {deviceGrant}, "device_code": {d.str("device_code")}}
@@ -82,7 +84,7 @@ func BenchmarkPollSlowDown(b *testing.B) {
 // interval, so that the clock moves 5 ms a poll and the client record and
 // the grants stay in the server's caches as they do under load.
 func BenchmarkPollPendingFleet(b *testing.B) {
-	e := newEnv(b, map[string]string{ // one client from one address: lift the DEV-20 budgets
+	e := newSQLiteEnv(b, map[string]string{ // one client from one address: lift the DEV-20 budgets
 		"GRANTD_DEVICE_AUTH_LIMIT_IP": "100000000/1m", "GRANTD_DEVICE_AUTH_LIMIT_CLIENT": "100000000/1m",
 	})
 	secret := e.client(admin.ClientSpec{ID: "tv"})
@@ -106,7 +108,7 @@ func BenchmarkPollPendingFleet(b *testing.B) {
 // rotation (one transaction) and the new access token. The clock moves a
 // second a refresh, as when many devices of a fleet refresh in turn.
 func BenchmarkRefresh(b *testing.B) {
-	e := newEnv(b, nil)
+	e := newSQLiteEnv(b, nil)
 	id, secret := demoClient(e)
 	refresh := e.approvedTokens(id, secret, "lights:read", "alice").str("refresh_token")
 	b.ReportAllocs()

@@ -17,6 +17,7 @@ import (
 // headless Chromium, opens verification_uri_complete, signs in, continues
 // with the pre-filled code and approves (DEV-11, DEV-12).
 func TestBrowserDeviceFlow(t *testing.T) {
+	t.Parallel()
 	ctx := browsertest.New(t)
 	e := newWallEnv(t, map[string]string{"POLLING_INTERVAL": "1"})
 	secret := e.client(admin.ClientSpec{ID: "tv", Name: "Living-room TV", Scopes: []string{"openid", "lights:read"}})

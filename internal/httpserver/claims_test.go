@@ -24,6 +24,7 @@ func (e *env) userinfo(token string) reply {
 // without it (OpenID Connect Core §5.4); an unregistered optional scope
 // asked for alongside is ignored rather than refused.
 func TestEmailScope(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, map[string]string{"RESULT_TOKEN_SET": "ACCESS+REFRESH+ID"})
 	secret := e.client(admin.ClientSpec{ID: "tv", Scopes: []string{"openid", "email", "lights:read"}})
 	_, err := admin.CreateUser(context.Background(), e.store, rand.Reader, e.clock.Now(),
@@ -56,6 +57,7 @@ func TestEmailScope(t *testing.T) {
 // TestUserinfoAudience is JWT-13: an access token meant for another
 // resource server is not accepted at UserInfo.
 func TestUserinfoAudience(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	mine := e.client(admin.ClientSpec{ID: "tv", Scopes: []string{"openid"}})
 	theirs := e.client(admin.ClientSpec{ID: "lamp", Scopes: []string{"openid"}, Audience: "https://lights.example"})

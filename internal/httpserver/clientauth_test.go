@@ -13,6 +13,7 @@ import (
 // presenting the secret verified before spends nothing and is never locked
 // out.
 func TestClientAuthBudget(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, map[string]string{"GRANTD_CLIENT_AUTH_LIMIT": "3/1m"})
 	id, secret := demoClient(e)
 	dc := e.deviceAuthorize(id, secret, "").str("device_code") // the first full check: one of 3

@@ -25,6 +25,7 @@ func demoClient(e *env) (id, secret string) {
 // TestDeviceAuthorizationResponse is DEV-02: fields, types, no-store, and
 // codes in the configured formats.
 func TestDeviceAuthorizationResponse(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	r := e.deviceAuthorize(id, secret, "lights:read")
@@ -51,6 +52,7 @@ func TestDeviceAuthorizationResponse(t *testing.T) {
 // TestDeviceAuthorizationClients is DEV-01 and TOK-01: every way a client can
 // authenticate, and every way it can fail.
 func TestDeviceAuthorizationClients(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	e.client(admin.ClientSpec{ID: "bulb", Public: true, Scopes: []string{"lights:read"}})
@@ -101,6 +103,7 @@ func TestDeviceAuthorizationClients(t *testing.T) {
 // TestDeviceFlowStates drives every poll answer of RFC 8628 §3.5 (DEV-14,
 // DEV-15, DEV-10) with the test clock.
 func TestDeviceFlowStates(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	alice := e.user("alice")
@@ -154,6 +157,7 @@ func TestDeviceFlowStates(t *testing.T) {
 // TestDeviceCodeBoundToClient is DEV-16: another client's poll fails and
 // neither uses up the code nor slows its owner down.
 func TestDeviceCodeBoundToClient(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	other := e.client(admin.ClientSpec{ID: "other-tv"})
@@ -167,6 +171,7 @@ func TestDeviceCodeBoundToClient(t *testing.T) {
 
 // TestDeviceUserRecheckedAtRedemption is DEV-18.
 func TestDeviceUserRecheckedAtRedemption(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	bob := e.user("bob")
@@ -185,7 +190,8 @@ func TestDeviceUserRecheckedAtRedemption(t *testing.T) {
 // TestApprovedCodeRedeemedOnce is REL-04 (a): many simultaneous polls of an
 // approved code yield exactly one token set and no 5xx.
 func TestApprovedCodeRedeemedOnce(t *testing.T) {
-	e := newEnv(t, nil)
+	t.Parallel()
+	e := newSQLiteEnv(t, nil) // exactly once under a real database's concurrency
 	id, secret := demoClient(e)
 	d := e.deviceAuthorize(id, secret, "")
 	e.decide(d.str("user_code"), e.user("carol"), true)
@@ -242,7 +248,8 @@ func jti(t *testing.T, jwt string) string {
 // passed, nor once it has used its refresh token, nor when its user was
 // disabled meanwhile, nor as another client.
 func TestDeviceRedelivery(t *testing.T) {
-	e := newEnv(t, nil)
+	t.Parallel()
+	e := newSQLiteEnv(t, nil) // across a restart
 	id, secret := demoClient(e)
 	other := e.client(admin.ClientSpec{ID: "other-tv", Scopes: []string{"openid"}})
 	redeemed := func(scope string) (string, reply) {
@@ -299,6 +306,7 @@ func jwtSub(t *testing.T, jwt string) string {
 // TestTokenEndpointBadInput is TOK-05, TOK-07, TOK-08 and GEN-07: malformed
 // requests get RFC 6749 §5.2 errors, never a 500.
 func TestTokenEndpointBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	e.client(admin.ClientSpec{ID: "web", Secret: "web-secret-123", GrantTypes: []string{"authorization_code"},
@@ -348,6 +356,7 @@ func TestTokenEndpointBadInput(t *testing.T) {
 // TestDeviceAuthorizationRateLimit is DEV-20: device authorization requests
 // are limited per client IP and per client, with 429 and Retry-After.
 func TestDeviceAuthorizationRateLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, map[string]string{"GRANTD_DEVICE_AUTH_LIMIT_IP": "3/1m", "GRANTD_DEVICE_AUTH_LIMIT_CLIENT": "5/1m",
 		"GRANTD_TRUSTED_PROXIES": "127.0.0.1/32"})
 	id, secret := demoClient(e)

@@ -23,6 +23,7 @@ import (
 	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/seal"
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/memstore"
 	"github.com/grantd/grantd/internal/store/pollrecord"
 	"github.com/grantd/grantd/internal/store/sqlstore"
 )
@@ -51,9 +52,26 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// env is a real grantd server over real HTTP on a fresh SQLite file.
+// storage is what a test server keeps its state in.
+type storage int
+
+const (
+	// inMemory is package memstore, which passes the same conformance
+	// suite as the SQL store: no file and no fsync, so that tests are fast
+	// and run side by side. The default.
+	inMemory storage = iota
+	// onSQLite is a SQLite file in the test's directory, for the tests
+	// about the database itself: what a restart keeps, what reaches the
+	// files, the store's metrics, exactly-once redemption under a real
+	// database's concurrency, and the benchmarks BENCHMARKS.md reports.
+	onSQLite
+)
+
+// env is a real grantd server over real HTTP, on a memory store or a fresh
+// SQLite file.
 type env struct {
 	t       testing.TB
+	storage storage
 	srv     *httptest.Server
 	handler http.Handler
 	store   store.Store // metrics.Store's when metrics is not nil
@@ -74,34 +92,59 @@ type env struct {
 // instrumented: GRANTD_TEST_METRICS=1 go test ./internal/httpserver.
 const metricsEnv = "GRANTD_TEST_METRICS"
 
-// newEnv starts a server with the given environment variables. The issuer is
-// the test server's URL.
+// newEnv starts a server on a memory store with the given environment
+// variables. The issuer is the test server's URL.
 func newEnv(t testing.TB, vars map[string]string) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{now: time.Unix(1_800_000_000, 0)}, logs: &logtest.Buffer{}, dir: t.TempDir()}
-	if os.Getenv(metricsEnv) == "1" {
-		e.metrics = metrics.New(metrics.Options{})
-	}
-	e.start(vars)
-	return e
+	return startEnv(t, inMemory, testClock(), testMetrics(), vars)
 }
 
-// newMetricsEnv is newEnv with metrics on, with client ids as labels when
-// clientLabels.
+// newSQLiteEnv is newEnv on a fresh SQLite file.
+func newSQLiteEnv(t testing.TB, vars map[string]string) *env {
+	t.Helper()
+	return startEnv(t, onSQLite, testClock(), testMetrics(), vars)
+}
+
+// newMetricsEnv is newSQLiteEnv with metrics on, with client ids as labels
+// when clientLabels: the store's metrics are those of the SQL store.
 func newMetricsEnv(t testing.TB, vars map[string]string, clientLabels bool) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{now: time.Unix(1_800_000_000, 0)}, logs: &logtest.Buffer{}, dir: t.TempDir(),
-		metrics: metrics.New(metrics.Options{ClientLabels: clientLabels})}
-	e.start(vars)
-	return e
+	return startEnv(t, onSQLite, testClock(), metrics.New(metrics.Options{ClientLabels: clientLabels}), vars)
 }
 
 // newWallEnv is newEnv on a clock that follows real time.
 func newWallEnv(t testing.TB, vars map[string]string) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{now: time.Now(), wall: true, start: time.Now()}, logs: &logtest.Buffer{}, dir: t.TempDir()}
+	return startEnv(t, inMemory, wallClock(), nil, vars)
+}
+
+// newSQLiteWallEnv is newWallEnv on a fresh SQLite file.
+func newSQLiteWallEnv(t testing.TB, vars map[string]string) *env {
+	t.Helper()
+	return startEnv(t, onSQLite, wallClock(), nil, vars)
+}
+
+// startEnv starts a server on s, with clock c and metrics m (nil: off).
+func startEnv(t testing.TB, s storage, c *clock, m *metrics.Recorder, vars map[string]string) *env {
+	t.Helper()
+	e := &env{t: t, storage: s, clock: c, logs: &logtest.Buffer{}, dir: t.TempDir(), metrics: m}
 	e.start(vars)
 	return e
+}
+
+// testClock is a test clock that starts at a fixed instant and moves only
+// when told.
+func testClock() *clock { return &clock{now: time.Unix(1_800_000_000, 0)} }
+
+// wallClock is a test clock that follows real time.
+func wallClock() *clock { return &clock{now: time.Now(), wall: true, start: time.Now()} }
+
+// testMetrics returns metrics when metricsEnv asks for them, else nil.
+func testMetrics() *metrics.Recorder {
+	if os.Getenv(metricsEnv) == "1" {
+		return metrics.New(metrics.Options{})
+	}
+	return nil
 }
 
 func (e *env) start(vars map[string]string) {
@@ -109,9 +152,13 @@ func (e *env) start(vars map[string]string) {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st, err := sqlstore.Open(ctx, filepath.Join(e.dir, "grantd.db"), logger)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
+	var st store.Store = memstore.New()
+	if e.storage == onSQLite {
+		sq, err := sqlstore.Open(ctx, filepath.Join(e.dir, "grantd.db"), logger)
+		if err != nil {
+			t.Fatalf("open store: %v", err)
+		}
+		st = pollrecord.New(sq, pollrecord.WithLogger(logger)) // as grantd serve wraps SQLite
 	}
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -137,7 +184,7 @@ func (e *env) start(vars map[string]string) {
 		}
 		e.sealer = seal.New(rand.Reader, key)
 	}
-	timed := metrics.Store(pollrecord.New(st, pollrecord.WithLogger(logger)), e.metrics) // as grantd serve wraps SQLite
+	timed := metrics.Store(st, e.metrics)
 	s, err := httpserver.New(ctx, httpserver.Options{Config: cfg, Store: timed, Logger: logger, Now: e.clock.Now,
 		Rand: rand.Reader, Sealer: e.sealer, Metrics: e.metrics})
 	if err != nil {
@@ -149,8 +196,14 @@ func (e *env) start(vars map[string]string) {
 	t.Cleanup(e.stop)
 }
 
-// restart stops the server and store and starts them again on the same file.
+// restart stops the server and store and starts them again on the same
+// SQLite file. A memory store ends with its server: a test of what a
+// restart keeps runs on newSQLiteEnv.
 func (e *env) restart(vars map[string]string) {
+	e.t.Helper()
+	if e.storage != onSQLite {
+		e.t.Fatal("restart: the server runs on a memory store, which nothing outlives; start it with newSQLiteEnv")
+	}
 	e.stop()
 	e.start(vars)
 }

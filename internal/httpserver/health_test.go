@@ -35,6 +35,7 @@ func (f *failingStore) Health() error {
 // and 503 once it has a fault only a restart mends (a failed fsync), so
 // that an orchestrator restarts the process.
 func TestLiveness(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "grantd.db"), nil)
 	if err != nil {
@@ -75,6 +76,7 @@ func TestLiveness(t *testing.T) {
 // handler writes: the router's 404 and 405 carry the pages' security
 // headers (a browser may show them, and frame them otherwise).
 func TestRouterAnswersCarrySecurityHeaders(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	for _, tc := range []struct {
 		method, path string

@@ -47,6 +47,7 @@ func random(t *testing.T) string {
 // and userinfo; then a prompt=login re-link with remembered consent, and a
 // revocation from the account page, confirmed on a page of its own (DEV-23).
 func TestBrowserAccountLinking(t *testing.T) {
+	t.Parallel()
 	ctx := browsertest.New(t)
 	e := newWallEnv(t, nil)
 	cb, responses := callback(t)

@@ -53,6 +53,7 @@ func (e *env) scrape() (map[string]float64, string) {
 // a user id, a code, a token or a secret (GEN-04); client ids only when
 // the operator opts in.
 func TestMetricsDeviceFlow(t *testing.T) {
+	t.Parallel()
 	for _, clientLabels := range []bool{false, true} {
 		t.Run("client labels "+strconv.FormatBool(clientLabels), func(t *testing.T) {
 			testMetricsDeviceFlow(t, clientLabels)

@@ -16,6 +16,7 @@ import (
 // its context, for the lines it logs; the documents served from memory get
 // neither, and still get a request id.
 func TestRequestDeadline(t *testing.T) {
+	t.Parallel()
 	var (
 		deadline time.Time
 		bounded  bool

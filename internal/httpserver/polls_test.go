@@ -18,6 +18,7 @@ import (
 // second, or a fifth of the interval), never gets slow_down; one that polls
 // really too fast does, told the new interval.
 func TestPollJitter(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	dc := e.deviceAuthorize(id, secret, "openid").str("device_code")
@@ -43,6 +44,7 @@ func TestPollJitter(t *testing.T) {
 // 8628 §3.5); a decided code is answered by its state however soon it is
 // polled, so an approved device gets its tokens at the first poll.
 func TestDecidedCodeNotSlowedDown(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	alice := e.user("alice")
@@ -94,7 +96,9 @@ func (c *slowDownCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // TestOAuth2ClientNeverSlowedDown: golang.org/x/oauth2's device flow, which
 // polls at the interval by the wall clock, gets no slow_down and its
-// tokens at the first poll after approval.
+// tokens at the first poll after approval. It does not run in parallel:
+// the server judges the polls by their arrival on the wall clock, which
+// other tests' load on the cores would jitter.
 func TestOAuth2ClientNeverSlowedDown(t *testing.T) {
 	e := newWallEnv(t, map[string]string{"POLLING_INTERVAL": "1"})
 	id, secret := demoClient(e)

@@ -25,7 +25,8 @@ func scopeItem(description, name string) string {
 // every scope that is not hidden. (A scope with no description is listed
 // by its name alone, as the pages' own tests check.)
 func TestScopesInWords(t *testing.T) {
-	e := newEnv(t, nil)
+	t.Parallel()
+	e := newSQLiteEnv(t, nil) // restarted below
 	for _, spec := range []admin.ScopeSpec{
 		{Name: "lights:read", Description: "See your lights and their state"},
 		{Name: "lights:write", Description: "Switch your lights on and off", Hidden: true},

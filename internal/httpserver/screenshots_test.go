@@ -46,6 +46,7 @@ const measure = `(() => {
 // stylesheet in the colour scheme asked for. With GRANTD_SCREENSHOTS
 // naming a folder it saves each as LANG-PAGE-WxH-SCHEME.png there.
 func TestPageScreenshots(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, tourVars)
 	secret := tourClients(e)
 	type shot struct {

@@ -17,6 +17,7 @@ import (
 // stylesheet (never inline), the help link sending no referrer — and a
 // server without them says grantd and allows no other image source.
 func TestSiteBrand(t *testing.T) {
+	t.Parallel()
 	branded := newEnv(t, map[string]string{
 		"GRANTD_SITE_NAME":        "Lights <Incorporated>",
 		"GRANTD_SITE_LOGO_URL":    "https://cdn.lights.example/logo.svg",
@@ -76,6 +77,7 @@ func TestSiteBrand(t *testing.T) {
 // to code entry and the account page, and the site has an icon; other
 // unknown paths are still the router's 404.
 func TestStartPage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, map[string]string{"GRANTD_SITE_NAME": "Lights Incorporated"})
 	b := webtest.NewBrowser(t, e.srv.URL, nil)
 	home := b.Get("/")
@@ -105,6 +107,7 @@ func TestStartPage(t *testing.T) {
 // TestAccountLastUsed: /account shows when a device last used its grant —
 // its redemption, then its refreshes — to the day.
 func TestAccountLastUsed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	tokens := e.approvedTokens(id, secret, "lights:read", "alice")

@@ -71,6 +71,7 @@ func (e *env) approvedTokens(id, secret, scope, user string) reply {
 
 // TestAccessTokenIsRFC9068JWT is JWT-01..04, JWT-07, DEV-17 and MD-03.
 func TestAccessTokenIsRFC9068JWT(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	r := e.approvedTokens(id, secret, "lights:read", "dave")
@@ -109,6 +110,7 @@ func TestAccessTokenIsRFC9068JWT(t *testing.T) {
 // TestResultTokenSetAndAlgorithms covers RESULT_TOKEN_SET and the choice of
 // ES256 and EdDSA for access tokens, with RS256 ID tokens.
 func TestResultTokenSetAndAlgorithms(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		set, alg, scope string
 		wantAlg         jose.SignatureAlgorithm
@@ -146,6 +148,7 @@ func TestResultTokenSetAndAlgorithms(t *testing.T) {
 
 // TestRefreshRotation is RT-01, RT-02, RT-03 and RT-05.
 func TestRefreshRotation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	other := e.client(admin.ClientSpec{ID: "thief"})
@@ -187,6 +190,7 @@ func TestRefreshRotation(t *testing.T) {
 // it rotates, and reusing one of its rotated tokens revokes it, the live
 // descendant included (REL-19).
 func TestRefreshFamilyWithoutGrant(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	e.approvedTokens(id, secret, "lights:read", "hana") // creates the user
@@ -225,6 +229,7 @@ func TestRefreshFamilyWithoutGrant(t *testing.T) {
 // token gets invalid_grant and is not used up, so it works again once the
 // user is enabled.
 func TestRefreshRechecksUser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	id, secret := demoClient(e)
 	rt := e.approvedTokens(id, secret, "lights:read", "gina").str("refresh_token")
@@ -250,6 +255,7 @@ func TestRefreshRechecksUser(t *testing.T) {
 
 // TestRefreshExpiry is RT-06: idle and absolute lifetimes.
 func TestRefreshExpiry(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, map[string]string{"GRANTD_REFRESH_TOKEN_TTL": "48h", "GRANTD_REFRESH_TOKEN_IDLE_TTL": "24h"})
 	id, secret := demoClient(e)
 	rt := e.approvedTokens(id, secret, "", "gina").str("refresh_token")
@@ -269,7 +275,8 @@ func TestRefreshExpiry(t *testing.T) {
 // TestRestartKeepsCodesAndKeys is REL-06: pending and approved codes survive a
 // restart, and tokens signed before it still verify.
 func TestRestartKeepsCodesAndKeys(t *testing.T) {
-	e := newEnv(t, nil)
+	t.Parallel()
+	e := newSQLiteEnv(t, nil)
 	id, secret := demoClient(e)
 	before := e.approvedTokens(id, secret, "", "hana").str("access_token")
 	pending := e.deviceAuthorize(id, secret, "")
@@ -289,6 +296,7 @@ func TestRestartKeepsCodesAndKeys(t *testing.T) {
 // TestOAuth2DeviceFlowClient runs golang.org/x/oauth2's device-flow client
 // against the server, approving while it polls.
 func TestOAuth2DeviceFlowClient(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, map[string]string{"POLLING_INTERVAL": "1"})
 	id, secret := demoClient(e)
 	cfg := &oauth2.Config{ClientID: id, ClientSecret: secret, Scopes: []string{"lights:read"},
@@ -328,6 +336,7 @@ func TestOAuth2DeviceFlowClient(t *testing.T) {
 
 // TestMetadata is DEV-21, MD-01, MD-02 and MD-04.
 func TestMetadata(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
 		req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
@@ -374,6 +383,7 @@ func TestMetadata(t *testing.T) {
 // TestLogsHoldNoSecrets is GEN-04: after a full flow, no issued code or token
 // appears in the logs.
 func TestLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, map[string]string{"RESULT_TOKEN_SET": "ACCESS+REFRESH+ID"})
 	id, secret := demoClient(e)
 	d := e.deviceAuthorize(id, secret, "openid")
@@ -405,6 +415,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 // an authorization code grant's refreshes keep returning ID tokens whatever
 // RESULT_TOKEN_SET says, as its code exchange did.
 func TestResultTokenSetOnRefresh(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		set    string
 		wantID bool

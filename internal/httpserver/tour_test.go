@@ -124,6 +124,7 @@ func tourClients(e *env) string {
 // the HTTP half of TestPageScreenshots, which looks at the same pages in
 // a browser.
 func TestPagesInEveryLanguage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, tourVars)
 	secret := tourClients(e)
 	for _, lang := range locale.Supported() {

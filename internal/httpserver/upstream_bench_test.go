@@ -9,12 +9,14 @@ import (
 	"github.com/grantd/grantd/internal/web/webtest"
 )
 
+// The benchmarks run on SQLite, as the figures in BENCHMARKS.md do.
+
 // BenchmarkUpstreamSignIn times a whole sign-in through the upstream, from
 // the start link to the page after /callback: grantd's part (start, the
 // code exchange at the upstream, the ID token's checks, the user and
 // session) and the test provider's sign-in form.
 func BenchmarkUpstreamSignIn(b *testing.B) {
-	f := newFedEnv(b, nil)
+	f := fedEnvOn(b, newSQLiteWallEnv(b, nil))
 	for b.Loop() {
 		br := webtest.NewBrowser(b, f.srv.URL, nil)
 		f.signInUpstream(b, br, "/account", upstreamtest.Alice())
@@ -24,7 +26,7 @@ func BenchmarkUpstreamSignIn(b *testing.B) {
 // BenchmarkPassthroughRefresh times a passthrough client's refresh through
 // grantd's /token: grantd's checks and its refresh at the upstream.
 func BenchmarkPassthroughRefresh(b *testing.B) {
-	f := newFedEnv(b, nil)
+	f := fedEnvOn(b, newSQLiteWallEnv(b, nil))
 	secret := f.client(admin.ClientSpec{ID: "tv", Scopes: []string{"openid"}, TokenMode: "passthrough"})
 	d := f.deviceAuthorize("tv", secret, "openid")
 	br := webtest.NewBrowser(b, f.srv.URL, nil)

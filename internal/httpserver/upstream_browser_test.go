@@ -35,6 +35,7 @@ func upstreamSignIn(u upstreamtest.User) chromedp.Tasks {
 // approves. A local client's device gets grantd's tokens for the federated
 // user; a passthrough client's, the upstream's own.
 func TestBrowserUpstreamDeviceFlow(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"local", "passthrough"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx := browsertest.New(t)
@@ -90,6 +91,7 @@ func TestBrowserUpstreamDeviceFlow(t *testing.T) {
 // go-oidc) meets a user who signs in at the upstream and approves; the
 // platform's user id is the federated user's grantd id.
 func TestBrowserUpstreamAccountLinking(t *testing.T) {
+	t.Parallel()
 	ctx := browsertest.New(t)
 	f := newFedEnv(t, nil)
 	cb, responses := callback(t)

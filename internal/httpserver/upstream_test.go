@@ -107,6 +107,7 @@ func approve(t testing.TB, b *webtest.Browser, confirm *webtest.Response) *webte
 // grantd's own tokens, whose sub is the federated user's stable grantd id,
 // the same at the next sign-in, and never the upstream's sub or e-mail.
 func TestUpstreamSignInDevice(t *testing.T) {
+	t.Parallel()
 	f := newFedEnv(t, nil)
 	id, secret := demoClient(f.env)
 	var subs []string
@@ -167,7 +168,9 @@ func signedOut(b *webtest.Browser) bool { return b.Get("/device").StatusCode == 
 // and the database never holds them, nor the upstream client secret, in
 // clear (FED-05, GEN-03).
 func TestUpstreamPassthrough(t *testing.T) {
-	f := newFedEnv(t, map[string]string{"RESULT_TOKEN_SET": "ACCESS+REFRESH+ID"})
+	t.Parallel()
+	// On SQLite: the database's files must hold no secret in clear.
+	f := fedEnvOn(t, newSQLiteWallEnv(t, map[string]string{"RESULT_TOKEN_SET": "ACCESS+REFRESH+ID"}))
 	secret := f.client(admin.ClientSpec{ID: "tv", Name: "Living-room TV", Scopes: []string{"openid"}, TokenMode: "passthrough"})
 	d := f.deviceAuthorize("tv", secret, "openid")
 	b := webtest.NewBrowser(t, f.srv.URL, nil)
@@ -235,10 +238,14 @@ func (f *fedEnv) verifyUpstream(t *testing.T, token string) (string, map[string]
 	return "", claims
 }
 
-// noSecretsInClear fails t if any of values is in the database's files.
+// noSecretsInClear fails t if any of values is in the database's files,
+// or if there are none: the env must run on SQLite.
 func (f *fedEnv) noSecretsInClear(t *testing.T, values ...string) {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(f.dir, "grantd.db*"))
+	if len(files) == 0 {
+		t.Fatalf("no database files in %s to look for secrets in: run the test on newSQLiteWallEnv", f.dir)
+	}
 	for _, name := range files {
 		b, err := os.ReadFile(name)
 		if err != nil {
@@ -256,6 +263,7 @@ func (f *fedEnv) noSecretsInClear(t *testing.T, values ...string) {
 // passthrough client's device is told it needs a sign-in at the provider,
 // and nothing is approved.
 func TestUpstreamPassthroughNeedsUpstreamUser(t *testing.T) {
+	t.Parallel()
 	f := newFedEnv(t, nil)
 	secret := f.client(admin.ClientSpec{ID: "tv", Scopes: []string{"openid"}, TokenMode: "passthrough"})
 	d := f.deviceAuthorize("tv", secret, "openid")
@@ -275,6 +283,7 @@ func TestUpstreamPassthroughNeedsUpstreamUser(t *testing.T) {
 // old — and the user cancelling at the upstream get a page in plain words,
 // never a 500, and no session (FED-01, FED-04).
 func TestUpstreamCallbackRefusals(t *testing.T) {
+	t.Parallel()
 	f := newFedEnv(t, nil)
 	alice := upstreamtest.Alice()
 	t.Run("cancelled at the upstream", func(t *testing.T) {
@@ -347,6 +356,7 @@ func mustURL(t *testing.T, s string) *url.URL {
 // refresh while it is down is 503 with Retry-After, not invalid_grant
 // (REL-17).
 func TestUpstreamDown(t *testing.T) {
+	t.Parallel()
 	f := newFedEnv(t, nil)
 	secret := f.client(admin.ClientSpec{ID: "tv", Scopes: []string{"openid"}, TokenMode: "passthrough"})
 	d := f.deviceAuthorize("tv", secret, "openid")
@@ -379,6 +389,7 @@ func TestUpstreamDown(t *testing.T) {
 // TestUpstreamOnly: with GRANTD_LOCAL_SIGN_IN=false and one upstream, the
 // sign-in page goes straight to it, and a password post is refused.
 func TestUpstreamOnly(t *testing.T) {
+	t.Parallel()
 	f := newFedEnv(t, map[string]string{"GRANTD_LOCAL_SIGN_IN": "false"})
 	b := webtest.NewBrowser(t, f.srv.URL, nil)
 	r := b.Get("/signin?return_to=%2Faccount")
@@ -407,6 +418,7 @@ func TestUpstreamOnly(t *testing.T) {
 // sign-in, refreshes of passthrough tokens, and a refresh that found the
 // upstream down (GEN-04: no label carries a token or a user).
 func TestUpstreamMetrics(t *testing.T) {
+	t.Parallel()
 	e := &env{t: t, clock: &clock{now: time.Now(), wall: true, start: time.Now()}, logs: &logtest.Buffer{},
 		dir: t.TempDir(), metrics: metrics.New(metrics.Options{})}
 	e.start(nil)
