@@ -58,7 +58,6 @@ func (s *timedStore) Close() error { return s.next.Close() }
 // The operations timed, by their label.
 const (
 	opAccessTokenLive = iota
-	opAccessTokenRevoked
 	opAuthorizationCode
 	opClient
 	opConsent
@@ -99,7 +98,6 @@ const (
 	opResealAll
 	opReturnAttempt
 	opRevokeAccessToken
-	opRevokeClientGrants
 	opRevokeGrant
 	opRevokeUserGrant
 	opRevokeUserGrants
@@ -127,7 +125,6 @@ const (
 
 var opNames = [numOps]string{
 	opAccessTokenLive:         "access_token_live",
-	opAccessTokenRevoked:      "access_token_revoked",
 	opAuthorizationCode:       "authorization_code",
 	opClient:                  "client",
 	opConsent:                 "consent",
@@ -168,7 +165,6 @@ var opNames = [numOps]string{
 	opResealAll:               "reseal_all",
 	opReturnAttempt:           "return_attempt",
 	opRevokeAccessToken:       "revoke_access_token",
-	opRevokeClientGrants:      "revoke_client_grants",
 	opRevokeGrant:             "revoke_grant",
 	opRevokeUserGrant:         "revoke_user_grant",
 	opRevokeUserGrants:        "revoke_user_grants",
@@ -197,12 +193,6 @@ var opNames = [numOps]string{
 func (s *timedStore) AccessTokenLive(ctx context.Context, a1 string, a2 string, a3 time.Time) (_ string, _ bool, err error) {
 	defer s.observe(opAccessTokenLive, time.Now(), &err)
 	return s.next.AccessTokenLive(ctx, a1, a2, a3)
-}
-
-// AccessTokenRevoked implements store.Store.
-func (s *timedStore) AccessTokenRevoked(ctx context.Context, a1 string) (_ bool, err error) {
-	defer s.observe(opAccessTokenRevoked, time.Now(), &err)
-	return s.next.AccessTokenRevoked(ctx, a1)
 }
 
 // AuthorizationCode implements store.Store.
@@ -399,12 +389,6 @@ func (s *timedStore) ReturnAttempt(ctx context.Context, a1 string, a2 int, a3 ti
 func (s *timedStore) RevokeAccessToken(ctx context.Context, a1 string, a2 time.Time) (err error) {
 	defer s.observe(opRevokeAccessToken, time.Now(), &err)
 	return s.next.RevokeAccessToken(ctx, a1, a2)
-}
-
-// RevokeClientGrants implements store.Store.
-func (s *timedStore) RevokeClientGrants(ctx context.Context, a1 string, a2 string, a3 time.Time) (err error) {
-	defer s.observe(opRevokeClientGrants, time.Now(), &err)
-	return s.next.RevokeClientGrants(ctx, a1, a2, a3)
 }
 
 // RevokeGrant implements store.Store.

@@ -55,10 +55,6 @@ type Grants interface {
 	// when id is unknown or another user's, alike. Idempotent: a revoked
 	// grant keeps its first RevokedAt.
 	RevokeUserGrant(ctx context.Context, userID, id string, now time.Time) (Grant, error)
-	// RevokeClientGrants revokes every grant of userID to clientID and their
-	// refresh tokens, and deletes the user's consent to that client, in one
-	// transaction. Idempotent.
-	RevokeClientGrants(ctx context.Context, userID, clientID string, now time.Time) error
 	// RevokeUserGrants revokes, in one transaction, every grant of the user
 	// at now, every refresh token issued to the user (families older than
 	// grants included), and deletes the user's consents, so that a client
@@ -111,8 +107,6 @@ type AccessTokens interface {
 	// RevokeAccessToken records the token id jti as revoked until expiresAt,
 	// when the token would have expired anyway. Idempotent.
 	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error
-	// AccessTokenRevoked reports whether jti was revoked.
-	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
 	// AccessTokenLive reports, in one read, whether an access token with id
 	// jti of grant grantID is still backed by live state at now: jti not
 	// revoked; the grant present, unrevoked and unexpired; its user and its

@@ -166,32 +166,6 @@ func (s *Store) RevokeUserGrant(ctx context.Context, userID, id string, now time
 	return grantOut(g), nil
 }
 
-// RevokeClientGrants revokes every grant of userID to clientID and every
-// refresh token of the user at the client (those of families older than
-// grants included), and deletes the user's consent to the client, at
-// once.
-func (s *Store) RevokeClientGrants(ctx context.Context, userID, clientID string, now time.Time) error {
-	op := fmt.Sprintf("revoke grants of user %q to client %q", userID, clientID)
-	if err := s.lock(ctx); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer s.mu.Unlock()
-	now = stamp(now)
-	ofThem := func(g store.Grant) bool { return g.UserID == userID && g.ClientID == clientID }
-	for id, g := range s.grants {
-		if ofThem(g) && g.RevokedAt.IsZero() {
-			g.RevokedAt = now
-			s.grants[id] = g
-		}
-	}
-	s.revokeTokens(now, func(t store.RefreshToken) bool {
-		g, ok := s.grants[t.GrantID]
-		return (t.UserID == userID && t.ClientID == clientID) || (ok && ofThem(g))
-	})
-	delete(s.consents, consentKey{userID, clientID})
-	return nil
-}
-
 // RevokeUserGrants revokes every grant of the user and every refresh token
 // issued to the user, and deletes the user's consents, at once. It returns
 // how many grants it revoked.

@@ -159,18 +159,6 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt tim
 	return nil
 }
 
-// AccessTokenRevoked reports whether jti was revoked. A revocation is
-// forgotten once PurgeExpired passes its expiry, when the token has
-// expired anyway.
-func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
-	if err := s.lock(ctx); err != nil {
-		return false, fmt.Errorf("access token revoked: %w", err)
-	}
-	defer s.mu.Unlock()
-	_, ok := s.revoked[jti]
-	return ok, nil
-}
-
 // AccessTokenLive reports whether an access token with id jti of grant
 // grantID is backed by live state at now, and if so the name of the
 // grant's user (store.AccessTokens). A grant id with no grant record is a

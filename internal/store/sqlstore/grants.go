@@ -129,37 +129,6 @@ func (s *Store) RevokeUserGrant(ctx context.Context, userID, id string, now time
 	return g, nil
 }
 
-// RevokeClientGrants revokes every grant of userID to clientID and every
-// refresh token of the user at the client (those of families older than
-// grants included), and deletes the user's consent to the client, in one
-// transaction. Idempotent.
-func (s *Store) RevokeClientGrants(ctx context.Context, userID, clientID string, now time.Time) error {
-	op := fmt.Sprintf("revoke grants of user %q to client %q", userID, clientID)
-	return s.inTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
-			`UPDATE grants SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL`,
-			userID, clientID, nanos(now))
-		if err != nil {
-			return err
-		}
-		if err := revokeUserClientTokens(ctx, tx, userID, clientID, now); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM consents WHERE user_id = $1 AND client_id = $2`, userID, clientID)
-		return err
-	})
-}
-
-// revokeUserClientTokens revokes the user's refresh tokens at the client,
-// those of families with no grants row included (see revokeUntilNone).
-func revokeUserClientTokens(ctx context.Context, tx *sql.Tx, userID, clientID string, now time.Time) error {
-	return revokeUntilNone(ctx, tx,
-		`UPDATE refresh_tokens SET revoked_at = $3 WHERE revoked_at IS NULL AND (
-			(user_id = $1 AND client_id = $2)
-			OR family_id IN (SELECT id FROM grants WHERE user_id = $1 AND client_id = $2))`,
-		userID, clientID, nanos(now))
-}
-
 // revokeUntilNone runs update, a statement that revokes refresh tokens,
 // until it finds nothing left to revoke: on PostgreSQL a family with no
 // grants row has no lock to order it against a rotation, and a successor

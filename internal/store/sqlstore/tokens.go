@@ -19,21 +19,6 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt tim
 	return err
 }
 
-// AccessTokenRevoked reports whether jti was revoked. A revocation is
-// forgotten once PurgeExpired passes its expiry, when the token has expired
-// anyway.
-func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
-	var one int
-	err := s.read(ctx, `SELECT 1 FROM revoked_access_tokens WHERE jti = $1`, jti).Scan(&one)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("access token revoked: %w", err)
-	}
-	return true, nil
-}
-
 // userName is the name a live token's user goes by: a federated user's
 // display name, else the user name (store.User.Name).
 const userName = `CASE WHEN u.display_name <> '' THEN u.display_name ELSE u.username END`

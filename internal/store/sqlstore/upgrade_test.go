@@ -79,7 +79,7 @@ func testUpgradeFromV1(t *testing.T, db *sql.DB, d *dialect, reopen func() *Stor
 	if err := s.RedeemDeviceGrant(ctx, "dc-old", "tv", t0.Add(time.Minute), userGrant("g-new"), nil); err != nil {
 		t.Errorf("redeem a device grant approved before the upgrade: %v", err)
 	}
-	if err := s.RevokeClientGrants(ctx, "u1", "tv", now); err != nil {
+	if _, err := s.RevokeUserGrants(ctx, "u1", now); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.RefreshToken(ctx, next.Hash); err != nil || got.RevokedAt.IsZero() {

@@ -50,7 +50,6 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuthorizationCodes/RedeemIsAllOrNothing", testCodeRedeemAtomic},
 		{"Grants/Lookup", testGrants},
 		{"Grants/Revoke", testRevokeGrant},
-		{"Grants/RevokeClient", testRevokeClientGrants},
 		{"Grants/RevokeUserGrant", testRevokeUserGrant},
 		{"Grants/LastUsed", testGrantLastUsed},
 		{"RefreshTokens/CreateRotate", testRefreshRotate},

@@ -11,12 +11,14 @@ import (
 
 func testAccessTokens(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	check := func(what, jti string, want bool) {
+	gr := liveGrant(t, s, "access", at(0))
+	// A revoked token is one the live grant no longer backs.
+	check := func(what, jti string, revoked bool) {
 		t.Helper()
-		got, err := s.AccessTokenRevoked(ctx, jti)
+		_, live, err := s.AccessTokenLive(ctx, jti, gr.ID, at(0))
 		mustOK(t, err, what)
-		if got != want {
-			t.Errorf("%s: AccessTokenRevoked(%q) = %t, want %t", what, jti, got, want)
+		if live == revoked {
+			t.Errorf("%s: AccessTokenLive(%q) = %t, want %t", what, jti, live, !revoked)
 		}
 	}
 	check("before revocation", "jti-1", false)
@@ -26,6 +28,20 @@ func testAccessTokens(t *testing.T, s store.Store) {
 	check("after revocation", "jti-1", true)
 	check("another", "jti-2", true)
 	check("never revoked", "jti-3", false)
+}
+
+// liveGrant stores a grant made at created, of a user and a client of its
+// own that are present and enabled, that backs access tokens for a day: what
+// AccessTokenLive then reports is about the token id alone.
+func liveGrant(t *testing.T, s store.Store, name string, created time.Time) store.Grant {
+	t.Helper()
+	ctx := t.Context()
+	mustOK(t, s.CreateUser(ctx, store.User{ID: "u-" + name, Username: name, PasswordHash: "x", CreatedAt: created}), "user")
+	mustOK(t, s.CreateClient(ctx, store.Client{ID: "c-" + name, Name: name, CreatedAt: created}), "client")
+	g := newGrantRecord("g-"+name, created)
+	g.UserID, g.ClientID, g.ExpiresAt = "u-"+name, "c-"+name, created.Add(24*time.Hour)
+	storeGrant(t, s, g, nil)
+	return g
 }
 
 // testAccessTokenLive covers every reason an access token's backing state
@@ -311,11 +327,13 @@ func testPurgeGrantsAndCodes(t *testing.T, s store.Store) {
 		_, err := s.Grant(ctx, id)
 		wantErr(t, err, nil, "unexpired grant "+id)
 	}
-	for jti, want := range map[string]bool{"jti-old": false, "jti-live": true} {
-		got, err := s.AccessTokenRevoked(ctx, jti)
-		mustOK(t, err, "access token revoked")
-		if got != want {
-			t.Errorf("after purge: AccessTokenRevoked(%q) = %t, want %t", jti, got, want)
+	// The revocation of a token that has expired goes; the other stays.
+	backing := liveGrant(t, s, "purge", now)
+	for jti, revoked := range map[string]bool{"jti-old": false, "jti-live": true} {
+		_, live, err := s.AccessTokenLive(ctx, jti, backing.ID, now)
+		mustOK(t, err, "access token live")
+		if live == revoked {
+			t.Errorf("after purge: AccessTokenLive(%q) = %t, want %t", jti, live, !revoked)
 		}
 	}
 	if ok, _, err := s.TakeAttempt(ctx, "spent", 5, 10*time.Minute, now); err != nil || ok {
