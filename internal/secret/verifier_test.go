@@ -102,7 +102,7 @@ func TestVerifierBounded(t *testing.T) {
 				if !errors.Is(err, tt.want) || time.Since(start) != tt.took {
 					t.Errorf("%v after %v, want %v after %v", err, time.Since(start), tt.want, tt.took)
 				}
-				time.Sleep(time.Minute) // a check its caller gave up on ends too
+				time.Sleep(time.Minute) // on the bubble's clock: the check its caller gave up on ends too
 			})
 		})
 	}
