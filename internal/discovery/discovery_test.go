@@ -119,7 +119,7 @@ func TestMetadataFields(t *testing.T) {
 		{"token_endpoint_auth_methods_supported", []any{"client_secret_basic", "client_secret_post", "none"}},
 		{"introspection_endpoint_auth_methods_supported", []any{"client_secret_basic", "client_secret_post"}},
 		{"revocation_endpoint_auth_methods_supported", []any{"client_secret_basic", "client_secret_post", "none"}},
-		{"code_challenge_methods_supported", []any{"S256"}}, // AZ-06
+		{"code_challenge_methods_supported", []any{"S256"}}, // MD-02
 		{"prompt_values_supported", []any{"none", "login", "consent"}},
 		{"scopes_supported", []any{"openid", "lights:read"}},
 		{"subject_types_supported", []any{"public"}},

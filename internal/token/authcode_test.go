@@ -81,10 +81,10 @@ func TestAuthorizationCode(t *testing.T) {
 	}{
 		{"with its verifier", nil, nil, 200, ""},
 		{"without PKCE, from a confidential client", noPKCE, map[string]string{"code_verifier": ""}, 200, ""},
-		{"no code_verifier (AZ-10)", nil, map[string]string{"code_verifier": ""}, 400, oauth.InvalidRequest},
-		{"wrong code_verifier (AZ-10)", nil, map[string]string{"code_verifier": strings.Repeat("a", 43)}, 400, oauth.InvalidGrant},
-		{"code_verifier too short", nil, map[string]string{"code_verifier": verifier[:42]}, 400, oauth.InvalidRequest},
-		{"code_verifier with a character outside RFC 7636's", nil, map[string]string{"code_verifier": verifier[:42] + "+"},
+		{"no code_verifier (AZ-21)", nil, map[string]string{"code_verifier": ""}, 400, oauth.InvalidRequest},
+		{"wrong code_verifier (AZ-21)", nil, map[string]string{"code_verifier": strings.Repeat("a", 43)}, 400, oauth.InvalidGrant},
+		{"code_verifier too short (AZ-09)", nil, map[string]string{"code_verifier": verifier[:42]}, 400, oauth.InvalidRequest},
+		{"code_verifier with a character outside RFC 7636's (AZ-09)", nil, map[string]string{"code_verifier": verifier[:42] + "+"},
 			400, oauth.InvalidRequest},
 		{"PKCE downgrade: a verifier for a code without challenge (AZ-11)", noPKCE, nil, 400, oauth.InvalidGrant},
 		{"another redirect_uri (AZ-05)", nil, map[string]string{"redirect_uri": webCB + "/"}, 400, oauth.InvalidGrant},
@@ -100,7 +100,7 @@ func TestAuthorizationCode(t *testing.T) {
 			}
 		})
 	}
-	t.Run("another client's code (AZ-23)", func(t *testing.T) {
+	t.Run("another client's code (AZ-21)", func(t *testing.T) {
 		code := f.code(nil)
 		r := f.token(basic(other.ID, webSec), url.Values{"grant_type": {GrantAuthorizationCode}, "code": {code},
 			"redirect_uri": {webCB}, "code_verifier": {verifier}})
@@ -169,7 +169,7 @@ func TestAuthorizationCodeUserDisabled(t *testing.T) {
 	}
 }
 
-// TestValidVerifier is RFC 7636 §4.1's syntax of a code verifier.
+// TestValidVerifier is RFC 7636 §4.1's syntax of a code verifier (AZ-09).
 func TestValidVerifier(t *testing.T) {
 	tests := []struct {
 		v    string

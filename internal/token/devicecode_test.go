@@ -130,7 +130,7 @@ func TestDevicePoll(t *testing.T) {
 			f.clock.Advance(codeLifetime)
 			return f.poll(d)
 		}, 400, oauth.ExpiredToken, ""},
-		{"unknown device code (DEV-03)", func() reply {
+		{"a device code never issued", func() reply {
 			return f.poll(deviceGrant{client: tv, code: "not-a-device-code-we-issued"})
 		}, 400, oauth.InvalidGrant, ""},
 		{"another client's code (DEV-16)", func() reply {
