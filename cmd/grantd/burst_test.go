@@ -93,7 +93,7 @@ func within(t *testing.T, base string, out map[string]string, d time.Duration) t
 			return time.Since(start)
 		}
 		last = fmt.Sprint(code, err)
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // grantd serve is another process, freeing its connections
 	}
 	t.Fatalf("no device authorization within %v; last answer %s", d, last)
 	return 0

@@ -369,7 +369,7 @@ func TestShutdownDelay(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("server never became ready")
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // the server is another process, starting
 	}
 
 	sigterm := time.Now()
@@ -378,7 +378,7 @@ func TestShutdownDelay(t *testing.T) {
 		if time.Since(sigterm) > delay {
 			t.Fatalf("/readyz not 503 within %v of SIGTERM", delay)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // the server, another process, handles the signal
 	}
 	if time.Since(sigterm) < delay/2 {
 		// Still within the delay: liveness and requests are served.

@@ -37,7 +37,7 @@ func serveWith(t *testing.T, db string, env ...string) (string, *logtest.Buffer)
 		if time.Now().After(deadline) {
 			t.Fatalf("grantd serve never became ready:\n%s", logs)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // grantd serve is another process, starting
 	}
 	return base, logs
 }
@@ -152,7 +152,7 @@ func TestJSONLogsAndAuditEvents(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no %s in the log:\n%s", missing, logs)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // grantd serve, another process, batches its log
 	}
 	for name, v := range map[string]string{"access token": tok["access_token"], "refresh token": tok["refresh_token"],
 		"client secret": secret, "password": "correct horse", "wrong password": "not her password"} {

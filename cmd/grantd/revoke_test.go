@@ -146,7 +146,7 @@ func startServe(t *testing.T, db string) string {
 		if time.Now().After(deadline) {
 			t.Fatal("grantd serve never became ready")
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // grantd serve is another process, starting
 	}
 }
 

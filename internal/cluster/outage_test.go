@@ -81,7 +81,7 @@ func testOutage(t *testing.T, mode Mode, hold time.Duration) {
 		t.Logf("%s: /readyz 503 %v after the database went %s", n.name, took.Round(time.Millisecond), mode)
 	}
 	down := time.Now()
-	time.Sleep(hold)
+	time.Sleep(hold) // the outage, in real time: the instances and the fault proxy are processes
 	restored := time.Now()
 	c.proxy.Set(Up)
 	for _, n := range c.nodes {
@@ -101,12 +101,13 @@ func testOutage(t *testing.T, mode Mode, hold time.Duration) {
 	if tk.RefreshToken == "" {
 		t.Errorf("tokens %+v: want a refresh token", tk)
 	}
-	time.Sleep(time.Duration(kept.Interval)*time.Second + 200*time.Millisecond)
+	// A decided code is answered by its state however soon it is polled.
 	sameTokenSet(t, "second poll of that code, on B, within the grace window", c.poll(b, kept.DeviceCode), tk)
 }
 
 // waitReadiness polls base's /readyz until it answers want, within d, and
-// returns how long that took.
+// returns how long that took. base is another process, polled every 50
+// ms of real time.
 func (c *cluster) waitReadiness(t *testing.T, base string, want int, d time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -232,7 +233,7 @@ func (tr *traffic) waitRecovered(since time.Time, d time.Duration) bool {
 		if len(ok) == tr.streams {
 			return true
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // the traffic's goroutines probe other processes meanwhile
 	}
 	return false
 }

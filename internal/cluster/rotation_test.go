@@ -59,7 +59,7 @@ func TestKeyRotationSeenByAll(t *testing.T) {
 			}
 			signedBy[base] = kid
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // the instances reload their keys on their own, real, clocks
 	}
 	k2 := signedBy[a]
 	if signedBy[b] != k2 {
@@ -97,7 +97,7 @@ func TestKeyRotationSeenByAll(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s still accepts or publishes the withdrawn key %s: %s", base, k2, r)
 			}
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond) // until the instance, another process, reloads its keys
 		}
 	}
 	third := tokensOf(t, "refresh after the immediate rotation", c.refresh(b, second.RefreshToken))

@@ -62,13 +62,15 @@ func TestGracefulStop(t *testing.T) {
 		t.Errorf("A exited with %v, want status 0", a.err)
 	}
 
-	// B, and A's replacement, carry on what A started.
+	// B, and A's replacement, carry on what A started. The poll in flight
+	// at SIGTERM counted: the next waits out the interval, in real time,
+	// the instances being processes on the wall clock.
 	time.Sleep(time.Duration(d.Interval)*time.Second + 200*time.Millisecond)
 	wantError(t, "poll on B of the code A issued", c.poll(b.URL, d.DeviceCode), "authorization_pending")
 	a2 := c.launch("A2")
 	a2.ready(t)
 	approve(t, at(br, a2.URL), at(br, a2.URL), at(br, a2.URL), d.UserCode)
-	time.Sleep(time.Duration(d.Interval)*time.Second + 200*time.Millisecond)
+	// A decided code is answered by its state however soon it is polled.
 	tk := tokensOf(t, "poll on B of the code A issued and A2 approved", c.poll(b.URL, d.DeviceCode))
 	c.verifyAccessToken(t, a2.URL, tk.AccessToken)
 }
@@ -130,7 +132,8 @@ func (s *slowRequest) finish() reply {
 	return reply{status: resp.StatusCode, header: resp.Header, body: b, took: time.Since(start), err: err}
 }
 
-// waitLog waits up to d for a line of in's log to contain s.
+// waitLog waits up to d for a line of in's log to contain s: it looks
+// every 20 ms at what another process has written.
 func waitLog(t *testing.T, in *instance, s string, d time.Duration) {
 	t.Helper()
 	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -141,7 +144,8 @@ func waitLog(t *testing.T, in *instance, s string, d time.Duration) {
 	t.Fatalf("%s did not log %s within %v", in.name, s, d)
 }
 
-// waitRefused waits up to d until base refuses new connections.
+// waitRefused waits up to d until base, another process, refuses new
+// connections, trying every 20 ms.
 func waitRefused(t *testing.T, base string, d time.Duration) {
 	t.Helper()
 	host := strings.TrimPrefix(base, "http://")

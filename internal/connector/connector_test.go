@@ -83,16 +83,9 @@ func TestActivateUser(t *testing.T) {
 		}
 	}
 	lc := &lightsapi.Client{BaseURL: f.lightsd.URL, Token: tok}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		hooks, err := lc.Webhooks(t.Context())
-		if err == nil && len(hooks) == 1 && hooks[0].URL == f.srv.URL+connector.WebhookPath {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("webhooks after activation: %v, %v; want the connector's", hooks, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	f.webhookStored()
+	if hooks, err := lc.Webhooks(t.Context()); err != nil || len(hooks) != 1 || hooks[0].URL != f.srv.URL+connector.WebhookPath {
+		t.Fatalf("webhooks after activation: %v, %v; want the connector's", hooks, err)
 	}
 	// A state change now reaches the platform as a DEVICE_EVENT.
 	if _, err := f.store.Apply(t.Context(), "", f.alice[1].ID, lightsapi.Command{Command: "on"}, time.Now()); err != nil {
@@ -160,11 +153,7 @@ func TestDeactivateUser(t *testing.T) {
 	tok := f.token("alice", "lights:read lights:write")
 	f.invoke(envelope(connector.OpActivateUser, tok, nil))
 	lc := &lightsapi.Client{BaseURL: f.lightsd.URL, Token: tok}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if hooks, _ := lc.Webhooks(t.Context()); len(hooks) == 1 || time.Now().After(deadline) {
-			break
-		}
-	}
+	f.webhookStored()
 	f.mu.Lock()
 	f.revokeFail = true
 	f.mu.Unlock()

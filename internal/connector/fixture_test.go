@@ -38,13 +38,16 @@ type fixture struct {
 	srv        *httptest.Server
 	alice, bob []lightsapi.Bulb
 	revoked    chan [3]string // client id, secret, token
+	// hooked is told each time lightsd has stored a webhook.
+	hooked     chan struct{}
 	revokeFail bool
 	mu         sync.Mutex
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, as: rstest.New(t), platform: connectortest.New(t), revoked: make(chan [3]string, 4)}
+	f := &fixture{t: t, as: rstest.New(t), platform: connectortest.New(t), revoked: make(chan [3]string, 4),
+		hooked: make(chan struct{}, 4)}
 	st, err := lights.Open(t.Context(), filepath.Join(t.TempDir(), "lights.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +60,15 @@ func newFixture(t *testing.T) *fixture {
 		Queued: f.dispatcher.Notify, Now: time.Now, Logger: logger}
 	mux := http.NewServeMux()
 	api.Mount(mux)
-	f.lightsd = httptest.NewServer(mux)
+	f.lightsd = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/webhooks" {
+			select {
+			case f.hooked <- struct{}{}:
+			default:
+			}
+		}
+	}))
 	t.Cleanup(f.lightsd.Close)
 	go f.dispatcher.Run(t.Context())
 	f.alice, _ = st.Seed(t.Context(), "alice", 2, time.Now())
@@ -79,6 +90,18 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.conn.Mount(cmux)
 	return f
+}
+
+// webhookStored waits until lightsd has answered the registration of a
+// webhook, which the connector makes in the background after an
+// activation.
+func (f *fixture) webhookStored() {
+	f.t.Helper()
+	select {
+	case <-f.hooked:
+	case <-time.After(10 * time.Second):
+		f.t.Fatal("no webhook registered at lightsd within 10 s")
+	}
 }
 
 func (f *fixture) serveRevoke(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -294,42 +295,61 @@ func TestRestartKeepsCodesAndKeys(t *testing.T) {
 }
 
 // TestOAuth2DeviceFlowClient runs golang.org/x/oauth2's device-flow client
-// against the server, approving while it polls.
+// against the server, approving while it polls. The client waits out the
+// interval on a testing/synctest clock, which the server's follows: it
+// polls every second, gets no slow_down, and its tokens at the first poll
+// after the approval.
 func TestOAuth2DeviceFlowClient(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, map[string]string{"POLLING_INTERVAL": "1"})
 	id, secret := demoClient(e)
-	cfg := &oauth2.Config{ClientID: id, ClientSecret: secret, Scopes: []string{"lights:read"},
-		Endpoint: oauth2.Endpoint{
-			DeviceAuthURL: e.srv.URL + "/device_authorization", TokenURL: e.srv.URL + "/token",
-			AuthStyle: oauth2.AuthStyleInHeader,
-		}}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	// x/oauth2 sends only client_id to the device authorization endpoint; a
-	// confidential client adds its secret as client_secret_post.
-	da, err := cfg.DeviceAuth(ctx, oauth2.SetAuthURLParam("client_secret", secret))
-	if err != nil {
-		t.Fatalf("DeviceAuth: %v", err)
-	}
-	if da.VerificationURIComplete == "" || da.Interval != 1 {
-		t.Errorf("device auth response %+v", da)
-	}
 	user := e.user("jane")
-	go func() {
-		time.Sleep(1500 * time.Millisecond) // let the client poll while pending
-		e.clock.Advance(time.Minute)        // the test clock must pass the interval too
-		e.decide(da.UserCode, user, true)
-		for ctx.Err() == nil { // keep the test clock moving with the client's polls
-			time.Sleep(200 * time.Millisecond)
-			e.clock.Advance(10 * time.Second)
+	server := serveOutside(e)
+	var accessToken string
+	synctest.Test(t, func(t *testing.T) {
+		var (
+			userCode  string
+			polls     int
+			decideErr error
+		)
+		approveAt := 3 // the client polls twice while pending
+		hc := &http.Client{Transport: server.transport(func(r *http.Request) {
+			if r.URL.Path != "/token" {
+				return
+			}
+			if polls++; polls == approveAt {
+				now := e.clock.Now()
+				_, decideErr = e.store.DecideDeviceGrant(context.Background(), strings.ReplaceAll(userCode, "-", ""),
+					store.Decision{Approve: true, UserID: user.ID, AuthTime: now}, now)
+			}
+		})}
+		ctx := context.WithValue(t.Context(), oauth2.HTTPClient, hc)
+		cfg := &oauth2.Config{ClientID: id, ClientSecret: secret, Scopes: []string{"lights:read"},
+			Endpoint: oauth2.Endpoint{
+				DeviceAuthURL: e.srv.URL + "/device_authorization", TokenURL: e.srv.URL + "/token",
+				AuthStyle: oauth2.AuthStyleInHeader,
+			}}
+		// x/oauth2 sends only client_id to the device authorization endpoint; a
+		// confidential client adds its secret as client_secret_post.
+		da, err := cfg.DeviceAuth(ctx, oauth2.SetAuthURLParam("client_secret", secret))
+		if err != nil {
+			t.Fatalf("DeviceAuth: %v", err)
 		}
-	}()
-	tok, err := cfg.DeviceAccessToken(ctx, da)
-	if err != nil {
-		t.Fatalf("DeviceAccessToken: %v", err)
-	}
-	if _, c := e.verify(tok.AccessToken, jose.RS256); c["sub"] != user.ID {
+		if da.VerificationURIComplete == "" || da.Interval != 1 {
+			t.Errorf("device auth response %+v", da)
+		}
+		userCode = da.UserCode
+		start := time.Now()
+		tok, err := cfg.DeviceAccessToken(ctx, da)
+		if err != nil || decideErr != nil {
+			t.Fatalf("DeviceAccessToken: %v (approval: %v)", err, decideErr)
+		}
+		if took := time.Since(start); polls != approveAt || took != time.Duration(approveAt)*time.Second {
+			t.Errorf("tokens at poll %d, after %v; want poll %d, one a second", polls, took, approveAt)
+		}
+		accessToken = tok.AccessToken
+	})
+	if _, c := e.verify(accessToken, jose.RS256); c["sub"] != user.ID {
 		t.Errorf("sub = %v, want %s", c["sub"], user.ID)
 	}
 }

@@ -25,11 +25,17 @@ import (
 type terminal struct {
 	mu  sync.Mutex
 	buf strings.Builder
+	// wrote, when not nil, is closed at the next Write.
+	wrote chan struct{}
 }
 
 func (tm *terminal) Write(p []byte) (int, error) {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
+	if tm.wrote != nil {
+		close(tm.wrote)
+		tm.wrote = nil
+	}
 	return tm.buf.Write(p)
 }
 
@@ -39,16 +45,33 @@ func (tm *terminal) String() string {
 	return tm.buf.String()
 }
 
-// waitFor waits until the terminal shows a match of re and returns it.
+// next returns what the terminal shows and a channel closed at the next
+// write to it.
+func (tm *terminal) next() (string, <-chan struct{}) {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	if tm.wrote == nil {
+		tm.wrote = make(chan struct{})
+	}
+	return tm.buf.String(), tm.wrote
+}
+
+// waitFor waits until the terminal shows a match of re and returns it. It
+// looks again at each write of the program, a process of its own.
 func (tm *terminal) waitFor(t *testing.T, re *regexp.Regexp, timeout time.Duration) string {
 	t.Helper()
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if m := re.FindString(tm.String()); m != "" {
+	deadline := time.After(timeout)
+	for {
+		shown, wrote := tm.next()
+		if m := re.FindString(shown); m != "" {
 			return m
 		}
+		select {
+		case <-wrote:
+		case <-deadline:
+			t.Fatalf("the terminal never showed %v:\n%s", re, tm.String())
+		}
 	}
-	t.Fatalf("the terminal never showed %v:\n%s", re, tm.String())
-	return ""
 }
 
 // TestLightctlLogin runs `lightctl login` under a pseudo-terminal as a

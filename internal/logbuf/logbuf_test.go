@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/grantd/grantd/internal/logtest"
@@ -33,24 +34,31 @@ func TestInfoIsBatchedWarningsAreNot(t *testing.T) {
 	}
 }
 
+// TestPeriodicFlushAndClose: a line waits for the interval, no longer,
+// and Close writes what is left.
 func TestPeriodicFlushAndClose(t *testing.T) {
-	out := &logtest.Buffer{}
-	w := New(out, 4096, 10*time.Millisecond)
-	fmt.Fprintln(w, "first")
-	deadline := time.Now().Add(5 * time.Second)
-	for out.String() != "first\n" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the periodic flush did not write the line: %q", out.String())
+	synctest.Test(t, func(t *testing.T) {
+		out := &logtest.Buffer{}
+		w := New(out, 4096, 10*time.Millisecond)
+		fmt.Fprintln(w, "first")
+		time.Sleep(10*time.Millisecond - time.Nanosecond)
+		synctest.Wait()
+		if got := out.String(); got != "" {
+			t.Fatalf("written before the interval: %q", got)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	fmt.Fprintln(w, "last")
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got := out.String(); got != "first\nlast\n" {
-		t.Errorf("after Close: %q", got)
-	}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if got := out.String(); got != "first\n" {
+			t.Fatalf("the periodic flush wrote %q, want the line", got)
+		}
+		fmt.Fprintln(w, "last")
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := out.String(); got != "first\nlast\n" {
+			t.Errorf("after Close: %q", got)
+		}
+	})
 }
 
 func TestLinesAreNeverSplit(t *testing.T) {
