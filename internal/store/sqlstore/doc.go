@@ -53,7 +53,8 @@
 // package for what it buys and its rules for contexts and panics.
 //
 // SQLite checkpoints by itself: the COMMIT that takes the log past
-// walAutocheckpointPages (1,000 pages, SQLite's default) copies the log
+// walAutocheckpointPages (10,000 pages; SQLite's default is 1,000, see the
+// constant for why) copies the log
 // into the database file and fsyncs it; once no reader needs the copied
 // frames, the log is written again from its start.
 //

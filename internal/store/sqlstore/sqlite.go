@@ -25,10 +25,14 @@ const busyTimeoutMS = 5000
 // walAutocheckpointPages is SQLite's wal_autocheckpoint: the COMMIT that
 // takes the write-ahead log past this many pages copies the log into the
 // database file and fsyncs it (a PASSIVE checkpoint), after which the log
-// is written again from its start. 1000 pages (4 MB) is SQLite's default;
-// more would make the checkpoints rarer and each longer, which the commit
-// that runs one waits for.
-const walAutocheckpointPages = 1000
+// is written again from its start. SQLite's default is 1,000 pages (4 MB);
+// 10,000 (40 MB of log at most) makes checkpoints a tenth as frequent, each
+// longer, which the commit that runs one waits for. Measured against 1,000
+// in 5 interleaved A/B pairs (BENCHMARKS.md, "The SQLite write path, piece
+// by piece"): at GOMAXPROCS=1, device authorizations 1.11× (1.08–1.75) and
+// refreshes 1.13× (0.98–1.30); at GOMAXPROCS=2 rates within the noise, and
+// the refresh p99 1.46× (1.38–1.82), the price of the longer checkpoints.
+const walAutocheckpointPages = 10000
 
 // sqliteDialect runs every write transaction with BEGIN IMMEDIATE on one
 // connection, so it needs no row locks and sees no serialisation failures.

@@ -179,7 +179,7 @@ func TestDurabilitySettings(t *testing.T) {
 		{"writer", "synchronous", "2"}, // FULL: every COMMIT fsyncs the log
 		{"reader", "synchronous", "2"},
 		{"writer", "busy_timeout", "5000"},
-		{"writer", "wal_autocheckpoint", "1000"},
+		{"writer", "wal_autocheckpoint", "10000"},
 		{"writer", "foreign_keys", "1"},
 		{"writer", "query_only", "0"},
 		{"reader", "journal_mode", "wal"},
