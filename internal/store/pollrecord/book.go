@@ -148,9 +148,7 @@ func (b *book) poll(hash, clientID string, t int64) (p store.PollResult, v verdi
 	defer b.mu.Unlock()
 	b.newest = max(b.newest, t)
 	due := t-b.checkedAt >= trustFor || b.checkedAt-t > trustFor
-	if due && !b.checking && !b.unversioned {
-		b.checking, check = true, true
-	}
+	check = b.claimCheckLocked(t)
 	fresh := b.alone && !due
 	e, ok := b.entries[k]
 	if !ok {
@@ -170,6 +168,24 @@ func (b *book) poll(hash, clientID string, t int64) (p store.PollResult, v verdi
 	p.Interval = time.Duration(e.interval)
 	b.entries[k] = e
 	return p, answered, check
+}
+
+// checkDue reports whether the caller is to run a check for other writers
+// that is due at t, as poll does: one caller at a time, which reports it
+// (checked).
+func (b *book) checkDue(t int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.claimCheckLocked(t)
+}
+
+func (b *book) claimCheckLocked(t int64) bool {
+	due := t-b.checkedAt >= trustFor || b.checkedAt-t > trustFor
+	if due && !b.checking && !b.unversioned {
+		b.checking = true
+		return true
+	}
+	return false
 }
 
 // record records a poll at t of g, read from the inner store when the

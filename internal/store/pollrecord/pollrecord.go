@@ -58,8 +58,15 @@ func newStore(inner store.Store, limit int, opts ...Option) *Store {
 }
 
 // CreateDeviceGrant stores g, pending, in the inner store, and then knows
-// it pending and never polled.
+// it pending and never polled. A check for other writers that is due runs
+// first, as a poll would run it: the book knows nothing pending before a
+// first check, and a server that creates its grants before their first
+// polls (any server that has just started) would otherwise read every one
+// of them at its first poll.
 func (s *Store) CreateDeviceGrant(ctx context.Context, g store.DeviceGrant) error {
+	if t := nanos(g.CreatedAt); s.book.checkDue(t) {
+		s.check(ctx, t)
+	}
 	seen := s.book.generation()
 	if err := s.Store.CreateDeviceGrant(ctx, g); err != nil {
 		return err

@@ -48,7 +48,9 @@ func TestPollsRecordedInMemory(t *testing.T) {
 		want    map[string]int // calls to the inner store, by verb
 	}{
 		{"not a Versioner", nil, map[string]int{"read": 9}},
-		{"Versioner", fixed, map[string]int{"read": 4, "check": 4}}, // at 0, 5s, 7s and 28s
+		// Checks at creation, 5s, 7s and 28s; the creation's lets the poll at
+		// 0 be answered from memory, and a poll that runs a check reads.
+		{"Versioner", fixed, map[string]int{"read": 3, "check": 4}},
 		{"Versioner failing", failing, map[string]int{"read": 9, "check": 4}},
 		{"Versioner unsupported", unsupported, map[string]int{"read": 9, "check": 1}},
 	} {
@@ -114,6 +116,7 @@ func TestForeignPollOfDecidedGrant(t *testing.T) {
 		if _, err := s.DecideDeviceGrant(t.Context(), g.UserCode, tc.d, t0); err != nil {
 			t.Fatal(err)
 		}
+		entries := s.book.len() // the creation's
 		for i := range 3 {
 			p := mustPoll(t, s, g, "other", t0.Add(time.Duration(i)*time.Millisecond))
 			if p.ClientID != "tv" || p.State != tc.want || p.SlowDown || p.Interval != 0 {
@@ -123,8 +126,8 @@ func TestForeignPollOfDecidedGrant(t *testing.T) {
 		if got, err := s.DeviceGrantByDeviceCode(t.Context(), g.DeviceCodeHash); err != nil || !got.LastPolledAt.IsZero() {
 			t.Errorf("%s: last poll %v, %v after another client's polls; want none", tc.name, got.LastPolledAt, err)
 		}
-		if n := s.book.len(); n != 0 {
-			t.Errorf("%s: record holds %d entries after another client's polls, want 0", tc.name, n)
+		if n := s.book.len(); n != entries {
+			t.Errorf("%s: record holds %d entries after another client's polls, want %d as before them", tc.name, n, entries)
 		}
 	}
 }
@@ -132,6 +135,29 @@ func TestForeignPollOfDecidedGrant(t *testing.T) {
 // TestKnowsPending: a grant created through the record is answered from
 // memory without a read; a decision through the record reaches the very
 // next poll, which reads the grant and reports the decision.
+// TestKnowsPendingFromTheStart: grants created before any poll, as on a
+// server that has just started, are known pending at their first polls,
+// which read nothing; the creation ran the first check.
+func TestKnowsPendingFromTheStart(t *testing.T) {
+	s, c := newCounted(t, fixed)
+	var gs []store.DeviceGrant
+	for n := range 50 {
+		gs = append(gs, grant(n))
+		mustCreate(t, s, gs[n])
+	}
+	if got := c.took(); got["check"] != 1 {
+		t.Errorf("creating 50 grants within a second checked for other writers %d times, want once", got["check"])
+	}
+	for _, g := range gs {
+		if p := mustPoll(t, s, g, "tv", t0.Add(100*time.Millisecond)); p.State != store.DevicePending || p.SlowDown {
+			t.Fatalf("first poll of %s: %+v, want pending and on time", g.UserCode, p)
+		}
+	}
+	if got := c.took(); len(got) != 0 {
+		t.Errorf("first polls of grants created pending called the inner store: %v", got)
+	}
+}
+
 func TestKnowsPending(t *testing.T) {
 	for _, tc := range []struct {
 		name string
