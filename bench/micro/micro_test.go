@@ -28,6 +28,7 @@ import (
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/pollrecord"
 	"github.com/grantd/grantd/internal/store/sqlstore"
 	"github.com/grantd/grantd/internal/usercode"
 )
@@ -35,11 +36,12 @@ import (
 // Store writes are answered after their fsync: a write benchmarked alone pays
 // a whole commit and fsync (concurrent writes share one, by group commit),
 // so these figures depend on the disk under the temporary directory. Poll
-// records are soft state and are not written durably.
+// records are soft state and are not written durably: the store is wrapped
+// in package pollrecord, as grantd serve wraps SQLite.
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
-func openStore(b *testing.B) *sqlstore.Store {
+func openStore(b *testing.B) store.Store {
 	b.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := sqlstore.Open(b.Context(), filepath.Join(b.TempDir(), "grantd.db"), logger)
@@ -47,7 +49,7 @@ func openStore(b *testing.B) *sqlstore.Store {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	return st
+	return pollrecord.New(st)
 }
 
 // BenchmarkCode draws device and user codes as the device authorization
