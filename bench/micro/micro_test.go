@@ -11,11 +11,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -315,23 +313,3 @@ func BenchmarkPollPath(b *testing.B) {
 }
 
 func jsonDecode(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-// BenchmarkFsync is the disk's floor under every durable write: one 4 KiB
-// page written and fdatasync'ed in the same temporary directory as the
-// store benchmarks. Serialised writers cannot commit faster than this.
-func BenchmarkFsync(b *testing.B) {
-	f, err := os.Create(filepath.Join(b.TempDir(), "fsync"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	page := make([]byte, 4096)
-	for i := 0; b.Loop(); i++ {
-		if _, err := f.WriteAt(page, int64(i%256)*4096); err != nil {
-			b.Fatal(err)
-		}
-		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
