@@ -22,8 +22,8 @@ import (
 	"github.com/grantd/grantd/internal/metrics"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/store"
-	"github.com/grantd/grantd/internal/store/pollrecord"
 	"github.com/grantd/grantd/internal/store/memstore"
+	"github.com/grantd/grantd/internal/store/pollrecord"
 	"github.com/grantd/grantd/internal/store/sqlstore"
 )
 

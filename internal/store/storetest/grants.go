@@ -142,4 +142,3 @@ func testRevokeGrantWithoutGrantRow(t *testing.T, s store.Store) {
 	wantErr(t, Rotate(ctx, s, next.Hash, nextGen(next, "legacy-3", at(2*time.Hour)), at(2*time.Hour)),
 		store.ErrConflict, "rotate a revoked legacy family")
 }
-
