@@ -2,19 +2,14 @@ package pollrecord
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/sqlstore"
+	"github.com/grantd/grantd/internal/store/sqlstore/pgtest"
 	"github.com/grantd/grantd/internal/store/storetest"
 )
 
@@ -31,9 +26,9 @@ func TestConformanceSQLite(t *testing.T) {
 // poll reads its grant. It needs GRANTD_TEST_POSTGRES, as sqlstore's
 // PostgreSQL tests do.
 func TestConformancePostgres(t *testing.T) {
-	postgresURL(t) // skips early when unset
+	pgtest.URL(t) // skips early when unset
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := sqlstore.OpenPostgres(context.Background(), postgresURL(t), nil)
+		s, err := sqlstore.OpenPostgres(context.Background(), pgtest.URL(t), nil)
 		if err != nil {
 			t.Fatalf("OpenPostgres: %v", err)
 		}
@@ -57,42 +52,6 @@ func closeStore(tb testing.TB, s *sqlstore.Store) {
 	if err := s.Close(); err != nil {
 		tb.Errorf("Close: %v", err)
 	}
-}
-
-// postgresURL creates a schema of its own in the database that
-// GRANTD_TEST_POSTGRES names, dropped when tb ends, and returns the URL
-// with search_path set to it. It skips tb when the variable is unset.
-func postgresURL(tb testing.TB) string {
-	tb.Helper()
-	base := os.Getenv("GRANTD_TEST_POSTGRES")
-	if base == "" {
-		tb.Skip("GRANTD_TEST_POSTGRES is unset: set it to a postgres:// URL of a scratch database " +
-			"to run the conformance suite over PostgreSQL")
-	}
-	cfg, err := pgx.ParseConfig(base)
-	if err != nil {
-		tb.Fatalf("GRANTD_TEST_POSTGRES: %v", err)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	schema := "grantd_test_" + strings.ToLower(rand.Text())
-	if _, err := admin.ExecContext(context.Background(), `CREATE SCHEMA `+schema); err != nil {
-		admin.Close()
-		tb.Fatalf("create test schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			tb.Errorf("drop test schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // TestDataVersion: sqlstore's Versioner. On SQLite the version stays while
@@ -127,7 +86,7 @@ func TestDataVersion(t *testing.T) {
 	if os.Getenv("GRANTD_TEST_POSTGRES") == "" {
 		return
 	}
-	pg, err := sqlstore.OpenPostgres(ctx, postgresURL(t), nil)
+	pg, err := sqlstore.OpenPostgres(ctx, pgtest.URL(t), nil)
 	if err != nil {
 		t.Fatalf("OpenPostgres: %v", err)
 	}

@@ -2,69 +2,22 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"log/slog"
-	"net/url"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/sqlstore/pgtest"
 	"github.com/grantd/grantd/internal/store/storetest"
 )
-
-// postgresEnv names the variable that holds the URL of a scratch database
-// for the PostgreSQL tests, e.g.
-// postgres://postgres@127.0.0.1:5432/test?sslmode=disable.
-const postgresEnv = "GRANTD_TEST_POSTGRES"
-
-// postgresTestURL creates a schema of its own in the database named by
-// GRANTD_TEST_POSTGRES, dropped when tb ends, and returns the URL with
-// search_path set to it. It skips tb when the variable is unset.
-func postgresTestURL(tb testing.TB, params ...string) string {
-	tb.Helper()
-	base := os.Getenv(postgresEnv)
-	if base == "" {
-		tb.Skip("GRANTD_TEST_POSTGRES is unset: set it to a postgres:// URL of a scratch database " +
-			"to run the PostgreSQL conformance suite")
-	}
-	cfg, _, _, err := parsePostgresURL(base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	schema := pgx.Identifier{"grantd_test_" + strings.ToLower(rand.Text())}.Sanitize()
-	if _, err := admin.ExecContext(context.Background(), `CREATE SCHEMA `+schema); err != nil {
-		admin.Close()
-		tb.Fatalf("create test schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			tb.Errorf("drop test schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", strings.Trim(schema, `"`))
-	for i := 0; i+1 < len(params); i += 2 {
-		q.Set(params[i], params[i+1])
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // openPostgresTest opens a store on rawURL, closed when tb ends.
 func openPostgresTest(tb testing.TB, rawURL string) *Store {
@@ -82,14 +35,14 @@ func openPostgresTest(tb testing.TB, rawURL string) *Store {
 }
 
 func TestPostgresConformance(t *testing.T) {
-	postgresTestURL(t) // skips early when unset
+	pgtest.URL(t) // skips early when unset
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return openPostgresTest(t, postgresTestURL(t))
+		return openPostgresTest(t, pgtest.URL(t))
 	})
 }
 
 func TestPostgresUpgradeFromV1(t *testing.T) {
-	rawURL := postgresTestURL(t)
+	rawURL := pgtest.URL(t)
 	cfg, _, _, err := parsePostgresURL(rawURL)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +55,7 @@ func TestPostgresUpgradeFromV1(t *testing.T) {
 // TestPostgresConcurrentMigrate starts eight instances on one empty schema
 // at once: every one succeeds and each migration is applied once.
 func TestPostgresConcurrentMigrate(t *testing.T) {
-	rawURL := postgresTestURL(t)
+	rawURL := pgtest.URL(t)
 	const instances = 8
 	var wg sync.WaitGroup
 	versions := make([]int, instances)
@@ -147,7 +100,7 @@ func TestPostgresSettings(t *testing.T) {
 		{nil, 2*runtime.GOMAXPROCS(0) + 4, "5s", "30s"},
 		{[]string{"pool_max_conns", "3", "statement_timeout", "250ms"}, 3, "250ms", "30s"},
 	} {
-		s := openPostgresTest(t, postgresTestURL(t, tc.params...))
+		s := openPostgresTest(t, pgtest.URL(t, tc.params...))
 		if got := s.w.Stats().MaxOpenConnections; got != tc.maxConns {
 			t.Errorf("%v: MaxOpenConnections = %d, want %d", tc.params, got, tc.maxConns)
 		}
@@ -172,7 +125,7 @@ func TestPostgresSettings(t *testing.T) {
 // sentinel, which would be a definitive answer) once statement_timeout
 // passes, and works again once the lock is gone.
 func TestPostgresStatementTimeout(t *testing.T) {
-	rawURL := postgresTestURL(t, "statement_timeout", "200ms")
+	rawURL := pgtest.URL(t, "statement_timeout", "200ms")
 	s := openPostgresTest(t, rawURL)
 	ctx := t.Context()
 	g := grant(1)
@@ -210,15 +163,15 @@ func TestPostgresStatementTimeout(t *testing.T) {
 // TestPostgresWriterContention is REL-08's test on PostgreSQL: two stores,
 // as two instances, write to one database.
 func TestPostgresWriterContention(t *testing.T) {
-	rawURL := postgresTestURL(t)
+	rawURL := pgtest.URL(t)
 	testWriterContention(t, []*Store{openPostgresTest(t, rawURL), openPostgresTest(t, rawURL)})
 }
 
 // BenchmarkPostgres times the same verbs as BenchmarkSQLite on the database
 // named by GRANTD_TEST_POSTGRES, each on a fresh schema.
 func BenchmarkPostgres(b *testing.B) {
-	postgresTestURL(b)
-	runBenchmarks(b, func(b *testing.B) *Store { return openPostgresTest(b, postgresTestURL(b)) })
+	pgtest.URL(b)
+	runBenchmarks(b, func(b *testing.B) *Store { return openPostgresTest(b, pgtest.URL(b)) })
 }
 
 func TestParsePostgresURL(t *testing.T) {
@@ -301,7 +254,7 @@ func TestRetryableTransaction(t *testing.T) {
 // TestPostgresDataVersion: PostgreSQL has no data version to read; a
 // caller learns so from errors.ErrUnsupported.
 func TestPostgresDataVersion(t *testing.T) {
-	s := openPostgresTest(t, postgresTestURL(t))
+	s := openPostgresTest(t, pgtest.URL(t))
 	err := s.inTx(t.Context(), "read data version", func(ctx context.Context, tx *sql.Tx) error {
 		_, err := s.d.dataVersion(ctx, tx)
 		return err

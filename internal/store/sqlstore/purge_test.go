@@ -4,6 +4,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/grantd/grantd/internal/store/sqlstore/pgtest"
 )
 
 // seedExpiredGrants inserts n device grants that expire at t0+10m.
@@ -36,7 +38,7 @@ func countGrants(t *testing.T, s *Store) int64 {
 // purging at once split nothing — one deletes every expired row, the other
 // none.
 func TestPostgresPurgeOneInstanceAtATime(t *testing.T) {
-	rawURL := postgresTestURL(t)
+	rawURL := pgtest.URL(t)
 	a, b := openPostgresTest(t, rawURL), openPostgresTest(t, rawURL)
 	ctx := t.Context()
 	later := t0.Add(time.Hour)
