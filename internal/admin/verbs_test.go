@@ -14,6 +14,7 @@ import (
 	"github.com/grantd/grantd/internal/seal"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/storetest"
 )
 
 // TestClientSpecRefused: a client whose settings cannot be stored is
@@ -230,7 +231,7 @@ func (f *fixture) newGrant(t *testing.T, u store.User) (store.Grant, string) {
 		CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour), LastUsedAt: now}
 	rt := store.RefreshToken{Hash: secret.Hash("rt " + n), GrantID: g.ID, ClientID: "web", UserID: u.ID, Scopes: code.Scopes,
 		AuthTime: now, CreatedAt: now, ExpiresAt: g.ExpiresAt, FamilyExpiresAt: g.ExpiresAt}
-	if _, err := f.o.Store.RedeemAuthorizationCode(ctx, code.Hash, now, g, &rt); err != nil {
+	if _, err := f.o.Store.RedeemAuthorizationCode(ctx, code.Hash, code.ClientID, now, storetest.Issue[store.AuthorizationCode](&g, &rt)); err != nil {
 		t.Fatal(err)
 	}
 	return g, rt.Hash

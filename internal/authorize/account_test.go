@@ -14,6 +14,7 @@ import (
 
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/storetest"
 	"github.com/grantd/grantd/internal/web/webtest"
 )
 
@@ -39,7 +40,8 @@ func (f *fixture) linkApp(userID, clientID string, scopes []string) linked {
 	}
 	g := store.Grant{ID: l.grantID, ClientID: clientID, UserID: userID, Scopes: scopes, Kind: "authorization_code",
 		CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour), LastUsedAt: now}
-	if _, err := f.store.RedeemAuthorizationCode(ctx, c.Hash, now, g, f.refresh(g, l.refreshToken)); err != nil {
+	if _, err := f.store.RedeemAuthorizationCode(ctx, c.Hash, clientID, now,
+		storetest.Issue[store.AuthorizationCode](&g, f.refresh(g, l.refreshToken))); err != nil {
 		f.t.Fatalf("redeem code: %v", err)
 	}
 	return l
@@ -61,7 +63,8 @@ func (f *fixture) linkDevice(userID, clientID, userCode string) linked {
 	}
 	g := store.Grant{ID: l.grantID, ClientID: clientID, UserID: userID, Scopes: dg.Scopes, Kind: deviceKind,
 		CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour), LastUsedAt: now}
-	if err := f.store.RedeemDeviceGrant(ctx, dg.DeviceCodeHash, clientID, now, g, f.refresh(g, l.refreshToken)); err != nil {
+	if _, err := f.store.RedeemDeviceGrant(ctx, dg.DeviceCodeHash, clientID, now,
+		storetest.Issue[store.DeviceGrant](&g, f.refresh(g, l.refreshToken))); err != nil {
 		f.t.Fatalf("redeem device grant: %v", err)
 	}
 	return l

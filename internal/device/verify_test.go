@@ -19,6 +19,7 @@ import (
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/sqlstore"
+	"github.com/grantd/grantd/internal/store/storetest"
 	"github.com/grantd/grantd/internal/usercode"
 	"github.com/grantd/grantd/internal/web"
 	"github.com/grantd/grantd/internal/web/webtest"
@@ -242,7 +243,7 @@ func TestVerifyInvalidCodesAlike(t *testing.T) {
 	f.decide("FFFFFFFF", true)
 	g := store.Grant{ID: "grant-ffff", ClientID: "tv", UserID: "u-bob", Kind: device.GrantType,
 		CreatedAt: f.clock.Now(), ExpiresAt: f.clock.Now().Add(time.Hour)}
-	if err := f.store.RedeemDeviceGrant(t.Context(), hash, "tv", f.clock.Now(), g, nil); err != nil {
+	if _, err := f.store.RedeemDeviceGrant(t.Context(), hash, "tv", f.clock.Now(), storetest.Issue[store.DeviceGrant](&g, nil)); err != nil {
 		t.Fatalf("redeem: %v", err)
 	}
 	b := f.signedIn("alice", verifyAlicePassword)

@@ -150,11 +150,13 @@ func stateCases() []inactiveCase {
 			return g.RT
 		}},
 		{"RT-07", "access token of a disabled user", "", func(f *fixture) string {
+			must(f, f.Store.SetUserDisabled(ctx, "u-carol", false)) // a case before disabled carol
 			g := f.Issue("app", "u-carol", "openid", "")
 			must(f, f.Store.SetUserDisabled(ctx, "u-carol", true))
 			return g.AT
 		}},
 		{"RT-07", "refresh token of a disabled user", "", func(f *fixture) string {
+			must(f, f.Store.SetUserDisabled(ctx, "u-carol", false))
 			g := f.Issue("app", "u-carol", "openid", "")
 			must(f, f.Store.SetUserDisabled(ctx, "u-carol", true))
 			return g.RT

@@ -44,7 +44,8 @@ type timedStore struct {
 func (s *timedStore) observe(op int, start time.Time, err *error) {
 	s.seconds[op].Observe(time.Since(start).Seconds())
 	if e := *err; e != nil && !errors.Is(e, store.ErrNotFound) && !errors.Is(e, store.ErrConflict) &&
-		!errors.Is(e, store.ErrAlreadyExists) && !errors.Is(e, store.ErrUserInactive) {
+		!errors.Is(e, store.ErrAlreadyExists) && !errors.Is(e, store.ErrUserInactive) &&
+		!errors.Is(e, store.ErrClientInactive) {
 		s.errors[op].Inc()
 	}
 }
@@ -91,7 +92,6 @@ const (
 	opPurgeExpired
 	opRedeemAuthorizationCode
 	opRedeemDeviceGrant
-	opRedeemPassthroughGrant
 	opRefreshSuccessor
 	opRefreshToken
 	opReplacePassthroughToken
@@ -158,7 +158,6 @@ var opNames = [numOps]string{
 	opPurgeExpired:            "purge_expired",
 	opRedeemAuthorizationCode: "redeem_authorization_code",
 	opRedeemDeviceGrant:       "redeem_device_grant",
-	opRedeemPassthroughGrant:  "redeem_passthrough_grant",
 	opRefreshSuccessor:        "refresh_successor",
 	opRefreshToken:            "refresh_token",
 	opReplacePassthroughToken: "replace_passthrough_token",
@@ -356,15 +355,15 @@ func (s *timedStore) PurgeExpired(ctx context.Context, a1 time.Time) (_ int64, e
 }
 
 // RedeemAuthorizationCode implements store.Store.
-func (s *timedStore) RedeemAuthorizationCode(ctx context.Context, a1 string, a2 time.Time, a3 store.Grant, a4 *store.RefreshToken) (_ store.AuthorizationCode, err error) {
+func (s *timedStore) RedeemAuthorizationCode(ctx context.Context, a1 string, a2 string, a3 time.Time, a4 store.IssueFunc[store.AuthorizationCode]) (_ store.AuthorizationCode, err error) {
 	defer s.observe(opRedeemAuthorizationCode, time.Now(), &err)
 	return s.next.RedeemAuthorizationCode(ctx, a1, a2, a3, a4)
 }
 
 // RedeemDeviceGrant implements store.Store.
-func (s *timedStore) RedeemDeviceGrant(ctx context.Context, a1 string, a2 string, a3 time.Time, a4 store.Grant, a5 *store.RefreshToken) (err error) {
+func (s *timedStore) RedeemDeviceGrant(ctx context.Context, a1 string, a2 string, a3 time.Time, a4 store.IssueFunc[store.DeviceGrant]) (_ store.DeviceGrant, err error) {
 	defer s.observe(opRedeemDeviceGrant, time.Now(), &err)
-	return s.next.RedeemDeviceGrant(ctx, a1, a2, a3, a4, a5)
+	return s.next.RedeemDeviceGrant(ctx, a1, a2, a3, a4)
 }
 
 // RefreshSuccessor implements store.Store.
@@ -410,9 +409,9 @@ func (s *timedStore) RotateClientSecret(ctx context.Context, a1 string, a2 strin
 }
 
 // RotateRefreshToken implements store.Store.
-func (s *timedStore) RotateRefreshToken(ctx context.Context, a1 string, a2 time.Time, a3 store.RotateFunc) (_ store.RefreshToken, err error) {
+func (s *timedStore) RotateRefreshToken(ctx context.Context, a1 string, a2 string, a3 time.Time, a4 store.IssueFunc[store.RefreshToken]) (_ store.RefreshToken, err error) {
 	defer s.observe(opRotateRefreshToken, time.Now(), &err)
-	return s.next.RotateRefreshToken(ctx, a1, a2, a3)
+	return s.next.RotateRefreshToken(ctx, a1, a2, a3, a4)
 }
 
 // RotateSigningKey implements store.Store.
@@ -503,12 +502,6 @@ func (s *timedStore) DeleteUpstream(ctx context.Context, a1 string) (err error) 
 func (s *timedStore) PassthroughToken(ctx context.Context, a1 string) (_ store.PassthroughToken, err error) {
 	defer s.observe(opPassthroughToken, time.Now(), &err)
 	return s.next.PassthroughToken(ctx, a1)
-}
-
-// RedeemPassthroughGrant implements store.Store.
-func (s *timedStore) RedeemPassthroughGrant(ctx context.Context, a1 string, a2 string, a3 time.Time, a4 store.Issue) (_ store.DeviceGrant, err error) {
-	defer s.observe(opRedeemPassthroughGrant, time.Now(), &err)
-	return s.next.RedeemPassthroughGrant(ctx, a1, a2, a3, a4)
 }
 
 // ReplacePassthroughToken implements store.Store.

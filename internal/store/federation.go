@@ -76,14 +76,6 @@ type PassthroughTokens interface {
 	DeletePassthroughToken(ctx context.Context, hash string) error
 }
 
-// Issue decides the record of an upstream refresh token that a
-// passthrough redemption hands out (DeviceGrants.RedeemPassthroughGrant):
-// given the grant as it was, with its sealed UpstreamTokens, it returns the
-// record to store in the same transaction, or nil when there is no refresh
-// token. An error stops the redemption with nothing changed. It may run
-// more than once and must only compute.
-type Issue func(g DeviceGrant) (*PassthroughToken, error)
-
 // Once records that a single-use value (the state of an upstream sign-in)
 // has been used.
 type Once interface {

@@ -91,13 +91,16 @@ type AuthorizationCodes interface {
 	CreateAuthorizationCode(ctx context.Context, c AuthorizationCode) error
 	// AuthorizationCode returns the code with the given hash, or ErrNotFound.
 	AuthorizationCode(ctx context.Context, hash string) (AuthorizationCode, error)
-	// RedeemAuthorizationCode marks an unredeemed code that has not expired
-	// at now as redeemed by grant g and stores g and rt (when not nil), in one
-	// transaction, returning the code. Exactly one of concurrent callers wins.
-	// Every other gets ErrConflict together with the code as stored, whose
-	// GrantID names what the winner got, so the caller can revoke it (RFC
-	// 6749 §4.1.2). ErrNotFound for an unknown hash.
-	RedeemAuthorizationCode(ctx context.Context, hash string, now time.Time, g Grant, rt *RefreshToken) (AuthorizationCode, error)
+	// RedeemAuthorizationCode redeems an unredeemed code of clientID that
+	// has not expired at now (see redeem.go for the shape every redemption
+	// has): it marks the code redeemed by the grant issue returns and
+	// stores what issue returns, in one transaction, after re-checking the
+	// code's user and client, and returns the code as redeemed. Exactly
+	// one of concurrent callers wins. A redeemed or expired code gives
+	// ErrConflict with the code as stored, whose GrantID names what the
+	// winner got (empty when it expired unredeemed), so that the caller
+	// can revoke it (RFC 6749 §4.1.2).
+	RedeemAuthorizationCode(ctx context.Context, hash, clientID string, now time.Time, issue IssueFunc[AuthorizationCode]) (AuthorizationCode, error)
 }
 
 // AccessTokens records revoked access tokens. Access tokens are JWTs that

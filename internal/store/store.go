@@ -21,6 +21,9 @@ var (
 	// ErrUserInactive reports that the user a grant would issue tokens to
 	// is gone or disabled (DEV-18).
 	ErrUserInactive = errors.New("store: user inactive")
+	// ErrClientInactive reports that the client a redemption would issue
+	// tokens to is gone or disabled (RT-07).
+	ErrClientInactive = errors.New("store: client inactive")
 )
 
 // Store is the whole of grantd's persistent state.
@@ -356,23 +359,17 @@ type DeviceGrants interface {
 	// grant is no longer pending or has expired. Atomic: exactly one of
 	// concurrent decisions wins.
 	DecideDeviceGrant(ctx context.Context, userCode string, d Decision, now time.Time) (DeviceGrant, error)
-	// RedeemDeviceGrant moves an approved, unexpired grant of clientID to
-	// issued and, in the same transaction, stores the Grant g and rt when it
-	// is not nil. It succeeds for exactly one caller; every other gets
-	// ErrConflict and nothing is stored (RFC 8628 §3.5, docs/SECURITY.md INV-02
-	// and INV-03). The user who approved is re-checked in the same
-	// transaction: when that user is gone or disabled it returns
-	// ErrUserInactive and nothing changes, the grant staying approved
-	// (DEV-18). g must be for that user.
-	RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, g Grant, rt *RefreshToken) error
-	// RedeemPassthroughGrant is RedeemDeviceGrant for a passthrough
-	// client: it moves an approved, unexpired grant of clientID to issued
-	// and takes its UpstreamTokens, which it clears, storing the record
-	// issue returns for them in the same transaction, and returns the grant
-	// as it was, tokens included. It succeeds for exactly one caller, so
-	// the tokens are handed over once; others get ErrConflict. The user is
-	// re-checked as by RedeemDeviceGrant (ErrUserInactive).
-	RedeemPassthroughGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, issue Issue) (DeviceGrant, error)
+	// RedeemDeviceGrant redeems an approved, unexpired grant of clientID
+	// (see redeem.go for the shape every redemption has): it moves the
+	// grant to issued, clearing its UpstreamTokens, and stores what issue
+	// returns for the grant as it was, tokens included, in the same
+	// transaction, after re-checking the grant's user and client. It
+	// returns the grant as it was. It succeeds for exactly one caller, so
+	// a device code yields one token set (RFC 8628 §3.5, INV-02, INV-03);
+	// a grant that is not approved, or expired, gives ErrConflict with the
+	// grant. When the user is gone or disabled (ErrUserInactive, DEV-18)
+	// or issue fails, nothing changes and the grant stays approved.
+	RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, issue IssueFunc[DeviceGrant]) (DeviceGrant, error)
 }
 
 // RefreshToken is one generation of a rotating refresh token. Generations of
@@ -410,33 +407,23 @@ func (t RefreshToken) Active(now time.Time) bool {
 		now.Before(t.ExpiresAt) && now.Before(t.FamilyExpiresAt)
 }
 
-// RotateFunc decides a refresh token rotation (RefreshTokens.
-// RotateRefreshToken): given the generation presented and its user, it
-// returns the successor, or an error that stops the rotation.
-type RotateFunc func(old RefreshToken, user User, userErr error) (RefreshToken, error)
-
 // RefreshTokens stores refresh token generations.
 type RefreshTokens interface {
 	// CreateRefreshToken stores the first generation of a family.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	// RefreshToken returns the generation with the given hash, or ErrNotFound.
 	RefreshToken(ctx context.Context, hash string) (RefreshToken, error)
-	// RotateRefreshToken rotates the generation oldHash at now, in one
-	// transaction: it reads the generation and the user it was issued to
-	// (userErr is ErrNotFound when there is none), asks next for the
-	// successor, marks the generation rotated and stores the successor. An
-	// error from next ends the transaction with nothing stored and is
-	// returned as is (wrapped). The generation read is returned with every
-	// outcome but ErrNotFound, which an unknown hash gives. The successor
-	// must carry the generation's GrantID and FamilyExpiresAt; a backend
-	// refuses it otherwise (an error, not a sentinel). ErrConflict means
-	// the generation is already rotated, revoked or expired, or its grant is
-	// revoked; exactly one of concurrent rotations of one generation
-	// succeeds. next may run more than once and must only compute.
-	// A successful rotation also records now as the grant's LastUsedAt, in
-	// the same transaction, when the one recorded is zero or more than
-	// LastUsedStep before now.
-	RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, next RotateFunc) (RefreshToken, error)
+	// RotateRefreshToken redeems the generation oldHash of clientID at now
+	// (see redeem.go for the shape every redemption has): it marks the
+	// generation rotated and stores the successor issue returns for it, in
+	// one transaction, after re-checking its user and client. It returns
+	// the generation as read, with every outcome but ErrNotFound. A
+	// generation that is rotated, revoked or expired, or whose grant is
+	// revoked, gives ErrConflict; exactly one of concurrent rotations of
+	// one generation succeeds. A successful rotation also records now as
+	// the grant's LastUsedAt, in the same transaction, when the one
+	// recorded is zero or more than LastUsedStep before now.
+	RotateRefreshToken(ctx context.Context, oldHash, clientID string, now time.Time, issue IssueFunc[RefreshToken]) (RefreshToken, error)
 	// RefreshSuccessor returns the generation that replaced the one with the
 	// given hash, or ErrNotFound (it was not rotated, or is unknown). It lets
 	// a retried refresh inside the grace window get the same successor.

@@ -13,55 +13,58 @@ import (
 // authorizationCode is the access token request of the authorization code
 // grant (RFC 6749 §4.1.3) with PKCE (RFC 7636 §4.5–4.6). A code is bound to
 // its client, redirect URI, PKCE challenge, user and scopes; it is redeemed
-// once, and a second use revokes what the first issued (RFC 6749 §4.1.2).
+// once (store.RedeemAuthorizationCode), its bindings checked in the
+// redemption, and a second use revokes what the first issued (RFC 6749
+// §4.1.2). The tokens are minted once the redemption has committed.
 func (h *Handler) authorizationCode(r *http.Request, client store.Client, f oauth.Form) (*Response, error) {
 	ctx := r.Context()
 	raw := f.Get("code")
 	if raw == "" {
 		return nil, oauth.NewError(oauth.InvalidRequest, "The code parameter is missing.")
 	}
-	code, err := h.Store.AuthorizationCode(ctx, secret.Hash(raw))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, invalidCode()
-	}
-	if err != nil {
-		return nil, oauth.Unavailable(fmt.Errorf("load authorization code: %w", err))
-	}
-	if code.ClientID != client.ID {
-		return nil, invalidCode()
-	}
 	now := h.Now()
-	if !code.RedeemedAt.IsZero() {
-		return nil, h.codeReused(r, code)
-	}
-	if !now.Before(code.ExpiresAt) {
-		return nil, invalidCode()
-	}
-	if err := checkCodeBindings(code, f); err != nil {
-		return nil, err
-	}
-	user, err := h.activeUser(r, code.UserID)
-	if err != nil {
-		return nil, err
-	}
 	withRefresh := client.AllowsGrant(GrantRefreshToken)
-	info, grant, err := h.newGrant(GrantAuthorizationCode, client, code.UserID, code.Scopes, code.Resource, code.AuthTime, withRefresh, now)
+	grantID, err := newID(h.Rand)
 	if err != nil {
 		return nil, oauth.Unavailable(err)
 	}
-	info.Nonce = code.Nonce
-	info.setUser(user)
-	resp, rt, err := h.newTokenSet(info, code.Scopes, true, withRefresh, now)
+	var refresh string
+	if withRefresh {
+		if refresh, err = secret.NewToken(h.Rand); err != nil {
+			return nil, oauth.Unavailable(fmt.Errorf("make refresh token: %w", err))
+		}
+	}
+	var info grantInfo
+	code, err := h.Store.RedeemAuthorizationCode(ctx, secret.Hash(raw), client.ID, now,
+		func(c store.AuthorizationCode, u store.User) (store.Issuance, error) {
+			if err := checkCodeBindings(c, f); err != nil {
+				return store.Issuance{}, err
+			}
+			var grant store.Grant
+			info, grant = h.newGrant(grantID, GrantAuthorizationCode, client, c.UserID, c.Scopes, c.Resource, c.AuthTime, withRefresh, now)
+			info.Nonce = c.Nonce
+			info.setUser(u)
+			iss := store.Issuance{Grant: &grant}
+			if withRefresh {
+				iss.RefreshToken = new(h.refreshRecord(info, refresh, now))
+			}
+			return iss, nil
+		})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, invalidCode()
+	case errors.Is(err, store.ErrConflict) && !code.RedeemedAt.IsZero():
+		return nil, h.codeReused(r, code)
+	case errors.Is(err, store.ErrConflict): // expired unredeemed
+		return nil, invalidCode()
+	case err != nil:
+		return nil, redeemError("redeem authorization code", err)
+	}
+	resp, err := h.mint(info, code.Scopes, true, now)
 	if err != nil {
-		return nil, err
+		return nil, oauth.Unavailable(err)
 	}
-	stored, err := h.Store.RedeemAuthorizationCode(ctx, code.Hash, now, grant, rt)
-	if errors.Is(err, store.ErrConflict) {
-		return nil, h.codeReused(r, stored) // lost the race to a concurrent redemption
-	}
-	if err != nil {
-		return nil, oauth.Unavailable(fmt.Errorf("redeem authorization code: %w", err))
-	}
+	resp.RefreshToken = refresh
 	return resp, nil
 }
 

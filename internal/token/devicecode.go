@@ -91,55 +91,49 @@ func (h *Handler) poll(r *http.Request, client store.Client, f oauth.Form) (*Res
 		if client.Passthrough() {
 			return h.redeemPassthrough(r, client, hash)
 		}
-		return h.redeemDevice(r, client, code, store.DeviceGrant{DeviceCodeHash: hash, UserID: p.UserID,
-			Scopes: p.Scopes, AuthTime: p.AuthTime, ExpiresAt: p.ExpiresAt})
+		return h.redeemDevice(r, client, code, hash)
 	default: // issued: one token set per code (DEV-14)
 		return h.redeliverDevice(r, client, code)
 	}
 }
 
-// redeemDevice mints the token set of an approved grant, then claims the
-// grant and stores the refresh token in one atomic step, so exactly one poll
-// of an approved code gets tokens (RFC 8628 §3.5, REL-04). Minting first means
-// a signing failure leaves the grant approved and redeemable. The claim also
-// re-checks the approving user (DEV-18): tokens minted for a user disabled
-// since the approval are never sent.
-//
-// The token set is derived from the device code (deviceTokens), so that a
-// retry within the grace window gets it again (redeliverDevice).
-func (h *Handler) redeemDevice(r *http.Request, client store.Client, code string, g store.DeviceGrant) (*Response, error) {
-	ctx := r.Context()
-	now := h.Now()
+// redeemDevice redeems an approved code (store.RedeemDeviceGrant): the
+// store claims the grant, re-checks its user and client (DEV-18) and stores
+// the grant and refresh token that issueDevice computes from it, in one
+// transaction, so that exactly one poll of an approved code gets tokens
+// (RFC 8628 §3.5, REL-04). The tokens are then minted from what was
+// stored. They are derived from the device code (deviceTokens): should
+// minting fail after the commit, or the answer be lost, the device's next
+// poll within the grace window gets them (redeliverDevice).
+func (h *Handler) redeemDevice(r *http.Request, client store.Client, code, hash string) (*Response, error) {
+	ctx, now := r.Context(), h.Now()
 	withRefresh := h.deviceRefresh(client)
 	d := h.deviceTokens(code)
-	info, grant := h.newGrantWithID(d.grantID, GrantDeviceCode, client, g.UserID, g.Scopes, "", g.AuthTime, withRefresh, now)
-	if h.TokenSet.ID && releasesEmail(g.Scopes) {
-		u, err := h.activeUser(r, g.UserID) // the redemption re-checks it too, atomically
-		if err != nil {
-			return nil, err
-		}
+	var info grantInfo
+	g, err := h.Store.RedeemDeviceGrant(ctx, hash, client.ID, now, func(g store.DeviceGrant, u store.User) (store.Issuance, error) {
+		var grant store.Grant
+		info, grant = h.newGrant(d.grantID, GrantDeviceCode, client, g.UserID, g.Scopes, "", g.AuthTime, withRefresh, now)
 		info.setUser(u)
-	}
-	resp, err := h.mintAs(info, g.Scopes, h.TokenSet.ID, now, d.jti)
-	if err != nil {
-		return nil, oauth.Unavailable(err)
-	}
-	var rt *store.RefreshToken
-	if withRefresh {
-		rec := h.refreshRecord(info, d.refresh, now)
-		rt, resp.RefreshToken = &rec, d.refresh
-	}
-	err = h.Store.RedeemDeviceGrant(ctx, g.DeviceCodeHash, client.ID, now, grant, rt)
+		iss := store.Issuance{Grant: &grant}
+		if withRefresh {
+			iss.RefreshToken = new(h.refreshRecord(info, d.refresh, now))
+		}
+		return iss, nil
+	})
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return h.redeliverDevice(r, client, code) // a concurrent poll redeemed it
 	case errors.Is(err, store.ErrNotFound):
 		return nil, deviceCodeUsed()
-	case errors.Is(err, store.ErrUserInactive):
-		return nil, inactiveUser()
+	case err != nil:
+		return nil, redeemError("redeem device grant", err)
 	}
+	resp, err := h.mintAs(info, g.Scopes, h.TokenSet.ID, now, d.jti)
 	if err != nil {
-		return nil, oauth.Unavailable(fmt.Errorf("redeem device grant: %w", err))
+		return nil, oauth.Unavailable(err)
+	}
+	if withRefresh {
+		resp.RefreshToken = d.refresh
 	}
 	h.Logger.InfoContext(ctx, "device grant redeemed", "client_id", client.ID, "user_id", g.UserID)
 	if h.DeviceCodeLifetime > 0 {
@@ -249,6 +243,24 @@ func userError(userID string, u store.User, err error) error {
 		return oauth.Unavailable(fmt.Errorf("load user %q: %w", userID, err))
 	}
 	return nil
+}
+
+// redeemError answers a redemption that failed with err for a reason
+// other than the state of its code or token: the user or the client is no
+// longer active, the caller's own check refused it (an *oauth.Error), or a
+// fault.
+func redeemError(op string, err error) error {
+	var oerr *oauth.Error
+	switch {
+	case errors.Is(err, store.ErrUserInactive):
+		return inactiveUser()
+	case errors.Is(err, store.ErrClientInactive):
+		// Disabled or deleted since it authenticated, moments ago.
+		return oauth.NewError(oauth.InvalidClient, "Client authentication failed.")
+	case errors.As(err, &oerr):
+		return oerr
+	}
+	return oauth.Unavailable(fmt.Errorf("%s: %w", op, err))
 }
 
 // inactiveUser answers a grant whose user is gone or disabled.

@@ -106,35 +106,6 @@ func (h *Handler) mintAs(g grantInfo, accessScopes []string, withID bool, now ti
 	return resp, nil
 }
 
-// newTokenSet mints the token set of a new grant: the access token, the ID
-// token when withID and the scope call for it, and, when withRefresh, the
-// grant's first refresh token with the record to store in the same
-// transaction that claims the grant. Failures are 503s: nothing is lost.
-func (h *Handler) newTokenSet(g grantInfo, scopes []string, withID, withRefresh bool, now time.Time) (*Response, *store.RefreshToken, error) {
-	resp, err := h.mint(g, scopes, withID, now)
-	if err != nil {
-		return nil, nil, oauth.Unavailable(err)
-	}
-	if !withRefresh {
-		return resp, nil, nil
-	}
-	raw, rt, err := h.firstRefreshToken(g, now)
-	if err != nil {
-		return nil, nil, oauth.Unavailable(err)
-	}
-	resp.RefreshToken = raw
-	return resp, &rt, nil
-}
-
-// firstRefreshToken draws the first refresh token of a new grant.
-func (h *Handler) firstRefreshToken(g grantInfo, now time.Time) (string, store.RefreshToken, error) {
-	raw, err := secret.NewToken(h.Rand)
-	if err != nil {
-		return "", store.RefreshToken{}, fmt.Errorf("make refresh token: %w", err)
-	}
-	return raw, h.refreshRecord(g, raw, now), nil
-}
-
 // refreshRecord is the stored form of refresh token raw of grant g.
 func (h *Handler) refreshRecord(g grantInfo, raw string, now time.Time) store.RefreshToken {
 	expires := now.Add(h.RefreshTokenIdleTTL)
@@ -148,21 +119,10 @@ func (h *Handler) refreshRecord(g grantInfo, raw string, now time.Time) store.Re
 	}
 }
 
-// newGrant starts a grant for a client and user: its id and how long it
-// lives — the refresh family's absolute lifetime when a refresh token comes
-// with it, else the access token's.
-func (h *Handler) newGrant(kind string, client store.Client, userID string, scopes []string, resource string,
-	authTime time.Time, withRefresh bool, now time.Time) (grantInfo, store.Grant, error) {
-	id, err := newID(h.Rand)
-	if err != nil {
-		return grantInfo{}, store.Grant{}, err
-	}
-	info, g := h.newGrantWithID(id, kind, client, userID, scopes, resource, authTime, withRefresh, now)
-	return info, g, nil
-}
-
-// newGrantWithID is newGrant with the grant's id given.
-func (h *Handler) newGrantWithID(id, kind string, client store.Client, userID string, scopes []string, resource string,
+// newGrant starts grant id of kind for a client and user: what its tokens
+// are minted for, and its record, which lives as long as its refresh family
+// when a refresh token comes with it, else as its access token.
+func (h *Handler) newGrant(id, kind string, client store.Client, userID string, scopes []string, resource string,
 	authTime time.Time, withRefresh bool, now time.Time) (grantInfo, store.Grant) {
 	expires := now.Add(h.AccessTokenTTL)
 	if withRefresh {

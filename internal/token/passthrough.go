@@ -22,7 +22,7 @@ import (
 // credentials at the upstream, which the device never holds.
 
 // redeemPassthrough hands over an approved passthrough grant's upstream
-// tokens, once (store.RedeemPassthroughGrant), recording the hash of their
+// tokens, once (store.RedeemDeviceGrant), recording the hash of their
 // refresh token when the device gets it.
 func (h *Handler) redeemPassthrough(r *http.Request, client store.Client, hash string) (*Response, error) {
 	ctx, now := r.Context(), h.Now()
@@ -30,23 +30,21 @@ func (h *Handler) redeemPassthrough(r *http.Request, client store.Client, hash s
 		return nil, oauth.Unavailable(errors.New("passthrough client, and no upstream providers"))
 	}
 	var held federation.Held
-	_, err := h.Store.RedeemPassthroughGrant(ctx, hash, client.ID, now, func(g store.DeviceGrant) (*store.PassthroughToken, error) {
+	_, err := h.Store.RedeemDeviceGrant(ctx, hash, client.ID, now, func(g store.DeviceGrant, _ store.User) (store.Issuance, error) {
 		var err error
 		if held, err = h.Upstreams.Open(g.UpstreamTokens, store.SealedDeviceTokens, hash); err != nil {
-			return nil, err
+			return store.Issuance{}, err
 		}
 		if !h.TokenSet.Refresh || held.Tokens.RefreshToken == "" {
-			return nil, nil
+			return store.Issuance{}, nil
 		}
-		return h.passthroughRecord(client, g.UserID, held, now), nil
+		return store.Issuance{Passthrough: h.passthroughRecord(client, g.UserID, held, now)}, nil
 	})
 	switch {
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
 		return nil, deviceCodeUsed()
-	case errors.Is(err, store.ErrUserInactive):
-		return nil, inactiveUser()
 	case err != nil:
-		return nil, oauth.Unavailable(fmt.Errorf("redeem passthrough device grant: %w", err))
+		return nil, redeemError("redeem passthrough device grant", err)
 	}
 	h.Logger.InfoContext(ctx, "passthrough device grant redeemed", "client_id", client.ID, "upstream", held.Upstream)
 	return h.passthroughResponse(held.Tokens, now), nil

@@ -21,10 +21,11 @@ import (
 // retried refresh gets the same successor again (RT-04), because platforms
 // retry when a response is lost.
 //
-// The checks run inside the store's rotation, on the generation and user
-// it reads in the rotation's transaction: one store call per refresh. The
-// tokens are minted once the rotation is stored; should that fail, the
-// client's retry gets the same successor within the grace window.
+// One store call per refresh: the rotation (store.RotateRefreshToken)
+// re-checks the user and client and stores the successor computed from the
+// generation it read, in one transaction. The tokens are minted once the
+// rotation has committed; should that fail, the client's retry gets the
+// same successor within the grace window.
 func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*Response, error) {
 	ctx := r.Context()
 	raw := f.Get("refresh_token")
@@ -40,48 +41,27 @@ func (h *Handler) refresh(r *http.Request, client store.Client, f oauth.Form) (*
 	var (
 		info         grantInfo
 		accessScopes []string
-		withID       bool
 	)
-	old, err := h.Store.RotateRefreshToken(ctx, secret.Hash(raw), now,
-		func(old store.RefreshToken, u store.User, userErr error) (store.RefreshToken, error) {
-			// Another client's token fails without touching the owner's (RT-01).
-			if old.ClientID != client.ID {
-				return store.RefreshToken{}, invalidRefresh()
-			}
-			if !old.RotatedAt.IsZero() && old.RevokedAt.IsZero() {
-				return store.RefreshToken{}, errRotated
-			}
-			if !old.Active(now) {
-				return store.RefreshToken{}, invalidRefresh()
-			}
+	old, err := h.Store.RotateRefreshToken(ctx, secret.Hash(raw), client.ID, now,
+		func(old store.RefreshToken, u store.User) (store.Issuance, error) {
 			var err error
-			info, accessScopes, err = h.refreshGrant(client, old, requested, userError(old.UserID, u, userErr))
-			if err != nil {
-				return store.RefreshToken{}, err
+			if info, accessScopes, err = h.refreshGrant(client, old, requested); err != nil {
+				return store.Issuance{}, err
 			}
 			info.setUser(u)
-			withID = h.refreshWithID(old.GrantKind)
-			return h.refreshRecord(info, rawNext, now), nil
+			return store.Issuance{RefreshToken: new(h.refreshRecord(info, rawNext, now))}, nil
 		})
-	var oerr *oauth.Error
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound): // unknown, or another client's (RT-01)
 		return h.refreshNotOurs(ctx, client, raw)
-	case errors.Is(err, errRotated):
+	case errors.Is(err, store.ErrConflict) && !old.RotatedAt.IsZero() && old.RevokedAt.IsZero():
 		return h.reuse(r, client, old, raw, requested, now)
-	case errors.Is(err, store.ErrConflict):
-		// Another request rotated this generation first (REL-03), or its
-		// grant was revoked.
-		if old, err = h.Store.RefreshToken(ctx, old.Hash); err != nil {
-			return nil, oauth.Unavailable(fmt.Errorf("reload refresh token: %w", err))
-		}
-		return h.reuse(r, client, old, raw, requested, now)
-	case errors.As(err, &oerr):
-		return nil, oerr
+	case errors.Is(err, store.ErrConflict): // revoked or expired
+		return nil, invalidRefresh()
 	case err != nil:
-		return nil, oauth.Unavailable(fmt.Errorf("rotate refresh token: %w", err))
+		return nil, redeemError("rotate refresh token", err)
 	}
-	resp, err := h.mint(info, accessScopes, withID, now)
+	resp, err := h.mint(info, accessScopes, h.refreshWithID(old.GrantKind), now)
 	if err != nil {
 		return nil, oauth.Unavailable(err)
 	}
@@ -116,19 +96,11 @@ func (h *Handler) refreshWithID(kind string) bool {
 	return true
 }
 
-// errRotated stops the rotation of a generation that was rotated before:
-// the refresh goes on as a reuse.
-var errRotated = errors.New("refresh token already rotated")
-
-// refreshGrant re-checks the user and narrows the scope of a refresh: scope
-// can only narrow, and the next refresh token keeps the original scope and
-// resource (RFC 6749 §6, RT-05). client is the authenticated client, whose
-// token t is (the caller checked); its audience shapes the access token.
-// userErr is userError's verdict on t's user.
-func (h *Handler) refreshGrant(client store.Client, t store.RefreshToken, requested []string, userErr error) (grantInfo, []string, error) {
-	if userErr != nil {
-		return grantInfo{}, nil, userErr
-	}
+// refreshGrant narrows the scope of a refresh: scope can only narrow, and
+// the next refresh token keeps the original scope and resource (RFC 6749 §6,
+// RT-05). client is the authenticated client, whose token t is (the caller
+// checked); its audience shapes the access token.
+func (h *Handler) refreshGrant(client store.Client, t store.RefreshToken, requested []string) (grantInfo, []string, error) {
 	accessScopes := t.Scopes
 	if len(requested) > 0 {
 		if !oauth.Subset(requested, t.Scopes) {
@@ -154,8 +126,11 @@ func (h *Handler) reuse(r *http.Request, client store.Client, old store.RefreshT
 		}
 		rawNext := h.successor(raw)
 		if err == nil && next.Hash == secret.Hash(rawNext) && next.Active(now) {
-			u, uerr := h.activeUser(r, next.UserID)
-			info, accessScopes, err := h.refreshGrant(client, next, requested, uerr)
+			u, err := h.activeUser(r, next.UserID)
+			if err != nil {
+				return nil, err
+			}
+			info, accessScopes, err := h.refreshGrant(client, next, requested)
 			if err != nil {
 				return nil, err
 			}

@@ -25,6 +25,7 @@ import (
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/sqlstore"
+	"github.com/grantd/grantd/internal/store/storetest"
 	"github.com/grantd/grantd/internal/web/webtest"
 )
 
@@ -137,7 +138,8 @@ type Issued struct {
 // Issue stores a grant of clientID to userID for scope (space-separated)
 // with a refresh token, the way the authorization code grant does — a code
 // created and redeemed — and mints an access token for audience aud under
-// that grant.
+// that grant. The client and the user must be stored and enabled
+// (AddClient, AddUsers), as for any redemption.
 func (f *Fixture) Issue(clientID, userID, scope, aud string) Issued {
 	f.T.Helper()
 	ctx, now := context.Background(), f.Clock.Now()
@@ -157,7 +159,7 @@ func (f *Fixture) Issue(clientID, userID, scope, aud string) Issued {
 	if err := f.Store.CreateAuthorizationCode(ctx, code); err != nil {
 		f.T.Fatalf("create code: %v", err)
 	}
-	if _, err := f.Store.RedeemAuthorizationCode(ctx, code.Hash, now, g, &rec); err != nil {
+	if _, err := f.Store.RedeemAuthorizationCode(ctx, code.Hash, clientID, now, storetest.Issue[store.AuthorizationCode](&g, &rec)); err != nil {
 		f.T.Fatalf("redeem code: %v", err)
 	}
 	claims := oauth.AccessTokenClaims{Issuer: Issuer, Subject: userID, Audience: aud, ClientID: clientID,

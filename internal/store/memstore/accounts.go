@@ -316,12 +316,3 @@ func (s *Store) SignInFederated(ctx context.Context, u store.User) (store.User, 
 	s.putUser(u)
 	return s.users[u.ID], nil
 }
-
-// activeUser returns store.ErrUserInactive unless the user id exists and
-// is enabled: the re-check of a redemption (DEV-18).
-func (s *Store) activeUser(id string) error {
-	if u, ok := s.users[id]; !ok || u.Disabled {
-		return store.ErrUserInactive
-	}
-	return nil
-}

@@ -145,85 +145,48 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userCode string, d store.
 	return deviceOut(g), nil
 }
 
-// claimDevice returns the grant with the given hash when clientID may
-// redeem it at now: it is clientID's, approved and unexpired. It returns
-// store.ErrNotFound for an unknown hash and store.ErrConflict when the
-// grant cannot be redeemed. It changes nothing: the caller, still holding
-// the lock, re-checks the user and stores what the redemption makes.
-func (s *Store) claimDevice(hash, clientID string, now time.Time) (store.DeviceGrant, error) {
-	g, ok := s.devices[hash]
-	switch {
-	case !ok:
-		return store.DeviceGrant{}, store.ErrNotFound
-	case g.ClientID != clientID || g.State != store.DeviceApproved || !alive(g.ExpiresAt, now):
-		return store.DeviceGrant{}, store.ErrConflict
-	}
-	return g, nil
-}
-
-// RedeemDeviceGrant moves an approved grant of clientID that has not
-// expired at now to issued and stores the Grant g and rt, when not nil, at
-// once. It succeeds for exactly one caller; others get store.ErrConflict,
-// or store.ErrNotFound when the device code hash is unknown. When the
-// approving user is gone or disabled (store.ErrUserInactive), or g or rt
-// cannot be stored, nothing changes: the grant stays approved.
-func (s *Store) RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, g store.Grant, rt *store.RefreshToken) error {
+// RedeemDeviceGrant redeems an approved grant of clientID that has not
+// expired at now (store.DeviceGrants): it moves the grant to issued,
+// clearing its sealed upstream tokens, and stores what issue returns for
+// the grant as it was, tokens included, at once; it returns that grant.
+// An unknown hash, or another client's grant, gives store.ErrNotFound and
+// changes nothing (DEV-16); a grant that is not approved, or has expired,
+// gives store.ErrConflict with the grant as lookups return it. When the
+// grant's user or the client is gone or disabled
+// (store.ErrUserInactive, store.ErrClientInactive), issue fails, or what
+// it returns does not fit or cannot be stored, nothing changes: the grant
+// stays approved. issue runs under the store's lock.
+func (s *Store) RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, issue store.IssueFunc[store.DeviceGrant]) (store.DeviceGrant, error) {
 	op := fmt.Sprintf("redeem device grant of client %q", clientID)
 	if err := s.lock(ctx); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer s.mu.Unlock()
-	dg, err := s.claimDevice(deviceCodeHash, clientID, now)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if g.UserID != dg.UserID {
-		return fmt.Errorf("%s: grant %q names user %q, the device grant user %q", op, g.ID, g.UserID, dg.UserID)
-	}
-	if err := s.activeUser(dg.UserID); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if err := s.insertGrant(op, g, rt); err != nil {
-		return err
-	}
-	dg.State = store.DeviceIssued
-	s.devices[deviceCodeHash] = dg
-	return nil
-}
-
-// RedeemPassthroughGrant moves an approved grant of clientID that has not
-// expired at now to issued, taking and clearing its sealed upstream tokens,
-// and stores the record issue returns for them, at once. It returns the
-// grant as it was, tokens included. Of concurrent callers one succeeds;
-// the others get store.ErrConflict. The user is re-checked as by
-// RedeemDeviceGrant (store.ErrUserInactive), and an error from issue
-// changes nothing.
-func (s *Store) RedeemPassthroughGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, issue store.Issue) (store.DeviceGrant, error) {
-	op := fmt.Sprintf("redeem passthrough device grant of client %q", clientID)
-	if err := s.lock(ctx); err != nil {
 		return store.DeviceGrant{}, fmt.Errorf("%s: %w", op, err)
 	}
 	defer s.mu.Unlock()
-	dg, err := s.claimDevice(deviceCodeHash, clientID, now)
-	if err == nil {
-		err = s.activeUser(dg.UserID)
+	g, ok := s.devices[deviceCodeHash]
+	switch {
+	case !ok || g.ClientID != clientID:
+		return store.DeviceGrant{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	case g.State != store.DeviceApproved || !alive(g.ExpiresAt, now):
+		return deviceOut(g), fmt.Errorf("%s: %w", op, store.ErrConflict)
 	}
+	user, err := s.activeParties(g.UserID, clientID)
 	if err != nil {
 		return store.DeviceGrant{}, fmt.Errorf("%s: %w", op, err)
 	}
-	was := dg
-	was.Scopes = list(dg.Scopes)
-	rec, err := issue(was)
+	was := g
+	was.Scopes = list(g.Scopes)
+	iss, err := issue(was, user)
 	if err != nil {
 		return store.DeviceGrant{}, fmt.Errorf("%s: %w", op, err)
 	}
-	if rec != nil {
-		if err := s.insertPassthrough(op, *rec); err != nil {
-			return store.DeviceGrant{}, err
-		}
+	if err := store.CheckNewGrant(clientID, g.UserID, iss); err != nil {
+		return store.DeviceGrant{}, fmt.Errorf("%s: %w", op, err)
 	}
-	dg.State, dg.UpstreamTokens = store.DeviceIssued, ""
-	s.devices[deviceCodeHash] = dg
-	was.Scopes = list(dg.Scopes)
+	if err := s.insertIssuance(op, iss); err != nil {
+		return store.DeviceGrant{}, err
+	}
+	g.State, g.UpstreamTokens = store.DeviceIssued, ""
+	s.devices[deviceCodeHash] = g
+	was.Scopes = list(g.Scopes)
 	return was, nil
 }

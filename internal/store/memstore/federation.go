@@ -74,17 +74,30 @@ func (s *Store) DeleteUpstream(ctx context.Context, id string) error {
 	return nil
 }
 
-// insertPassthrough stores t, unless its hash is taken
-// (store.ErrAlreadyExists).
-func (s *Store) insertPassthrough(op string, t store.PassthroughToken) error {
+// passthroughIn returns t as the store keeps it.
+func passthroughIn(t store.PassthroughToken) store.PassthroughToken {
+	t.CreatedAt, t.ExpiresAt = stamp(t.CreatedAt), stamp(t.ExpiresAt)
+	return t
+}
+
+// checkPassthrough returns an error, store.ErrAlreadyExists when the hash
+// is taken, unless t can be stored.
+func (s *Store) checkPassthrough(op string, t store.PassthroughToken) error {
 	if err := required(op, t.CreatedAt, t.ExpiresAt); err != nil {
 		return err
 	}
 	if _, taken := s.passthrough[t.Hash]; taken {
 		return fmt.Errorf("%s: %w", op, store.ErrAlreadyExists)
 	}
-	t.CreatedAt, t.ExpiresAt = stamp(t.CreatedAt), stamp(t.ExpiresAt)
-	s.passthrough[t.Hash] = t
+	return nil
+}
+
+// insertPassthrough stores t, unless it cannot be stored (checkPassthrough).
+func (s *Store) insertPassthrough(op string, t store.PassthroughToken) error {
+	if err := s.checkPassthrough(op, t); err != nil {
+		return err
+	}
+	s.passthrough[t.Hash] = passthroughIn(t)
 	return nil
 }
 

@@ -23,28 +23,6 @@ func grantOut(g store.Grant) store.Grant {
 	return g
 }
 
-// insertGrant stores g and, when not nil, its first refresh token, as a
-// redemption does: both or neither. It returns store.ErrAlreadyExists,
-// storing nothing, when the grant's id or the token's hash is taken.
-func (s *Store) insertGrant(op string, g store.Grant, rt *store.RefreshToken) error {
-	if err := required(op, g.CreatedAt, g.ExpiresAt); err != nil {
-		return err
-	}
-	if _, taken := s.grants[g.ID]; taken {
-		return fmt.Errorf("%s: %w", op, store.ErrAlreadyExists)
-	}
-	if rt != nil {
-		if err := s.checkRefresh(op, *rt); err != nil {
-			return err
-		}
-	}
-	s.grants[g.ID] = grantIn(g)
-	if rt != nil {
-		s.refresh[rt.Hash] = generation{t: refreshIn(*rt)}
-	}
-	return nil
-}
-
 // Grant returns the grant with the given id, or store.ErrNotFound. Revoked
 // and expired grants are returned until they are purged.
 func (s *Store) Grant(ctx context.Context, id string) (store.Grant, error) {
@@ -239,29 +217,45 @@ func (s *Store) AuthorizationCode(ctx context.Context, hash string) (store.Autho
 	return codeOut(c), nil
 }
 
-// RedeemAuthorizationCode marks an unredeemed code that has not expired at
-// now as redeemed by g, and stores g and rt (when not nil), at once,
-// returning the code as redeemed. Every caller but the one that wins gets
-// store.ErrConflict with the code as stored, whose GrantID names the
-// winner's grant (empty when the code expired unredeemed), and nothing is
-// stored. An unknown hash gives store.ErrNotFound.
-func (s *Store) RedeemAuthorizationCode(ctx context.Context, hash string, now time.Time, g store.Grant, rt *store.RefreshToken) (store.AuthorizationCode, error) {
-	op := fmt.Sprintf("redeem authorization code of client %q", g.ClientID)
+// RedeemAuthorizationCode redeems an unredeemed code of clientID that has
+// not expired at now (store.AuthorizationCodes): it stores what issue
+// returns for the code, which must include a grant, and marks the code
+// redeemed by that grant, at once, returning the code as redeemed. An
+// unknown hash, or another client's code, gives store.ErrNotFound and
+// changes nothing. A redeemed or expired code gives store.ErrConflict with
+// the code as stored, whose GrantID names the winner's grant (empty when
+// the code expired unredeemed). When the code's user or the client is gone
+// or disabled (store.ErrUserInactive, store.ErrClientInactive), issue
+// fails, or what it returns does not fit or cannot be stored, nothing
+// changes. issue runs under the store's lock.
+func (s *Store) RedeemAuthorizationCode(ctx context.Context, hash, clientID string, now time.Time, issue store.IssueFunc[store.AuthorizationCode]) (store.AuthorizationCode, error) {
+	op := fmt.Sprintf("redeem authorization code of client %q", clientID)
 	if err := s.lock(ctx); err != nil {
 		return store.AuthorizationCode{}, fmt.Errorf("%s: %w", op, err)
 	}
 	defer s.mu.Unlock()
 	c, ok := s.codes[hash]
 	switch {
-	case !ok:
+	case !ok || c.ClientID != clientID:
 		return store.AuthorizationCode{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	case !c.RedeemedAt.IsZero() || !alive(c.ExpiresAt, now):
 		return codeOut(c), fmt.Errorf("%s: %w", op, store.ErrConflict)
 	}
-	if err := s.insertGrant(op, g, rt); err != nil {
+	user, err := s.activeParties(c.UserID, clientID)
+	if err != nil {
+		return store.AuthorizationCode{}, fmt.Errorf("%s: %w", op, err)
+	}
+	iss, err := issue(codeOut(c), user)
+	if err != nil {
+		return store.AuthorizationCode{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if err := store.CheckCodeGrant(clientID, c.UserID, iss); err != nil {
+		return store.AuthorizationCode{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if err := s.insertIssuance(op, iss); err != nil {
 		return store.AuthorizationCode{}, err
 	}
-	c.RedeemedAt, c.GrantID = stamp(now), g.ID
+	c.RedeemedAt, c.GrantID = stamp(now), iss.Grant.ID
 	s.codes[hash] = c
 	return codeOut(c), nil
 }

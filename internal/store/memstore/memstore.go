@@ -16,9 +16,9 @@
 // is kept, and none that is stored is handed out. Times are kept as the
 // SQL store keeps them, to the nanosecond in UTC.
 //
-// The callbacks some verbs take (store.RotateFunc, store.Issue and
-// ResealAll's reseal) run under the store's lock: as their contracts say,
-// they must only compute, never call the store.
+// The callbacks some verbs take (the store.IssueFunc of the three
+// redemptions, and ResealAll's reseal) run under the store's lock: as
+// their contracts say, they must only compute, never call the store.
 package memstore
 
 import (

@@ -91,13 +91,17 @@ func TestCallbackGetsACopy(t *testing.T) {
 	s := New()
 	rt := store.RefreshToken{Hash: "h", GrantID: "g", ClientID: "tv", UserID: "u", Scopes: []string{"openid"},
 		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), FamilyExpiresAt: t0.Add(24 * time.Hour)}
-	if err := s.CreateRefreshToken(ctx, rt); err != nil {
+	if err := errors.Join(
+		s.CreateUser(ctx, store.User{ID: "u", Username: "u", CreatedAt: t0}),
+		s.CreateClient(ctx, store.Client{ID: "tv", CreatedAt: t0}),
+		s.CreateRefreshToken(ctx, rt),
+	); err != nil {
 		t.Fatal(err)
 	}
 	errNo := errors.New("no")
-	_, err := s.RotateRefreshToken(ctx, "h", t0, func(old store.RefreshToken, _ store.User, _ error) (store.RefreshToken, error) {
+	_, err := s.RotateRefreshToken(ctx, "h", "tv", t0, func(old store.RefreshToken, _ store.User) (store.Issuance, error) {
 		old.Scopes[0] = "changed"
-		return store.RefreshToken{}, errNo
+		return store.Issuance{}, errNo
 	})
 	if !errors.Is(err, errNo) {
 		t.Fatalf("rotation refused by its decision: %v, want %v", err, errNo)

@@ -83,36 +83,45 @@ func (s *Store) RefreshSuccessor(ctx context.Context, hash string) (store.Refres
 	return s.refreshOut(next.t), nil
 }
 
-// RotateRefreshToken reads the generation oldHash and its user, asks next
-// for the successor, marks the generation rotated at now, records the
-// successor and stores it, at once, and moves the grant's last use when it
-// is more than store.LastUsedStep old. Exactly one of concurrent rotations
-// succeeds; the others get store.ErrConflict, as does a rotated, revoked
-// or expired generation or one whose grant is revoked. An unknown oldHash
-// gives store.ErrNotFound; a successor whose GrantID or FamilyExpiresAt
-// differ from the old generation's is refused with a plain error. next
-// runs under the store's lock.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, next store.RotateFunc) (store.RefreshToken, error) {
-	const op = "rotate refresh token"
+// RotateRefreshToken redeems the generation oldHash of clientID at now
+// (store.RefreshTokens): it marks the generation rotated, records the
+// successor issue returns for it and stores it, at once, and moves the
+// grant's last use when it is more than store.LastUsedStep old. It returns
+// the generation as read with every outcome but store.ErrNotFound, which
+// an unknown hash or another client's generation gives, changing nothing
+// (RT-01). A rotated, revoked or expired generation, or one whose grant is
+// revoked, gives store.ErrConflict; exactly one of concurrent rotations
+// succeeds. When the generation's user or the client is gone or disabled
+// (store.ErrUserInactive, store.ErrClientInactive), issue fails, or what
+// it returns does not continue the family (store.CheckSuccessor) or cannot
+// be stored, nothing changes. issue runs under the store's lock.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, clientID string, now time.Time, issue store.IssueFunc[store.RefreshToken]) (store.RefreshToken, error) {
+	op := fmt.Sprintf("rotate refresh token of client %q", clientID)
 	if err := s.lock(ctx); err != nil {
 		return store.RefreshToken{}, fmt.Errorf("%s: %w", op, err)
 	}
 	defer s.mu.Unlock()
 	gen, ok := s.refresh[oldHash]
-	if !ok {
+	if !ok || gen.t.ClientID != clientID {
 		return store.RefreshToken{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
 	old := s.refreshOut(gen.t)
-	var userErr error
-	user, ok := s.users[old.UserID]
-	if !ok {
-		userErr = store.ErrNotFound
+	if !s.rotatable(old, now) {
+		return old, fmt.Errorf("%s: %w", op, store.ErrConflict)
 	}
-	succ, err := next(s.refreshOut(gen.t), user, userErr)
-	if err == nil {
-		err = s.rotate(op, old, succ, now)
-	}
+	user, err := s.activeParties(old.UserID, clientID)
 	if err != nil {
+		return old, fmt.Errorf("%s: %w", op, err)
+	}
+	iss, err := issue(s.refreshOut(gen.t), user)
+	if err != nil {
+		return old, fmt.Errorf("%s: %w", op, err)
+	}
+	if err := store.CheckSuccessor(old, iss); err != nil {
+		return old, fmt.Errorf("%s: %w", op, err)
+	}
+	succ := *iss.RefreshToken
+	if err := s.checkRefresh(op, succ); err != nil {
 		return old, err
 	}
 	gen.t.RotatedAt, gen.successor = stamp(now), succ.Hash
@@ -125,25 +134,13 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time
 	return old, nil
 }
 
-// rotate returns an error unless old may be rotated at now in favour of
-// next: next continues old's family (else a plain error), old is neither
-// rotated, revoked nor expired and its grant is not revoked (else
-// store.ErrConflict), and next's hash is free (else
-// store.ErrAlreadyExists).
-func (s *Store) rotate(op string, old, next store.RefreshToken, now time.Time) error {
-	switch {
-	case next.GrantID != old.GrantID:
-		return fmt.Errorf("%s: successor names grant %q, the generation it replaces grant %q", op, next.GrantID, old.GrantID)
-	case !next.FamilyExpiresAt.Equal(old.FamilyExpiresAt):
-		return fmt.Errorf("%s: successor's family expiry %v differs from the family's %v",
-			op, next.FamilyExpiresAt, old.FamilyExpiresAt)
-	}
-	g, hasGrant := s.grants[old.GrantID]
-	if !old.RotatedAt.IsZero() || !old.RevokedAt.IsZero() || !alive(old.ExpiresAt, now) ||
-		!alive(old.FamilyExpiresAt, now) || (hasGrant && !g.RevokedAt.IsZero()) {
-		return fmt.Errorf("%s: %w", op, store.ErrConflict)
-	}
-	return s.checkRefresh(op, next)
+// rotatable reports whether the generation t may be rotated at now: it is
+// neither rotated, revoked nor expired, and its grant, if it has a grant
+// record, is not revoked.
+func (s *Store) rotatable(t store.RefreshToken, now time.Time) bool {
+	g, hasGrant := s.grants[t.GrantID]
+	return t.RotatedAt.IsZero() && t.RevokedAt.IsZero() && alive(t.ExpiresAt, now) &&
+		alive(t.FamilyExpiresAt, now) && (!hasGrant || g.RevokedAt.IsZero())
 }
 
 // RevokeAccessToken records the token id jti as revoked until expiresAt.

@@ -66,9 +66,9 @@ func (c *counting) DecideDeviceGrant(ctx context.Context, userCode string, d sto
 	return c.Store.DecideDeviceGrant(ctx, userCode, d, now)
 }
 
-func (c *counting) RedeemDeviceGrant(ctx context.Context, hash, clientID string, now time.Time, g store.Grant, rt *store.RefreshToken) error {
+func (c *counting) RedeemDeviceGrant(ctx context.Context, hash, clientID string, now time.Time, issue store.IssueFunc[store.DeviceGrant]) (store.DeviceGrant, error) {
 	c.count("write")
-	return c.Store.RedeemDeviceGrant(ctx, hash, clientID, now, g, rt)
+	return c.Store.RedeemDeviceGrant(ctx, hash, clientID, now, issue)
 }
 
 // versioned is counting with a Versioner whose answers the test decides.

@@ -164,22 +164,17 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userCode string, d store.
 
 // RedeemDeviceGrant redeems the grant in the inner store and, when it
 // succeeds, forgets the grant's record: an issued grant's polls are
-// answered by its state.
-func (s *Store) RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, g store.Grant, rt *store.RefreshToken) error {
-	if err := s.Store.RedeemDeviceGrant(ctx, deviceCodeHash, clientID, now, g, rt); err != nil {
-		return err
+// answered by its state. The grant it returns, as it was or, with
+// ErrConflict, as it stands, carries the interval and last poll recorded
+// in memory, as DeviceGrantByDeviceCode's does.
+func (s *Store) RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, issue store.IssueFunc[store.DeviceGrant]) (store.DeviceGrant, error) {
+	g, err := s.Store.RedeemDeviceGrant(ctx, deviceCodeHash, clientID, now, issue)
+	if g.DeviceCodeHash != "" {
+		s.book.overlay(&g)
 	}
-	s.book.forget(deviceCodeHash)
-	return nil
-}
-
-// RedeemPassthroughGrant is RedeemDeviceGrant for a passthrough client.
-func (s *Store) RedeemPassthroughGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, issue store.Issue) (store.DeviceGrant, error) {
-	g, err := s.Store.RedeemPassthroughGrant(ctx, deviceCodeHash, clientID, now, issue)
 	if err != nil {
-		return store.DeviceGrant{}, err
+		return g, err
 	}
-	s.book.overlay(&g)
 	s.book.forget(deviceCodeHash)
 	return g, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/storetest"
 )
 
 // failing is a Versioner's answer when the database cannot be read.
@@ -318,7 +319,10 @@ func TestDeleteClientForgets(t *testing.T) {
 // issued.
 func TestRedeemForgets(t *testing.T) {
 	s, _ := newCounted(t, fixed)
-	if err := s.CreateUser(t.Context(), store.User{ID: "u1", Username: "alice", PasswordHash: "x", CreatedAt: t0}); err != nil {
+	if err := errors.Join(
+		s.CreateUser(t.Context(), store.User{ID: "u1", Username: "alice", PasswordHash: "x", CreatedAt: t0}),
+		s.CreateClient(t.Context(), store.Client{ID: "tv", CreatedAt: t0}),
+	); err != nil {
 		t.Fatal(err)
 	}
 	g := grant(1)
@@ -329,8 +333,12 @@ func TestRedeemForgets(t *testing.T) {
 	}
 	gr := store.Grant{ID: "g1", ClientID: "tv", UserID: "u1", Kind: "urn:ietf:params:oauth:grant-type:device_code",
 		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	if err := s.RedeemDeviceGrant(t.Context(), g.DeviceCodeHash, "tv", t0.Add(time.Second), gr, nil); err != nil {
+	redeemed, err := s.RedeemDeviceGrant(t.Context(), g.DeviceCodeHash, "tv", t0.Add(time.Second), storetest.Issue[store.DeviceGrant](&gr, nil))
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !redeemed.LastPolledAt.Equal(t0) {
+		t.Errorf("redeemed grant's last poll %v, want the record's %v", redeemed.LastPolledAt, t0)
 	}
 	if n := s.book.len(); n != 0 {
 		t.Errorf("record holds %d entries after the redemption, want 0", n)

@@ -175,7 +175,7 @@ func benchRedeemDeviceGrant(b *testing.B, s *Store) {
 		gr := userGrant(g.DeviceCodeHash + "-grant")
 		rt := benchRefresh(g.DeviceCodeHash+"-rt", gr.ID, now)
 		b.StartTimer()
-		if err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, "tv", now, gr, &rt); err != nil {
+		if _, err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, "tv", now, storetest.Issue[store.DeviceGrant](&gr, &rt)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -186,6 +186,7 @@ func benchRedeemDeviceGrant(b *testing.B, s *Store) {
 func benchRedeemAuthorizationCode(b *testing.B, s *Store) {
 	ctx := b.Context()
 	now := t0.Add(10 * time.Second)
+	createU1(b, s)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
@@ -198,7 +199,7 @@ func benchRedeemAuthorizationCode(b *testing.B, s *Store) {
 		gr := userGrant(c.Hash + "-grant")
 		rt := benchRefresh(c.Hash+"-rt", gr.ID, now)
 		b.StartTimer()
-		if _, err := s.RedeemAuthorizationCode(ctx, c.Hash, now, gr, &rt); err != nil {
+		if _, err := s.RedeemAuthorizationCode(ctx, c.Hash, "tv", now, storetest.Issue[store.AuthorizationCode](&gr, &rt)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -207,6 +208,7 @@ func benchRedeemAuthorizationCode(b *testing.B, s *Store) {
 // benchRotateRefreshToken rotates one family again and again.
 func benchRotateRefreshToken(b *testing.B, s *Store) {
 	ctx := b.Context()
+	createU1(b, s)
 	prev := benchRefresh("gen-0", "g", t0)
 	if err := s.CreateRefreshToken(ctx, prev); err != nil {
 		b.Fatal(err)
@@ -227,6 +229,7 @@ func benchRotateRefreshToken(b *testing.B, s *Store) {
 // load harness's connections do.
 func benchRotateRefreshTokenParallel(b *testing.B, s *Store) {
 	ctx := b.Context()
+	createU1(b, s)
 	var families atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(parallelWriters)

@@ -3,9 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/grantd/grantd/internal/store"
 )
@@ -32,44 +30,6 @@ func (s *Store) AuthorizationCode(ctx context.Context, hash string) (store.Autho
 		`SELECT `+codeColumns+` FROM authorization_codes WHERE hash = $1`, hash))
 	if err != nil {
 		return store.AuthorizationCode{}, fmt.Errorf("authorization code: %w", err)
-	}
-	return c, nil
-}
-
-// RedeemAuthorizationCode marks an unredeemed code that has not expired at
-// now as redeemed by g, and stores g and rt (when not nil), in one
-// transaction, returning the code as redeemed. The mark is one conditional
-// UPDATE, so exactly one of concurrent callers wins. Every other gets
-// store.ErrConflict with the code as stored, whose GrantID names the
-// winner's grant (empty when the code expired unredeemed), and nothing is
-// stored. An unknown hash gives store.ErrNotFound.
-func (s *Store) RedeemAuthorizationCode(ctx context.Context, hash string, now time.Time, g store.Grant, rt *store.RefreshToken) (store.AuthorizationCode, error) {
-	var c store.AuthorizationCode
-	err := s.inTx(ctx, fmt.Sprintf("redeem authorization code of client %q", g.ClientID), func(ctx context.Context, tx *sql.Tx) error {
-		var err error
-		c, err = scanCode(tx.QueryRowContext(ctx,
-			`UPDATE authorization_codes SET redeemed_at = $2, grant_id = $3
-			WHERE hash = $1 AND redeemed_at IS NULL AND expires_at > $2
-			RETURNING `+codeColumns, hash, nanos(now), g.ID))
-		if errors.Is(err, store.ErrNotFound) {
-			// Lost, or never there: read the code as the winner left it.
-			c, err = scanCode(tx.QueryRowContext(ctx,
-				`SELECT `+codeColumns+` FROM authorization_codes WHERE hash = $1`, hash))
-			if err == nil {
-				err = store.ErrConflict
-			}
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		return s.insertGrant(ctx, tx, g, rt)
-	})
-	if errors.Is(err, store.ErrConflict) {
-		return c, err
-	}
-	if err != nil {
-		return store.AuthorizationCode{}, err
 	}
 	return c, nil
 }

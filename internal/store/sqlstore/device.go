@@ -25,9 +25,6 @@ const (
 	selectDevicePoll   = `SELECT ` + devicePollColumns + ` FROM device_grants WHERE device_code_hash = $1`
 	insertDeviceGrant  = `INSERT INTO device_grants (` + deviceColumns + `)
 		VALUES ($1, $2, $3, $4, 'pending', '', NULL, $5, NULL, $6, $7, NULL)`
-	redeemDeviceGrant = `UPDATE device_grants SET state = 'issued'
-		WHERE device_code_hash = $1 AND client_id = $2 AND state = 'approved' AND expires_at > $3
-		RETURNING user_id`
 )
 
 // updateDevicePoll records a poll of a grant: its interval and last poll.
@@ -129,52 +126,6 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userCode string, d store.
 		return store.DeviceGrant{}, err
 	}
 	return g, nil
-}
-
-// RedeemDeviceGrant moves an approved grant of clientID that has not expired
-// at now to issued and stores the Grant g and rt, when not nil, in the same
-// transaction. It succeeds for exactly one caller; others get
-// store.ErrConflict, or store.ErrNotFound when the device code hash is
-// unknown. If g or rt cannot be stored the device grant stays approved, as
-// it does when the approving user is gone or disabled (store.ErrUserInactive):
-// the user is read in the redemption's transaction, after the UPDATE that
-// claims the grant, so a redemption costs no read of its own and a lost race
-// reads no user.
-func (s *Store) RedeemDeviceGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, g store.Grant, rt *store.RefreshToken) error {
-	op := fmt.Sprintf("redeem device grant of client %q", clientID)
-	return s.inTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
-		var userID string
-		err := tx.StmtContext(ctx, s.st.redeemDevice).QueryRowContext(ctx, deviceCodeHash, clientID, nanos(now)).Scan(&userID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return conflictOrNotFound(ctx, tx,
-				`SELECT 1 FROM device_grants WHERE device_code_hash = $1`, deviceCodeHash)
-		}
-		if err != nil {
-			return err
-		}
-		if g.UserID != userID {
-			return fmt.Errorf("grant %q names user %q, the device grant user %q", g.ID, g.UserID, userID)
-		}
-		// Returning an error rolls the redemption back: the grant stays
-		// approved.
-		if err := s.checkUserInTx(ctx, tx, userID); err != nil {
-			return err
-		}
-		return s.insertGrant(ctx, tx, g, rt)
-	})
-}
-
-// checkUserInTx returns store.ErrUserInactive unless the user id exists
-// and is enabled, read in tx.
-func (s *Store) checkUserInTx(ctx context.Context, tx *sql.Tx, id string) error {
-	u, err := scanUser(tx.StmtContext(ctx, s.st.userInTx).QueryRowContext(ctx, id))
-	switch {
-	case errors.Is(err, store.ErrNotFound), err == nil && u.Disabled:
-		return store.ErrUserInactive
-	case err != nil:
-		return fmt.Errorf("load user %q: %w", id, err)
-	}
-	return nil
 }
 
 // scanDevicePoll scans devicePollColumns into a grant that has only those

@@ -29,10 +29,13 @@
 // take an attempt) is a conditional statement inside the write
 // transaction — UPDATE … WHERE state = 'approved' … RETURNING, INSERT … ON
 // CONFLICT — so of concurrent callers exactly one changes the row and the
-// others get store.ErrConflict. Redemption re-reads the user in the same
-// transaction, after the update that claims the code; if the user is gone
-// or disabled, or the grant cannot be stored, the whole transaction rolls
-// back and the code stays approved. The conformance suite
+// others get store.ErrConflict. A redemption (redeem.go) re-reads the user
+// and the client in the same transaction, after the update that claims the
+// code — on PostgreSQL locking both rows FOR SHARE, so that deleting or
+// disabling either waits for it or is seen by it — and asks the caller
+// what to issue; if the user or client is gone or disabled, the caller
+// refuses, or what it issues cannot be stored, the whole transaction rolls
+// back and the code stays as it was. The conformance suite
 // (internal/store/storetest) proves this with real concurrency on both
 // databases.
 //

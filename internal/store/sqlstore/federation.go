@@ -97,54 +97,6 @@ func (s *Store) SignInFederated(ctx context.Context, u store.User) (store.User, 
 	return got, nil
 }
 
-// RedeemPassthroughGrant claims an approved grant of clientID, taking and
-// clearing its sealed upstream tokens, and stores the record issue returns,
-// in one transaction. The tokens are read first and the claim is the
-// conditional update RedeemDeviceGrant makes, so of concurrent callers one
-// changes the row; on PostgreSQL the others re-check the condition after
-// the winner's commit, match nothing and get store.ErrConflict.
-func (s *Store) RedeemPassthroughGrant(ctx context.Context, deviceCodeHash, clientID string, now time.Time, issue store.Issue) (store.DeviceGrant, error) {
-	var g store.DeviceGrant
-	op := fmt.Sprintf("redeem passthrough device grant of client %q", clientID)
-	err := s.inTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
-		var (
-			tokens string
-			err    error
-		)
-		g, err = scanDeviceGrant(scanAlso{tx.QueryRowContext(ctx,
-			`SELECT `+deviceColumns+`, upstream_tokens FROM device_grants WHERE device_code_hash = $1`, deviceCodeHash),
-			[]any{&tokens}})
-		if err != nil {
-			return err
-		}
-		g.UpstreamTokens = tokens
-		res, err := tx.ExecContext(ctx, `UPDATE device_grants SET state = 'issued', upstream_tokens = ''
-			WHERE device_code_hash = $1 AND client_id = $2 AND state = 'approved' AND expires_at > $3`,
-			deviceCodeHash, clientID, nanos(now))
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return errors.Join(err, store.ErrConflict)
-		}
-		if err := s.checkUserInTx(ctx, tx, g.UserID); err != nil {
-			return err
-		}
-		rec, err := issue(g)
-		if err != nil || rec == nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO passthrough_tokens (hash, client_id, user_id, upstream_id, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`, rec.Hash, rec.ClientID, rec.UserID, rec.UpstreamID, dbTime(rec.CreatedAt),
-			dbTime(rec.ExpiresAt))
-		return err
-	})
-	if err != nil {
-		return store.DeviceGrant{}, err
-	}
-	return g, nil
-}
-
 const passthroughColumns = `hash, client_id, user_id, upstream_id, created_at, expires_at`
 
 // PassthroughToken returns the record with the given hash, or

@@ -13,19 +13,6 @@ const grantColumns = `id, client_id, user_id, scopes, kind, created_at, expires_
 
 const insertGrantQuery = `INSERT INTO grants (` + grantColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
-// insertGrant stores g and, when not nil, its first refresh token, inside
-// the redemption that creates them.
-func (s *Store) insertGrant(ctx context.Context, tx *sql.Tx, g store.Grant, rt *store.RefreshToken) error {
-	_, err := tx.StmtContext(ctx, s.st.insertGrant).ExecContext(ctx,
-		g.ID, g.ClientID, g.UserID, dbList(g.Scopes), g.Kind, dbTime(g.CreatedAt), dbTime(g.ExpiresAt),
-		dbTime(g.RevokedAt), dbTime(g.LastUsedAt))
-	if err != nil || rt == nil {
-		return err
-	}
-	_, err = tx.StmtContext(ctx, s.st.insertRefresh).ExecContext(ctx, refreshTokenArgs(*rt)...)
-	return err
-}
-
 // Grant returns the grant with the given id, or store.ErrNotFound. Revoked
 // and expired grants are returned until they are purged.
 func (s *Store) Grant(ctx context.Context, id string) (store.Grant, error) {

@@ -56,6 +56,7 @@ const migrationLockTimeout = "15s"
 var postgresDialect = &dialect{
 	name:            "postgres",
 	uniqueViolation: func(err error) bool { return pgCode(err) == "23505" },
+	forShare:        " FOR SHARE",
 	lockGrant: func(ctx context.Context, tx *sql.Tx, id string) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM grants WHERE id = $1 FOR SHARE`, id).Scan(&one)

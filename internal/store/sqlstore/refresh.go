@@ -30,14 +30,6 @@ func refreshTokenArgs(t store.RefreshToken) []any {
 var selectRefresh = `SELECT ` + qualified("r", refreshColumns) + `, COALESCE(g.kind, '')
 	FROM refresh_tokens r LEFT JOIN grants g ON g.id = r.family_id`
 
-// selectRefreshAndUser reads a generation, its grant's kind and last use
-// and, in the same statement, its user's columns, NULL when the user is
-// gone.
-var selectRefreshAndUser = `SELECT ` + qualified("r", refreshColumns) + `, COALESCE(g.kind, ''), g.last_used_at, ` +
-	qualified("u", userColumns) + `
-	FROM refresh_tokens r LEFT JOIN grants g ON g.id = r.family_id LEFT JOIN users u ON u.id = r.user_id
-	WHERE r.hash = $1`
-
 // qualified prefixes each of the comma-separated columns with table.
 func qualified(table, columns string) string {
 	cols := strings.Split(columns, ",")
@@ -85,29 +77,6 @@ func (s *Store) RefreshSuccessor(ctx context.Context, hash string) (store.Refres
 	return t, nil
 }
 
-// scanRefreshAndUser scans selectRefreshAndUser: the generation, its
-// grant's last use (zero without one), and its user or, when the user is
-// gone, store.ErrNotFound as userErr.
-func scanRefreshAndUser(row rowScanner) (t store.RefreshToken, lastUsed time.Time, u store.User, userErr, err error) {
-	var (
-		id, username, display, upstream, subject, passwordHash, email sql.NullString
-		verified, disabled                                            sql.NullBool
-		created, used                                                 sql.NullInt64
-	)
-	t, err = scanRefreshTokenAlso(row, &used, &id, &username, &display, &upstream, &subject, &passwordHash, &email, &verified,
-		&disabled, &created)
-	if err != nil {
-		return store.RefreshToken{}, time.Time{}, store.User{}, nil, err
-	}
-	if !id.Valid {
-		return t, goTime(used), store.User{}, store.ErrNotFound, nil
-	}
-	u = store.User{ID: id.String, Username: username.String, DisplayName: display.String, UpstreamID: upstream.String,
-		UpstreamSubject: subject.String, PasswordHash: passwordHash.String, Email: email.String,
-		EmailVerified: verified.Bool, Disabled: disabled.Bool, CreatedAt: goTime(created)}
-	return t, goTime(used), u, nil, nil
-}
-
 func scanRefreshToken(row rowScanner) (store.RefreshToken, error) {
 	return scanRefreshTokenAlso(row)
 }
@@ -137,56 +106,6 @@ func scanRefreshTokenAlso(row rowScanner, extra ...any) (store.RefreshToken, err
 	return t, nil
 }
 
-// RotateRefreshToken reads the generation oldHash and its user, asks next
-// for the successor, marks the generation rotated at now, records the
-// successor and stores it, in one transaction. Reading inside the
-// transaction costs a refresh no read of its own: on SQLite the writer's
-// connection has the pages cached, where a reader's cache is dropped at
-// every commit. The mark is one conditional UPDATE, so exactly one of
-// concurrent rotations succeeds; the others get store.ErrConflict, as does
-// a rotated, revoked or expired generation or one whose grant is revoked.
-// An unknown oldHash gives store.ErrNotFound; a successor whose GrantID or
-// FamilyExpiresAt differ from the old generation's is refused with a plain
-// error.
-//
-// On PostgreSQL the grant's row is locked (FOR SHARE) first, so that a
-// concurrent RevokeGrant either finishes before the UPDATE reads the grant or
-// starts after this commits and then revokes the successor too: a revoked
-// grant never keeps a live successor.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, next store.RotateFunc) (store.RefreshToken, error) {
-	var (
-		old   store.RefreshToken
-		found bool
-	)
-	err := s.inTx(ctx, "rotate refresh token", func(ctx context.Context, tx *sql.Tx) error {
-		var (
-			user     store.User
-			lastUsed time.Time
-			userErr  error
-			err      error
-		)
-		old, lastUsed, user, userErr, err = scanRefreshAndUser(tx.StmtContext(ctx, s.st.refreshInTx).QueryRowContext(ctx, oldHash))
-		if found = err == nil; !found {
-			return err
-		}
-		succ, err := next(old, user, userErr)
-		if err != nil {
-			return err
-		}
-		if err := continuesFamily(old, succ); err != nil {
-			return err
-		}
-		if err := s.rotate(ctx, tx, old, succ, now); err != nil {
-			return err
-		}
-		return recordUse(ctx, tx, old, lastUsed, now)
-	})
-	if !found {
-		return store.RefreshToken{}, err
-	}
-	return old, err
-}
-
 // recordUse records now as the last use of old's grant when the one
 // recorded is zero or more than store.LastUsedStep old; most refreshes
 // write nothing more. A family with no grants row (GrantKind "") has none
@@ -197,18 +116,6 @@ func recordUse(ctx context.Context, tx *sql.Tx, old store.RefreshToken, lastUsed
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE grants SET last_used_at = $2 WHERE id = $1`, old.GrantID, nanos(now))
 	return err
-}
-
-// continuesFamily refuses a successor that does not continue old's family.
-func continuesFamily(old, next store.RefreshToken) error {
-	switch {
-	case next.GrantID != old.GrantID:
-		return fmt.Errorf("successor names grant %q, the generation it replaces grant %q", next.GrantID, old.GrantID)
-	case !next.FamilyExpiresAt.Equal(old.FamilyExpiresAt):
-		return fmt.Errorf("successor's family expiry %v differs from the family's %v",
-			next.FamilyExpiresAt, old.FamilyExpiresAt)
-	}
-	return nil
 }
 
 // rotate marks old rotated at now in favour of next and stores next.

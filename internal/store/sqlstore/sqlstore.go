@@ -84,6 +84,9 @@ type dialect struct {
 	uniqueViolation func(error) bool
 	// lockGrant keeps a grant's row, read in tx, unchanged until tx ends.
 	lockGrant func(ctx context.Context, tx *sql.Tx, id string) error
+	// forShare ends a query whose rows must stay unchanged until its
+	// transaction ends ("" where write transactions run one at a time).
+	forShare string
 	// serialize makes transactions that call it with the same name run one
 	// after another.
 	serialize func(ctx context.Context, tx *sql.Tx, name string) error

@@ -44,13 +44,18 @@ func grant(n int) store.DeviceGrant {
 	}
 }
 
-// createU1 stores user u1, whom userGrant names and redemptions re-check,
-// unless it exists.
+// createU1 stores user u1 and client tv, whom userGrant names and
+// redemptions re-check, unless they exist.
 func createU1(tb testing.TB, s *Store) {
 	tb.Helper()
 	err := s.CreateUser(tb.Context(), store.User{ID: "u1", Username: "alice", PasswordHash: "x", CreatedAt: t0})
 	if err != nil && !errors.Is(err, store.ErrAlreadyExists) {
 		tb.Fatalf("create user u1: %v", err)
+	}
+	err = s.CreateClient(tb.Context(), store.Client{ID: "tv", Name: "TV", Public: true,
+		GrantTypes: []string{"urn:ietf:params:oauth:grant-type:device_code", "refresh_token"}, Scopes: []string{"openid"}, CreatedAt: t0})
+	if err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		tb.Fatalf("create client tv: %v", err)
 	}
 }
 
@@ -109,10 +114,12 @@ func TestRestartKeepsDeviceGrants(t *testing.T) {
 		}
 	}
 	approved := grant(1)
-	if err := s.RedeemDeviceGrant(ctx, approved.DeviceCodeHash, "tv", t0.Add(3*time.Minute), userGrant("g1"), nil); err != nil {
+	if _, err := s.RedeemDeviceGrant(ctx, approved.DeviceCodeHash, "tv", t0.Add(3*time.Minute),
+		storetest.Issue[store.DeviceGrant](new(userGrant("g1")), nil)); err != nil {
 		t.Errorf("redeem approved grant after restart: %v", err)
 	}
-	if err := s.RedeemDeviceGrant(ctx, grant(0).DeviceCodeHash, "tv", t0.Add(3*time.Minute), userGrant("g0"), nil); err == nil {
+	if _, err := s.RedeemDeviceGrant(ctx, grant(0).DeviceCodeHash, "tv", t0.Add(3*time.Minute),
+		storetest.Issue[store.DeviceGrant](new(userGrant("g0")), nil)); err == nil {
 		t.Error("pending grant was redeemable after restart")
 	}
 }

@@ -18,7 +18,7 @@ type statements struct {
 	// Writes, on the writes' pool.
 	insertDevice, redeemDevice, insertGrant, insertRefresh, rotateRefresh *sql.Stmt
 	// Reads inside a write transaction, on the writes' pool.
-	refreshInTx, userInTx *sql.Stmt
+	refreshInTx, partiesInTx *sql.Stmt
 	// poll is the dialect's pollQuery, on the writes' pool.
 	poll *sql.Stmt
 }
@@ -43,8 +43,8 @@ func prepareStatements(ctx context.Context, r, w *sql.DB, d *dialect) (*statemen
 		{&st.insertGrant, w, insertGrantQuery},
 		{&st.insertRefresh, w, insertRefreshToken},
 		{&st.rotateRefresh, w, rotateRefreshToken},
-		{&st.refreshInTx, w, selectRefreshAndUser},
-		{&st.userInTx, w, `SELECT ` + userColumns + ` FROM users WHERE id = $1`},
+		{&st.refreshInTx, w, selectRefreshInTx},
+		{&st.partiesInTx, w, selectParties + d.forShare},
 		{&st.poll, w, d.pollQuery},
 	}
 	for _, p := range list {
@@ -63,7 +63,7 @@ func (st *statements) close() error {
 	var errs []error
 	for _, s := range []*sql.Stmt{st.deviceByHash, st.client, st.user, st.refreshByHash, st.accessTokenLive,
 		st.insertDevice, st.redeemDevice, st.insertGrant, st.insertRefresh, st.rotateRefresh,
-		st.refreshInTx, st.userInTx, st.poll} {
+		st.refreshInTx, st.partiesInTx, st.poll} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

@@ -76,7 +76,8 @@ func testUpgradeFromV1(t *testing.T, db *sql.DB, d *dialect, reopen func() *Stor
 	if name, live, err := s.AccessTokenLive(ctx, "jti-after-upgrade", old.GrantID, now); err != nil || !live || name != "alice" {
 		t.Errorf("access token of a family older than grants: %q, %t, %v; want alice, live", name, live, err)
 	}
-	if err := s.RedeemDeviceGrant(ctx, "dc-old", "tv", t0.Add(time.Minute), userGrant("g-new"), nil); err != nil {
+	if _, err := s.RedeemDeviceGrant(ctx, "dc-old", "tv", t0.Add(time.Minute),
+		storetest.Issue[store.DeviceGrant](new(userGrant("g-new")), nil)); err != nil {
 		t.Errorf("redeem a device grant approved before the upgrade: %v", err)
 	}
 	if _, err := s.RevokeUserGrants(ctx, "u1", now); err != nil {

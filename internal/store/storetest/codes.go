@@ -32,6 +32,13 @@ func platformGrant(id string, created time.Time) store.Grant {
 	return g
 }
 
+// platformRefresh is a first refresh token of the platform's grant gr.
+func platformRefresh(hash string, gr store.Grant) store.RefreshToken {
+	rt := newRefresh(hash, gr.ID, gr.CreatedAt)
+	rt.ClientID = gr.ClientID
+	return rt
+}
+
 func testCodeCreate(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	full, bare := newCode(1, at(0)), newCode(2, at(time.Second))
@@ -60,6 +67,7 @@ func testCodeCreate(t *testing.T, s store.Store) {
 
 func testCodeRedeem(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	ensureParties(t, s, "user-1", "platform")
 	cases := []struct {
 		name    string
 		at      time.Duration
@@ -77,13 +85,13 @@ func testCodeRedeem(t *testing.T, s store.Store) {
 		mustOK(t, s.CreateAuthorizationCode(ctx, c), tc.name+": create")
 		now := at(tc.at)
 		gr := platformGrant(fmt.Sprintf("grant-%d", i), now)
-		rt := newRefresh(gr.ID+"-rt", gr.ID, now)
+		rt := platformRefresh(gr.ID+"-rt", gr)
 		rt.Resource = c.Resource
 		rtp := &rt
 		if !tc.withRT {
 			rtp = nil
 		}
-		got, err := s.RedeemAuthorizationCode(ctx, c.Hash, now, gr, rtp)
+		got, err := s.RedeemAuthorizationCode(ctx, c.Hash, c.ClientID, now, Issue[store.AuthorizationCode](&gr, rtp))
 		wantErr(t, err, tc.wantErr, tc.name)
 		want := c
 		if tc.wantErr == nil {
@@ -100,13 +108,15 @@ func testCodeRedeem(t *testing.T, s store.Store) {
 
 		// A second redemption loses and learns which grant the first made.
 		gr2 := platformGrant(gr.ID+"-again", now)
-		rt2 := newRefresh(gr2.ID+"-rt", gr2.ID, now)
-		got, err = s.RedeemAuthorizationCode(ctx, c.Hash, now.Add(time.Millisecond), gr2, &rt2)
+		rt2 := platformRefresh(gr2.ID+"-rt", gr2)
+		got, err = s.RedeemAuthorizationCode(ctx, c.Hash, c.ClientID, now.Add(time.Millisecond),
+			Issue[store.AuthorizationCode](&gr2, &rt2))
 		wantErr(t, err, store.ErrConflict, tc.name+": redeem twice")
 		wantEqual(t, tc.name+": code returned to the second redemption", got, want)
 		wantStored(t, s, tc.name+": second redemption", gr2, rt2, false, false)
 	}
-	_, err := s.RedeemAuthorizationCode(ctx, "unknown", at(0), platformGrant("g-unknown", at(0)), nil)
+	unknown := platformGrant("g-unknown", at(0))
+	_, err := s.RedeemAuthorizationCode(ctx, "unknown", "platform", at(0), Issue[store.AuthorizationCode](&unknown, nil))
 	wantErr(t, err, store.ErrNotFound, "redeem unknown code")
 	_, err = s.Grant(ctx, "g-unknown")
 	wantErr(t, err, store.ErrNotFound, "grant of an unknown code")
@@ -139,22 +149,32 @@ func wantStored(t *testing.T, s store.Store, what string, gr store.Grant, rt sto
 // grant is not stored.
 func testCodeRedeemAtomic(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	ensureParties(t, s, "user-1", "platform")
 	taken := newRefresh("taken", "grant-0", at(0))
 	mustOK(t, s.CreateRefreshToken(ctx, taken), "create refresh token")
 	c := newCode(1, at(0))
 	mustOK(t, s.CreateAuthorizationCode(ctx, c), "create code")
 	now := at(10 * time.Second)
 	gr := platformGrant("grant-1", now)
-	clash := newRefresh(taken.Hash, gr.ID, now)
-	_, err := s.RedeemAuthorizationCode(ctx, c.Hash, now, gr, &clash)
+	clash := platformRefresh(taken.Hash, gr)
+	_, err := s.RedeemAuthorizationCode(ctx, c.Hash, c.ClientID, now, Issue[store.AuthorizationCode](&gr, &clash))
 	wantErr(t, err, store.ErrAlreadyExists, "redeem with a refresh token hash in use")
 	stored, err := s.AuthorizationCode(ctx, c.Hash)
 	mustOK(t, err, "lookup")
 	wantEqual(t, "code after failed redeem", stored, c)
 	wantStored(t, s, "failed redeem", gr, taken, false, true)
 
-	rt := newRefresh("fresh", gr.ID, now)
-	_, err = s.RedeemAuthorizationCode(ctx, c.Hash, now, gr, &rt)
+	// A grant id in use is refused alike.
+	storeGrant(t, s, platformGrant("grant-taken", at(0)), nil)
+	dup := platformGrant("grant-taken", now)
+	_, err = s.RedeemAuthorizationCode(ctx, c.Hash, c.ClientID, now, Issue[store.AuthorizationCode](&dup, nil))
+	wantErr(t, err, store.ErrAlreadyExists, "redeem with a grant id in use")
+	stored, err = s.AuthorizationCode(ctx, c.Hash)
+	mustOK(t, err, "lookup")
+	wantEqual(t, "code after a redeem with a grant id in use", stored, c)
+
+	rt := platformRefresh("fresh", gr)
+	_, err = s.RedeemAuthorizationCode(ctx, c.Hash, c.ClientID, now, Issue[store.AuthorizationCode](&gr, &rt))
 	wantErr(t, err, nil, "redeem after failed redeem")
 	wantStored(t, s, "redeem after failed redeem", gr, rt, true, true)
 }

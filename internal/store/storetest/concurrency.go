@@ -25,8 +25,13 @@ func testConcurrentRedeem(t *testing.T, s store.Store) {
 	for i := range rts {
 		rts[i] = newRefresh(fmt.Sprintf("rt-%d", i), fmt.Sprintf("grant-%d", i), now)
 	}
+	grants := make([]store.Grant, racers)
+	for i := range grants {
+		grants[i] = newGrantRecord(rts[i].GrantID, now)
+	}
 	errs := race(racers, func(i int) error {
-		return s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, newGrantRecord(rts[i].GrantID, now), &rts[i])
+		_, err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, Issue[store.DeviceGrant](&grants[i], &rts[i]))
+		return err
 	})
 	wins, losses := tally(t, errs, store.ErrConflict)
 	if wins != 1 || losses != racers-1 {
@@ -54,6 +59,7 @@ func testConcurrentRedeem(t *testing.T, s store.Store) {
 // rotations of one generation exactly one mints a successor.
 func testConcurrentRotate(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	ensureParties(t, s, "user-1", tvClient)
 	gen1 := newRefresh("gen-1", "grant", at(0))
 	mustOK(t, s.CreateRefreshToken(ctx, gen1), "create")
 	now := at(time.Hour)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -206,8 +207,9 @@ func testPollDeviceGrant(t *testing.T, s store.Store) {
 	}
 
 	redeemed := approvedGrant(t, s, 30)
-	mustOK(t, s.RedeemDeviceGrant(ctx, redeemed.DeviceCodeHash, tvClient, at(2*time.Minute),
-		newGrantRecord("g-poll-redeemed", at(2*time.Minute)), nil), "redeem")
+	gr := newGrantRecord("g-poll-redeemed", at(2*time.Minute))
+	_, err = s.RedeemDeviceGrant(ctx, redeemed.DeviceCodeHash, tvClient, at(2*time.Minute), Issue[store.DeviceGrant](&gr, nil))
+	mustOK(t, err, "redeem")
 	p, err := s.PollDeviceGrant(ctx, redeemed.DeviceCodeHash, tvClient, at(3*time.Minute))
 	mustOK(t, err, "poll of a redeemed grant")
 	if p.State != store.DeviceIssued {
@@ -267,10 +269,11 @@ func testDeviceDecide(t *testing.T, s store.Store) {
 }
 
 // approvedGrant stores grant n, created at start(), and approves it a minute
-// later.
+// later. It stores the TV client and the approving user, user-1, unless
+// they exist.
 func approvedGrant(t *testing.T, s store.Store, n int) store.DeviceGrant {
 	t.Helper()
-	ensureUser(t, s, "user-1")
+	ensureParties(t, s, "user-1", tvClient)
 	g := newGrant(n, at(0))
 	mustOK(t, s.CreateDeviceGrant(t.Context(), g), "create")
 	g, err := s.DecideDeviceGrant(t.Context(), g.UserCode,
@@ -304,7 +307,7 @@ func testDeviceRedeem(t *testing.T, s store.Store) {
 		{"approved", approvedGrant, tvClient, 2 * time.Minute, true, nil, store.DeviceIssued},
 		{"approved, no refresh token", approvedGrant, tvClient, 2 * time.Minute, false, nil, store.DeviceIssued},
 		{"approved, last instant", approvedGrant, tvClient, grantLifetime - time.Millisecond, true, nil, store.DeviceIssued},
-		{"wrong client", approvedGrant, "other", 2 * time.Minute, true, store.ErrConflict, store.DeviceApproved},
+		{"wrong client", approvedGrant, "other", 2 * time.Minute, true, store.ErrNotFound, store.DeviceApproved},
 		{"pending", pending, tvClient, 2 * time.Minute, true, store.ErrConflict, store.DevicePending},
 		{"denied", denied, tvClient, 2 * time.Minute, true, store.ErrConflict, store.DeviceDenied},
 		{"approved, at expiry", approvedGrant, tvClient, grantLifetime, true, store.ErrConflict, store.DeviceApproved},
@@ -318,8 +321,11 @@ func testDeviceRedeem(t *testing.T, s store.Store) {
 		if tc.withRT {
 			rtp = &rt
 		}
-		err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tc.client, at(tc.at), gr, rtp)
+		got, err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tc.client, at(tc.at), Issue[store.DeviceGrant](&gr, rtp))
 		wantErr(t, err, tc.wantErr, tc.name)
+		if tc.wantErr == nil || errors.Is(tc.wantErr, store.ErrConflict) {
+			wantEqual(t, tc.name+": returned grant", got, g) // as it was, or as it stands
+		}
 		want := g
 		want.State = tc.wantState
 		stored, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
@@ -343,16 +349,18 @@ func testDeviceRedeem(t *testing.T, s store.Store) {
 		if tc.wantErr == nil {
 			gr2 := newGrantRecord(gr.ID+"-again", at(tc.at))
 			rt2 := newRefresh(rt.Hash+"-again", gr2.ID, at(tc.at))
-			err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tc.client, at(tc.at), gr2, &rt2)
+			got, err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tc.client, at(tc.at), Issue[store.DeviceGrant](&gr2, &rt2))
 			wantErr(t, err, store.ErrConflict, tc.name+": redeem twice")
+			wantEqual(t, tc.name+": grant returned to the second redemption", got, want)
 			_, err = s.RefreshToken(ctx, rt2.Hash)
 			wantErr(t, err, store.ErrNotFound, tc.name+": second refresh token must not be stored")
 			_, err = s.Grant(ctx, gr2.ID)
 			wantErr(t, err, store.ErrNotFound, tc.name+": second grant must not be stored")
 		}
 	}
-	wantErr(t, s.RedeemDeviceGrant(ctx, "unknown", tvClient, at(0), newGrantRecord("g-unknown", at(0)), nil),
-		store.ErrNotFound, "redeem unknown")
+	unknown := newGrantRecord("g-unknown", at(0))
+	_, err := s.RedeemDeviceGrant(ctx, "unknown", tvClient, at(0), Issue[store.DeviceGrant](&unknown, nil))
+	wantErr(t, err, store.ErrNotFound, "redeem unknown")
 }
 
 // testDeviceRedeemRechecksUser is DEV-18 at the store: a grant approved by
@@ -363,9 +371,10 @@ func testDeviceRedeemRechecksUser(t *testing.T, s store.Store) {
 	now := at(2 * time.Minute)
 	g := approvedGrant(t, s, 1)
 	mustOK(t, s.SetUserDisabled(ctx, "user-1", true), "disable user")
-	rt := newRefresh("rt-disabled", "grant-disabled", now)
-	wantErr(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, newGrantRecord(rt.GrantID, now), &rt),
-		store.ErrUserInactive, "redeem for a disabled user")
+	gr := newGrantRecord("grant-disabled", now)
+	rt := newRefresh("rt-disabled", gr.ID, now)
+	_, err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, Issue[store.DeviceGrant](&gr, &rt))
+	wantErr(t, err, store.ErrUserInactive, "redeem for a disabled user")
 	stored, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
 	mustOK(t, err, "lookup")
 	wantEqual(t, "device grant after a refused redemption", stored, g)
@@ -375,69 +384,83 @@ func testDeviceRedeemRechecksUser(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound, "refresh token of a refused redemption")
 
 	mustOK(t, s.SetUserDisabled(ctx, "user-1", false), "enable user")
-	mustOK(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, newGrantRecord(rt.GrantID, now), &rt),
-		"redeem once the user is enabled again")
+	_, err = s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, Issue[store.DeviceGrant](&gr, &rt))
+	mustOK(t, err, "redeem once the user is enabled again")
 
 	ghost := newGrant(2, at(0))
 	mustOK(t, s.CreateDeviceGrant(ctx, ghost), "create")
 	_, err = s.DecideDeviceGrant(ctx, ghost.UserCode, store.Decision{Approve: true, UserID: "ghost", AuthTime: at(0)}, at(time.Minute))
 	mustOK(t, err, "approve as a user the store does not hold")
-	gr := newGrantRecord("grant-ghost", now)
+	gr = newGrantRecord("grant-ghost", now)
 	gr.UserID = "ghost"
-	wantErr(t, s.RedeemDeviceGrant(ctx, ghost.DeviceCodeHash, tvClient, now, gr, nil),
-		store.ErrUserInactive, "redeem for an unknown user")
-	gr.UserID = "user-1"
-	if err := s.RedeemDeviceGrant(ctx, ghost.DeviceCodeHash, tvClient, now, gr, nil); err == nil {
-		t.Error("redeemed with a grant record naming another user than the approver")
-	}
+	_, err = s.RedeemDeviceGrant(ctx, ghost.DeviceCodeHash, tvClient, now, Issue[store.DeviceGrant](&gr, nil))
+	wantErr(t, err, store.ErrUserInactive, "redeem for an unknown user")
 }
 
-// testDeviceRedeemWrongClient: a wrong client's attempt does not burn the
-// grant for the right one (DEV-16).
+// testDeviceRedeemWrongClient: a wrong client's attempt finds no grant and
+// does not burn the grant for the right one (DEV-16).
 func testDeviceRedeemWrongClient(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	g := approvedGrant(t, s, 100)
-	wantErr(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, "other", at(2*time.Minute), newGrantRecord("g-other", at(0)), nil),
-		store.ErrConflict, "redeem by wrong client")
-	wantErr(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute), newGrantRecord("g-tv", at(0)), nil),
-		nil, "redeem by right client after wrong one")
+	ensureClient(t, s, "other")
+	other, tv := newGrantRecord("g-other", at(0)), newGrantRecord("g-tv", at(0))
+	other.ClientID = "other"
+	_, err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, "other", at(2*time.Minute), Issue[store.DeviceGrant](&other, nil))
+	wantErr(t, err, store.ErrNotFound, "redeem by wrong client")
+	_, err = s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute), Issue[store.DeviceGrant](&tv, nil))
+	wantErr(t, err, nil, "redeem by right client after wrong one")
 }
 
-// testDeviceRedeemAtomic checks docs/SECURITY.md INV-03: when the grant
-// or the refresh token cannot be stored, the device grant is not consumed
-// and nothing else is stored either.
+// testDeviceRedeemAtomic checks docs/SECURITY.md INV-03: when the grant,
+// the refresh token or the passthrough record cannot be stored, the
+// device grant is not consumed and nothing else is stored either.
 func testDeviceRedeemAtomic(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	now := at(2 * time.Minute)
 	taken := newRefresh("taken", "grant-0", at(0))
 	mustOK(t, s.CreateRefreshToken(ctx, taken), "create refresh token")
-	mustOK(t, s.RedeemDeviceGrant(ctx, approvedGrant(t, s, 2).DeviceCodeHash, tvClient, now,
-		newGrantRecord("grant-taken", now), nil), "redeem another device grant")
+	first := newGrantRecord("grant-taken", now)
+	takenPT := store.PassthroughToken{Hash: "pt-taken", ClientID: tvClient, UserID: "user-1", UpstreamID: "cognito",
+		CreatedAt: now, ExpiresAt: now.Add(familyLifetime)}
+	_, err := s.RedeemDeviceGrant(ctx, approvedGrant(t, s, 2).DeviceCodeHash, tvClient, now,
+		func(store.DeviceGrant, store.User) (store.Issuance, error) {
+			return store.Issuance{Grant: &first, Passthrough: &takenPT}, nil
+		})
+	mustOK(t, err, "redeem another device grant")
 	g := approvedGrant(t, s, 1)
 
+	freshPT := takenPT
+	freshPT.Hash = "pt-fresh"
 	for _, tc := range []struct {
 		name string
 		gr   store.Grant
 		rt   store.RefreshToken
+		pt   *store.PassthroughToken
 	}{
-		{"refresh token hash in use", newGrantRecord("grant-1", now), newRefresh(taken.Hash, "grant-1", now)},
-		{"grant id in use", newGrantRecord("grant-taken", now), newRefresh("fresh-1", "grant-taken", now)},
+		{"refresh token hash in use", newGrantRecord("grant-1", now), newRefresh(taken.Hash, "grant-1", now), &freshPT},
+		{"grant id in use", newGrantRecord("grant-taken", now), newRefresh("fresh-1", "grant-taken", now), &freshPT},
+		{"passthrough record hash in use", newGrantRecord("grant-1", now), newRefresh("fresh-1", "grant-1", now), &takenPT},
 	} {
-		err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, tc.gr, &tc.rt)
+		_, err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now,
+			func(store.DeviceGrant, store.User) (store.Issuance, error) {
+				return store.Issuance{Grant: &tc.gr, RefreshToken: &tc.rt, Passthrough: tc.pt}, nil
+			})
 		wantErr(t, err, store.ErrAlreadyExists, "redeem with a "+tc.name)
 		stored, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
 		mustOK(t, err, "lookup")
 		wantEqual(t, tc.name+": device grant after failed redeem", stored, g)
 	}
-	_, err := s.Grant(ctx, "grant-1")
+	_, err = s.Grant(ctx, "grant-1")
 	wantErr(t, err, store.ErrNotFound, "grant of a failed redeem")
 	_, err = s.RefreshToken(ctx, "fresh-1")
 	wantErr(t, err, store.ErrNotFound, "refresh token of a failed redeem")
+	_, err = s.PassthroughToken(ctx, freshPT.Hash)
+	wantErr(t, err, store.ErrNotFound, "passthrough record of a failed redeem")
 	gotRT, err := s.RefreshToken(ctx, taken.Hash)
 	mustOK(t, err, "existing refresh token")
 	wantEqual(t, "existing refresh token", gotRT, taken)
 
-	rt := newRefresh("fresh", "grant-1", now)
-	wantErr(t, s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, newGrantRecord("grant-1", now), &rt), nil,
-		"redeem after failed redeem")
+	gr, rt := newGrantRecord("grant-1", now), newRefresh("fresh", "grant-1", now)
+	_, err = s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, Issue[store.DeviceGrant](&gr, &rt))
+	wantErr(t, err, nil, "redeem after failed redeem")
 }

@@ -151,7 +151,7 @@ func concurrently(n int, fn func() error) int {
 // sealed upstream tokens.
 func passthroughGrant(t *testing.T, s store.Store, n int) store.DeviceGrant {
 	t.Helper()
-	ensureUser(t, s, "user-1")
+	ensureParties(t, s, "user-1", tvClient)
 	g := newGrant(n, at(0))
 	mustOK(t, s.CreateDeviceGrant(t.Context(), g), "create")
 	g, err := s.DecideDeviceGrant(t.Context(), g.UserCode, store.Decision{Approve: true, UserID: "user-1",
@@ -160,52 +160,81 @@ func passthroughGrant(t *testing.T, s store.Store, n int) store.DeviceGrant {
 	return g
 }
 
-// testRedeemPassthrough: a passthrough grant hands its upstream tokens over
-// once, with the record of its refresh token; a failed issue, a disabled
-// user or another client changes nothing; of concurrent redemptions one
-// wins.
+// handOver returns an IssueFunc that issues the passthrough record rec
+// (none when nil) for whatever grant it consumes, and the sealed upstream
+// tokens of the last grant it saw.
+func handOver(rec *store.PassthroughToken) (issue store.IssueFunc[store.DeviceGrant], seen func() string) {
+	var mu sync.Mutex
+	var tokens string
+	issue = func(g store.DeviceGrant, _ store.User) (store.Issuance, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		tokens = g.UpstreamTokens
+		return store.Issuance{Passthrough: rec}, nil
+	}
+	return issue, func() string { mu.Lock(); defer mu.Unlock(); return tokens }
+}
+
+// testRedeemPassthrough: a passthrough grant, redeemed by RedeemDeviceGrant
+// with an issuance of no grant of grantd's own, hands its upstream tokens
+// over once, with the record of its refresh token; a failed issue, a
+// disabled user or another client changes nothing; of concurrent
+// redemptions one wins.
 func testRedeemPassthrough(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	g := passthroughGrant(t, s, 40)
+	ensureClient(t, s, "other")
 	now := at(2 * time.Minute)
 	rec := &store.PassthroughToken{Hash: "pt-hash-40", ClientID: tvClient, UserID: "user-1", UpstreamID: "cognito",
 		CreatedAt: now, ExpiresAt: now.Add(familyLifetime)}
-	var seen string
-	issue := func(g store.DeviceGrant) (*store.PassthroughToken, error) { seen = g.UpstreamTokens; return rec, nil }
+	issue, seen := handOver(rec)
 
-	_, err := s.RedeemPassthroughGrant(ctx, g.DeviceCodeHash, "other", now, issue)
-	wantErr(t, err, store.ErrConflict, "redemption by another client")
+	_, err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, "other", now, issue)
+	wantErr(t, err, store.ErrNotFound, "redemption by another client")
 	errNo := errors.New("cannot unseal")
-	_, err = s.RedeemPassthroughGrant(ctx, g.DeviceCodeHash, tvClient, now,
-		func(store.DeviceGrant) (*store.PassthroughToken, error) { return nil, errNo })
+	_, err = s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now,
+		func(store.DeviceGrant, store.User) (store.Issuance, error) { return store.Issuance{}, errNo })
 	wantErr(t, err, errNo, "redemption whose issue fails")
 	mustOK(t, s.SetUserDisabled(ctx, "user-1", true), "disable user-1")
-	_, err = s.RedeemPassthroughGrant(ctx, g.DeviceCodeHash, tvClient, now, issue)
+	_, err = s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, issue)
 	wantErr(t, err, store.ErrUserInactive, "redemption for a disabled user")
 	mustOK(t, s.SetUserDisabled(ctx, "user-1", false), "enable user-1")
+	if seen() != "" {
+		t.Errorf("refused redemptions handed the tokens %q to the IssueFunc", seen())
+	}
+	_, err = s.PassthroughToken(ctx, rec.Hash)
+	wantErr(t, err, store.ErrNotFound, "record of a refused redemption")
 
-	got, err := s.RedeemPassthroughGrant(ctx, g.DeviceCodeHash, tvClient, now, issue)
+	got, err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, issue)
 	mustOK(t, err, "redeem")
-	if got.UpstreamTokens != "v1.k.tokens-40" || seen != "v1.k.tokens-40" || got.UserID != "user-1" {
-		t.Errorf("redeemed %+v (issue saw %q), want user-1's tokens v1.k.tokens-40", got, seen)
+	if got.UpstreamTokens != "v1.k.tokens-40" || seen() != "v1.k.tokens-40" || got.UserID != "user-1" {
+		t.Errorf("redeemed %+v (issue saw %q), want user-1's tokens v1.k.tokens-40", got, seen())
 	}
 	stored, err := s.PassthroughToken(ctx, rec.Hash)
 	mustOK(t, err, "record of the refresh token")
 	wantEqual(t, "record of the refresh token", stored, *rec)
-	_, err = s.RedeemPassthroughGrant(ctx, g.DeviceCodeHash, tvClient, now, issue)
+	// The tokens are handed over once: the grant keeps none.
+	_, err = s.ResealAll(ctx, func(v store.SealedValue) (string, error) {
+		if v.Kind == store.SealedDeviceTokens && v.Key == g.DeviceCodeHash {
+			t.Errorf("redeemed grant still holds sealed tokens %q", v.Value)
+		}
+		return v.Value, nil
+	})
+	mustOK(t, err, "reseal after the redemption")
+	_, err = s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, now, issue)
 	wantErr(t, err, store.ErrConflict, "second redemption")
 	after, err := s.DeviceGrantByDeviceCode(ctx, g.DeviceCodeHash)
 	mustOK(t, err, "grant after redemption")
 	if after.State != store.DeviceIssued {
 		t.Errorf("state after redemption %s, want issued", after.State)
 	}
-	_, err = s.RedeemPassthroughGrant(ctx, "unknown", tvClient, now, issue)
+	_, err = s.RedeemDeviceGrant(ctx, "unknown", tvClient, now, issue)
 	wantErr(t, err, store.ErrNotFound, "redemption of an unknown code")
 
 	race := passthroughGrant(t, s, 41)
+	none, _ := handOver(nil)
 	if n := concurrently(20, func() error {
-		_, err := s.RedeemPassthroughGrant(ctx, race.DeviceCodeHash, tvClient, now,
-			func(store.DeviceGrant) (*store.PassthroughToken, error) { return nil, nil })
+		_, err := s.RedeemDeviceGrant(ctx, race.DeviceCodeHash, tvClient, now, none)
 		return err
 	}); n != 1 {
 		t.Errorf("%d of 20 concurrent redemptions got the tokens, want 1", n)
@@ -219,8 +248,8 @@ func testPassthroughTokens(t *testing.T, s store.Store) {
 	g := passthroughGrant(t, s, 50)
 	first := store.PassthroughToken{Hash: "pt-1", ClientID: tvClient, UserID: "user-1", UpstreamID: "cognito",
 		CreatedAt: at(0), ExpiresAt: at(familyLifetime)}
-	_, err := s.RedeemPassthroughGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute),
-		func(store.DeviceGrant) (*store.PassthroughToken, error) { return &first, nil })
+	issue, _ := handOver(&first)
+	_, err := s.RedeemDeviceGrant(ctx, g.DeviceCodeHash, tvClient, at(2*time.Minute), issue)
 	mustOK(t, err, "redeem")
 	next := first
 	next.Hash, next.CreatedAt = "pt-2", at(time.Hour)

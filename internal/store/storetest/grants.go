@@ -122,6 +122,7 @@ func testRevokeGrant(t *testing.T, s store.Store) {
 // revoke" (REL-19: state written before an upgrade keeps working).
 func testRevokeGrantWithoutGrantRow(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	ensureParties(t, s, "user-1", tvClient)
 	prev := newRefresh("legacy-1", "family-before-grants", at(0))
 	mustOK(t, s.CreateRefreshToken(ctx, prev), "create legacy family")
 	family := []store.RefreshToken{prev}

@@ -54,6 +54,7 @@ func testConcurrentPollsOfManyCodes(t *testing.T, s store.Store) {
 // winner's success to a loser — and the stored state is the winners'.
 func testConcurrentMixedWrites(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	ensureParties(t, s, "user-1", tvClient)
 	const each = 10
 	pending, undecided := newGrant(0, at(0)), newGrant(1, at(0))
 	mustOK(t, s.CreateDeviceGrant(ctx, pending), "create pending grant")
@@ -80,8 +81,9 @@ func testConcurrentMixedWrites(t *testing.T, s store.Store) {
 			g.UserCode = pending.UserCode
 			return s.CreateDeviceGrant(ctx, g)
 		case kindRedeem:
-			return s.RedeemDeviceGrant(ctx, pending.DeviceCodeHash, tvClient, now,
-				newGrantRecord(fmt.Sprintf("redeemed-%d", n), now), nil)
+			gr := newGrantRecord(fmt.Sprintf("redeemed-%d", n), now)
+			_, err := s.RedeemDeviceGrant(ctx, pending.DeviceCodeHash, tvClient, now, Issue[store.DeviceGrant](&gr, nil))
+			return err
 		case kindDecide:
 			_, err := s.DecideDeviceGrant(ctx, undecided.UserCode,
 				store.Decision{Approve: true, UserID: fmt.Sprintf("user-%d", n), AuthTime: now}, now)

@@ -313,8 +313,8 @@ func testDeleteUser(t *testing.T, s store.Store) {
 	_, err = s.Consent(ctx, "user-1", tvClient)
 	wantErr(t, err, store.ErrNotFound, "consent of the deleted user")
 	gr := newGrantRecord("grant-after-delete", now)
-	wantErr(t, s.RedeemDeviceGrant(ctx, approved.DeviceCodeHash, tvClient, now, gr, nil),
-		store.ErrUserInactive, "redeem a device grant the deleted user approved")
+	_, err = s.RedeemDeviceGrant(ctx, approved.DeviceCodeHash, tvClient, now, Issue[store.DeviceGrant](&gr, nil))
+	wantErr(t, err, store.ErrUserInactive, "redeem a device grant the deleted user approved")
 
 	wantErr(t, s.CreateUser(ctx, store.User{ID: alice.ID, Username: "someone-else", PasswordHash: "x", CreatedAt: now}),
 		store.ErrAlreadyExists, "create a user with a deleted user's id")

@@ -19,6 +19,7 @@ import (
 // only the winner's grant and refresh token are stored.
 func testConcurrentCodeRedeem(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	ensureParties(t, s, "user-1", "platform")
 	c := newCode(1, at(0))
 	mustOK(t, s.CreateAuthorizationCode(ctx, c), "create")
 	now := at(10 * time.Second)
@@ -26,12 +27,12 @@ func testConcurrentCodeRedeem(t *testing.T, s store.Store) {
 	rts := make([]store.RefreshToken, racers)
 	for i := range grants {
 		grants[i] = platformGrant(fmt.Sprintf("grant-%d", i), now)
-		rts[i] = newRefresh(fmt.Sprintf("rt-%d", i), grants[i].ID, now)
+		rts[i] = platformRefresh(fmt.Sprintf("rt-%d", i), grants[i])
 	}
 	got := make([]store.AuthorizationCode, racers)
 	errs := race(racers, func(i int) error {
 		var err error
-		got[i], err = s.RedeemAuthorizationCode(ctx, c.Hash, now, grants[i], &rts[i])
+		got[i], err = s.RedeemAuthorizationCode(ctx, c.Hash, c.ClientID, now, Issue[store.AuthorizationCode](&grants[i], &rts[i]))
 		return err
 	})
 	wins, losses := tally(t, errs, store.ErrConflict)
@@ -117,7 +118,7 @@ func raceRevokeRotate(t *testing.T, s store.Store, revoke func(user string, gr s
 	for trial := range 2 * trials {
 		legacy := trial%2 == 1
 		user := fmt.Sprintf("user-t%d", trial)
-		ensureUser(t, s, user)
+		ensureParties(t, s, user, tvClient)
 		gr := newGrantRecord(fmt.Sprintf("grant-%d", trial), at(0))
 		gr.UserID = user
 		gen1 := newRefresh(fmt.Sprintf("t%d-gen-1", trial), gr.ID, at(0))
@@ -140,8 +141,8 @@ func raceRevokeRotate(t *testing.T, s store.Store, revoke func(user string, gr s
 				next := nextGen(prev, fmt.Sprintf("t%d-gen-%d", trial, k), now)
 				next.UserID = user
 				err := Rotate(ctx, s, prev.Hash, next, now)
-				if errors.Is(err, store.ErrConflict) {
-					return nil // the revocation came first
+				if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrUserInactive) {
+					return nil // the revocation, or the deletion, came first
 				} else if err != nil {
 					return err
 				}

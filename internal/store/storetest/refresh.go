@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -10,22 +9,16 @@ import (
 	"github.com/grantd/grantd/internal/store"
 )
 
-// Rotate rotates the generation oldHash to next at now, whatever the
-// generation and its user, for tests that store families by hand.
-func Rotate(ctx context.Context, s store.RefreshTokens, oldHash string, next store.RefreshToken, now time.Time) error {
-	_, err := s.RotateRefreshToken(ctx, oldHash, now, func(store.RefreshToken, store.User, error) (store.RefreshToken, error) {
-		return next, nil
-	})
-	return err
-}
-
-// testRefreshRotateDecides: the rotation hands its decision the generation
-// and the user as stored, returns the generation with the outcome, and a
-// refusal leaves everything as it was.
+// testRefreshRotateDecides: the rotation hands its IssueFunc the
+// generation and the user as stored, returns the generation with every
+// outcome but ErrNotFound, and a refusal — the IssueFunc's, or the user's
+// being gone — leaves everything as it was. A generation that cannot be
+// rotated is refused before the IssueFunc runs.
 func testRefreshRotateDecides(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	user := store.User{ID: "user-1", Username: "dana", PasswordHash: "$argon2id$v=19$...", Email: "dana@example.com", CreatedAt: at(0)}
 	mustOK(t, s.CreateUser(ctx, user), "create user")
+	ensureClient(t, s, tvClient)
 	gen1 := newRefresh("gen-1", "grant-a", at(0))
 	orphan := newRefresh("orphan-1", "grant-o", at(0))
 	orphan.UserID = "nobody"
@@ -36,58 +29,56 @@ func testRefreshRotateDecides(t *testing.T, s store.Store) {
 	errNo := errors.New("refused by the caller")
 	var seen store.RefreshToken
 	var seenUser store.User
-	got, err := s.RotateRefreshToken(ctx, gen1.Hash, now, func(old store.RefreshToken, u store.User, uerr error) (store.RefreshToken, error) {
+	got, err := s.RotateRefreshToken(ctx, gen1.Hash, tvClient, now, func(old store.RefreshToken, u store.User) (store.Issuance, error) {
 		seen, seenUser = old, u
-		mustOK(t, uerr, "user of the generation")
-		return store.RefreshToken{}, errNo
+		return store.Issuance{}, errNo
 	})
 	wantErr(t, err, errNo, "a refused rotation")
-	wantEqual(t, "generation handed to the decision", seen, gen1)
-	wantEqual(t, "user handed to the decision", seenUser, user)
+	wantEqual(t, "generation handed to the IssueFunc", seen, gen1)
+	wantEqual(t, "user handed to the IssueFunc", seenUser, user)
 	wantEqual(t, "generation returned with a refusal", got, gen1)
 	after, err := s.RefreshToken(ctx, gen1.Hash)
 	mustOK(t, err, "lookup after a refusal")
 	wantEqual(t, "generation after a refusal", after, gen1)
 
-	_, err = s.RotateRefreshToken(ctx, orphan.Hash, now, func(_ store.RefreshToken, _ store.User, uerr error) (store.RefreshToken, error) {
-		wantErr(t, uerr, store.ErrNotFound, "user of a generation whose user is gone")
-		return store.RefreshToken{}, errNo
-	})
-	wantErr(t, err, errNo, "a refused rotation of an unknown user's generation")
-
+	// The IssueFunc runs only once the generation and its parties pass.
 	called := false
-	got, err = s.RotateRefreshToken(ctx, "unknown", now, func(store.RefreshToken, store.User, error) (store.RefreshToken, error) {
+	never := func(store.RefreshToken, store.User) (store.Issuance, error) {
 		called = true
-		return nextGen(gen1, "x", now), nil
-	})
+		return store.Issuance{}, errNo
+	}
+	got, err = s.RotateRefreshToken(ctx, orphan.Hash, tvClient, now, never)
+	wantErr(t, err, store.ErrUserInactive, "rotate a generation whose user is gone")
+	wantEqual(t, "generation returned when its user is gone", got, orphan)
+	got, err = s.RotateRefreshToken(ctx, "unknown", tvClient, now, never)
 	wantErr(t, err, store.ErrNotFound, "rotate an unknown hash")
-	if called || got.Hash != "" {
-		t.Errorf("unknown hash: decision called %v, generation %+v; want neither", called, got)
+	if got.Hash != "" {
+		t.Errorf("unknown hash: generation %+v returned, want none", got)
+	}
+	if called {
+		t.Error("IssueFunc called for a generation of a user gone, or an unknown hash")
 	}
 
 	next := nextGen(gen1, "gen-2", now)
-	got, err = s.RotateRefreshToken(ctx, gen1.Hash, now, func(store.RefreshToken, store.User, error) (store.RefreshToken, error) {
-		return next, nil
-	})
+	got, err = s.RotateRefreshToken(ctx, gen1.Hash, tvClient, now, Successor(next))
 	mustOK(t, err, "rotate")
 	wantEqual(t, "generation returned by the rotation", got, gen1)
 	// A second rotation sees the generation rotated, as reuse detection
-	// needs, and returns it with the conflict when the decision lets it
-	// through.
-	got, err = s.RotateRefreshToken(ctx, gen1.Hash, now.Add(time.Second), func(old store.RefreshToken, _ store.User, _ error) (store.RefreshToken, error) {
-		if !old.RotatedAt.Equal(now) {
-			t.Errorf("decision on a rotated generation: rotated at %v, want %v", old.RotatedAt, now)
-		}
-		return nextGen(gen1, "fork", now), nil
-	})
+	// needs, and returns it with the conflict, without asking what to
+	// issue.
+	got, err = s.RotateRefreshToken(ctx, gen1.Hash, tvClient, now.Add(time.Second), never)
 	wantErr(t, err, store.ErrConflict, "rotate a rotated generation")
 	if !got.RotatedAt.Equal(now) {
 		t.Errorf("generation returned with the conflict: rotated at %v, want %v", got.RotatedAt, now)
+	}
+	if called {
+		t.Error("IssueFunc called for a rotated generation")
 	}
 }
 
 func testRefreshRotate(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	ensureParties(t, s, "user-1", tvClient)
 	gen1 := newRefresh("gen-1", "grant-a", at(0))
 	gen1.Scopes = nil
 	gen1.AuthTime = time.Time{}
@@ -164,6 +155,7 @@ func testRefreshRotate(t *testing.T, s store.Store) {
 // refused with an error that is none of the sentinels, and nothing changes.
 func testRefreshRefusesForeignSuccessor(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	ensureParties(t, s, "user-1", tvClient)
 	gen1 := newRefresh("gen-1", "grant-a", at(0))
 	mustOK(t, s.CreateRefreshToken(ctx, gen1), "create")
 	now := at(time.Hour)
@@ -173,10 +165,7 @@ func testRefreshRefusesForeignSuccessor(t *testing.T, s store.Store) {
 	longer.FamilyExpiresAt = gen1.FamilyExpiresAt.Add(time.Hour)
 	for name, next := range map[string]store.RefreshToken{"another grant": otherGrant, "a later family expiry": longer} {
 		err := Rotate(ctx, s, gen1.Hash, next, now)
-		if err == nil || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) ||
-			errors.Is(err, store.ErrAlreadyExists) {
-			t.Errorf("rotate to a successor with %s: got %v, want a non-sentinel error", name, err)
-		}
+		wantNonSentinel(t, err, "rotate to a successor with "+name)
 		_, err = s.RefreshToken(ctx, next.Hash)
 		wantErr(t, err, store.ErrNotFound, "refused successor with "+name)
 	}
@@ -261,12 +250,12 @@ func testRefreshGrantKind(t *testing.T, s store.Store) {
 	next := nextGen(gen1, "kind-2", now)
 	next.GrantKind = "ignored on write"
 	var seen store.RefreshToken
-	got, err = s.RotateRefreshToken(ctx, gen1.Hash, now, func(old store.RefreshToken, _ store.User, _ error) (store.RefreshToken, error) {
+	got, err = s.RotateRefreshToken(ctx, gen1.Hash, tvClient, now, func(old store.RefreshToken, _ store.User) (store.Issuance, error) {
 		seen = old
-		return next, nil
+		return store.Issuance{RefreshToken: &next}, nil
 	})
 	mustOK(t, err, "rotate")
-	wantKind("generation handed to the decision", seen, kind)
+	wantKind("generation handed to the IssueFunc", seen, kind)
 	wantKind("generation returned by the rotation", got, kind)
 	got, err = s.RefreshSuccessor(ctx, gen1.Hash)
 	mustOK(t, err, "successor")

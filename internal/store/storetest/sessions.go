@@ -182,8 +182,10 @@ func seedPurge(t *testing.T, s store.Store) purgeRows {
 	for _, g := range []store.DeviceGrant{r.expired, r.live} {
 		mustOK(t, s.CreateDeviceGrant(ctx, g), "create grant")
 	}
-	mustOK(t, s.RedeemDeviceGrant(ctx, r.expiredIssued.DeviceCodeHash, tvClient, at(2*time.Minute),
-		newGrantRecord("issued", at(2*time.Minute)), nil), "redeem")
+	issued := newGrantRecord("issued", at(2*time.Minute))
+	_, err := s.RedeemDeviceGrant(ctx, r.expiredIssued.DeviceCodeHash, tvClient, at(2*time.Minute),
+		Issue[store.DeviceGrant](&issued, nil))
+	mustOK(t, err, "redeem")
 	mustOK(t, s.CreateSession(ctx, r.oldSession), "create session")
 	mustOK(t, s.CreateSession(ctx, r.liveSession), "create session")
 	mustOK(t, s.CreateRefreshToken(ctx, r.ended1), "create refresh token")
@@ -191,7 +193,7 @@ func seedPurge(t *testing.T, s store.Store) purgeRows {
 	mustOK(t, s.CreateRefreshToken(ctx, r.live1), "create refresh token")
 	mustOK(t, Rotate(ctx, s, r.live1.Hash, r.live2, r.live2.CreatedAt), "rotate")
 	key := store.SigningKey{ID: "k", Algorithm: "EdDSA", PrivateKey: []byte{1}, CreatedAt: at(-48 * time.Hour)}
-	_, err := s.EnsureSigningKey(ctx, key)
+	_, err = s.EnsureSigningKey(ctx, key)
 	mustOK(t, err, "ensure key")
 	// k retires at purgeNow; its successor k2 and the other keys stay.
 	next := store.SigningKey{ID: "k2", Algorithm: "EdDSA", PrivateKey: []byte{2}, CreatedAt: at(0), ActivatesAt: at(0)}
@@ -209,8 +211,9 @@ func testPurge(t *testing.T, s store.Store) {
 	// REL-18: before any purge, every verb refuses what has expired.
 	_, err := s.DecideDeviceGrant(ctx, r.expired.UserCode, store.Decision{Approve: true, UserID: "u"}, now)
 	wantErr(t, err, store.ErrConflict, "decide expired grant before purge")
-	wantErr(t, s.RedeemDeviceGrant(ctx, r.approvedLate.DeviceCodeHash, tvClient, now, newGrantRecord("late", now), nil),
-		store.ErrConflict, "redeem expired grant before purge")
+	late := newGrantRecord("late", now)
+	_, err = s.RedeemDeviceGrant(ctx, r.approvedLate.DeviceCodeHash, tvClient, now, Issue[store.DeviceGrant](&late, nil))
+	wantErr(t, err, store.ErrConflict, "redeem expired grant before purge")
 	wantErr(t, Rotate(ctx, s, r.ended2.Hash, nextGen(r.ended2, "x", now), now),
 		store.ErrConflict, "rotate in expired family before purge")
 	_, err = s.Session(ctx, r.oldSession.IDHash, now)

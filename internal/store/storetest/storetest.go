@@ -10,6 +10,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -57,6 +58,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshTokens/RefusesForeignSuccessor", testRefreshRefusesForeignSuccessor},
 		{"RefreshTokens/RefusesInactive", testRefreshRefusesInactive},
 		{"RefreshTokens/GrantKind", testRefreshGrantKind},
+		{"Redemptions/AnotherClientsRecord", testRedeemAnotherClientsRecord},
+		{"Redemptions/RechecksUserAndClient", testRedeemRechecksParties},
+		{"Redemptions/IssueFails", testRedeemIssueFails},
+		{"Redemptions/IssueSeesRecordAndUser", testRedeemIssueSeesRecordAndUser},
+		{"Redemptions/RefusesIssuanceThatDoesNotFit", testRedeemRefusesMisfits},
+		{"Redemptions/ConflictReturnsRecord", testRedeemConflictReturnsRecord},
 		{"AccessTokens", testAccessTokens},
 		{"RT-07/AccessTokenLive", testAccessTokenLive},
 		{"Consents", testConsents},
@@ -152,6 +159,49 @@ func ensureUser(t *testing.T, s store.Store, id string) {
 	}
 }
 
+// ensureClient stores an enabled client id unless it exists: the client a
+// redemption re-checks.
+func ensureClient(t *testing.T, s store.Store, id string) {
+	t.Helper()
+	err := s.CreateClient(t.Context(), store.Client{ID: id, Name: "name-of-" + id, CreatedAt: at(0)})
+	if err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("create client %q: %v", id, err)
+	}
+}
+
+// ensureParties stores the user userID and the client clientID, enabled,
+// unless they exist: what every redemption re-checks before it issues.
+func ensureParties(t *testing.T, s store.Store, userID, clientID string) {
+	t.Helper()
+	ensureUser(t, s, userID)
+	ensureClient(t, s, clientID)
+}
+
+// Issue returns an IssueFunc that issues g and rt whatever it consumed:
+// for fixtures.
+func Issue[T any](g *store.Grant, rt *store.RefreshToken) store.IssueFunc[T] {
+	return func(T, store.User) (store.Issuance, error) {
+		return store.Issuance{Grant: g, RefreshToken: rt}, nil
+	}
+}
+
+// Successor returns an IssueFunc that issues next as the successor of
+// whatever generation it rotates: for fixtures.
+func Successor(next store.RefreshToken) store.IssueFunc[store.RefreshToken] {
+	return func(store.RefreshToken, store.User) (store.Issuance, error) {
+		return store.Issuance{RefreshToken: &next}, nil
+	}
+}
+
+// Rotate rotates the generation oldHash to next at now, presented by
+// next's client (a successor keeps its family's client), whatever the
+// generation: for tests that store families by hand. Its user and client
+// must be present and enabled, as for any rotation.
+func Rotate(ctx context.Context, s store.RefreshTokens, oldHash string, next store.RefreshToken, now time.Time) error {
+	_, err := s.RotateRefreshToken(ctx, oldHash, next.ClientID, now, Successor(next))
+	return err
+}
+
 // nextGen returns the generation that replaces prev: same grant and family
 // expiry, created at now.
 func nextGen(prev store.RefreshToken, hash string, now time.Time) store.RefreshToken {
@@ -177,15 +227,17 @@ func newGrantRecord(id string, created time.Time) store.Grant {
 }
 
 // storeGrant stores gr, and rt when not nil, the way the authorization code
-// grant does: by redeeming a code made for them at gr.CreatedAt.
+// grant does: by redeeming a code made for them at gr.CreatedAt. It
+// stores the grant's user and client first, enabled, unless they exist.
 func storeGrant(t *testing.T, s store.Store, gr store.Grant, rt *store.RefreshToken) {
 	t.Helper()
+	ensureParties(t, s, gr.UserID, gr.ClientID)
 	c := store.AuthorizationCode{
 		Hash: "code-for-" + gr.ID, ClientID: gr.ClientID, UserID: gr.UserID, RedirectURI: "https://example.com/cb",
 		Scopes: gr.Scopes, CreatedAt: gr.CreatedAt, ExpiresAt: gr.CreatedAt.Add(codeLifetime),
 	}
 	mustOK(t, s.CreateAuthorizationCode(t.Context(), c), "create code for grant "+gr.ID)
-	_, err := s.RedeemAuthorizationCode(t.Context(), c.Hash, gr.CreatedAt, gr, rt)
+	_, err := s.RedeemAuthorizationCode(t.Context(), c.Hash, c.ClientID, gr.CreatedAt, Issue[store.AuthorizationCode](&gr, rt))
 	mustOK(t, err, "redeem code for grant "+gr.ID)
 }
 
@@ -212,6 +264,23 @@ func wantErr(t *testing.T, err, want error, what string) {
 	t.Helper()
 	if !errors.Is(err, want) {
 		t.Errorf("%s: got error %v, want %v", what, err, want)
+	}
+}
+
+// wantNonSentinel reports an error unless err is an error that is none of
+// the store's sentinels: what a backend answers a caller's bug with, such
+// as an issuance that does not fit its redemption.
+func wantNonSentinel(t *testing.T, err error, what string) {
+	t.Helper()
+	for _, sentinel := range []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrConflict,
+		store.ErrUserInactive, store.ErrClientInactive} {
+		if errors.Is(err, sentinel) {
+			t.Errorf("%s: got %v, want an error that is no sentinel", what, err)
+			return
+		}
+	}
+	if err == nil {
+		t.Errorf("%s: no error, want one that is no sentinel", what)
 	}
 }
 

@@ -50,11 +50,10 @@ func liveGrant(t *testing.T, s store.Store, name string, created time.Time) stor
 func testAccessTokenLive(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	now := at(time.Hour)
-	mustOK(t, s.CreateUser(ctx, store.User{ID: "u-live", Username: "live", PasswordHash: "x", CreatedAt: at(0)}), "user")
-	mustOK(t, s.CreateUser(ctx, store.User{ID: "u-off", Username: "off", PasswordHash: "x", CreatedAt: at(0)}), "user")
-	mustOK(t, s.SetUserDisabled(ctx, "u-off", true), "disable user")
-	mustOK(t, s.CreateClient(ctx, store.Client{ID: "c-live", Name: "live", CreatedAt: at(0)}), "client")
-	mustOK(t, s.CreateClient(ctx, store.Client{ID: "c-off", Name: "off", Disabled: true, CreatedAt: at(0)}), "client")
+	for _, u := range []string{"live", "off", "ghost"} {
+		mustOK(t, s.CreateUser(ctx, store.User{ID: "u-" + u, Username: u, PasswordHash: "x", CreatedAt: at(0)}), "user")
+		mustOK(t, s.CreateClient(ctx, store.Client{ID: "c-" + u, Name: u, CreatedAt: at(0)}), "client")
+	}
 	grant := func(id, user, client string, expires time.Duration) {
 		g := newGrantRecord(id, at(0))
 		g.UserID, g.ClientID, g.ExpiresAt = user, client, at(expires)
@@ -64,10 +63,18 @@ func testAccessTokenLive(t *testing.T, s store.Store) {
 	grant("g-revoked", "u-live", "c-live", 2*time.Hour)
 	mustOK(t, s.RevokeGrant(ctx, "g-revoked", at(time.Minute)), "revoke grant")
 	grant("g-expired", "u-live", "c-live", time.Hour) // expires exactly at now
+	// A redemption issues only to a user and a client present and
+	// enabled: they are disabled, or deleted, once their grants exist.
+	// Deleting revokes the grants as well; a family without a grants row
+	// below shows a user or client gone alone.
 	grant("g-user-off", "u-off", "c-live", 2*time.Hour)
 	grant("g-user-gone", "u-ghost", "c-live", 2*time.Hour)
 	grant("g-client-off", "u-live", "c-off", 2*time.Hour)
 	grant("g-client-gone", "u-live", "c-ghost", 2*time.Hour)
+	mustOK(t, s.SetUserDisabled(ctx, "u-off", true), "disable user")
+	mustOK(t, s.UpdateClient(ctx, store.Client{ID: "c-off", Name: "off", Disabled: true}), "disable client")
+	mustOK(t, s.DeleteUser(ctx, "u-ghost", at(time.Minute)), "delete user")
+	mustOK(t, s.DeleteClient(ctx, "c-ghost", at(time.Minute)), "delete client")
 	mustOK(t, s.RevokeAccessToken(ctx, "jti-revoked", at(2*time.Hour)), "revoke access token")
 
 	checkLive(t, s, now, "", []liveCase{
@@ -104,7 +111,9 @@ func testAccessTokenLiveWithoutGrantRow(t *testing.T, s store.Store) {
 	mustOK(t, s.RevokeGrant(ctx, "f-revoked", at(time.Minute)), "revoke family")
 	family("f-expired", "u-live", "c-live", now.Add(-familyLifetime)) // its absolute lifetime ends at now
 	family("f-user-off", "u-off", "c-live", at(0))
+	family("f-user-gone", "u-nobody", "c-live", at(0))
 	family("f-client-off", "u-live", "c-off", at(0))
+	family("f-client-gone", "u-live", "c-nobody", at(0))
 	checkLive(t, s, now, "no grants row, ", []liveCase{
 		{name: "live family", jti: "jti-1", grant: "f-live", want: true},
 		{name: "the family alone (no jti)", grant: "f-live", want: true},
@@ -112,7 +121,9 @@ func testAccessTokenLiveWithoutGrantRow(t *testing.T, s store.Store) {
 		{name: "revoked family", jti: "jti-1", grant: "f-revoked"},
 		{name: "family past its lifetime", jti: "jti-1", grant: "f-expired"},
 		{name: "disabled user", jti: "jti-1", grant: "f-user-off"},
+		{name: "user gone", jti: "jti-1", grant: "f-user-gone"},
 		{name: "disabled client", jti: "jti-1", grant: "f-client-off"},
+		{name: "client gone", jti: "jti-1", grant: "f-client-gone"},
 	})
 }
 
@@ -289,8 +300,9 @@ func testPurgeGrantsAndCodes(t *testing.T, s store.Store) {
 	for _, c := range []store.AuthorizationCode{expired, redeemedExpired, redeemedLive} {
 		mustOK(t, s.CreateAuthorizationCode(ctx, c), "create code")
 	}
+	ensureParties(t, s, "user-1", "platform")
 	for c, g := range map[string]store.Grant{redeemedExpired.Hash: gExpired, redeemedLive.Hash: gLive} {
-		_, err := s.RedeemAuthorizationCode(ctx, c, g.CreatedAt, g, nil)
+		_, err := s.RedeemAuthorizationCode(ctx, c, g.ClientID, g.CreatedAt, Issue[store.AuthorizationCode](&g, nil))
 		mustOK(t, err, "redeem")
 	}
 	gRevoked := newGrantRecord("revoked", now.Add(-10*time.Second))
