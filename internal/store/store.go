@@ -289,17 +289,13 @@ type Decision struct {
 }
 
 // PollResult is what one poll of a device code finds (RFC 8628 §3.5): enough
-// to answer any poll, and to mint the token set of an approved grant.
+// to answer any poll. An approved grant's token set is issued from the grant
+// as RedeemDeviceGrant reads it.
 type PollResult struct {
 	// ClientID, State and ExpiresAt are the grant's, State as of the poll.
 	ClientID  string
 	State     DeviceState
 	ExpiresAt time.Time
-	// UserID, Scopes and AuthTime are the approved grant's (its decision
-	// and request); zero unless State is DeviceApproved.
-	UserID   string
-	Scopes   []string
-	AuthTime time.Time
 	// SlowDown reports that the grant is pending and the poll came sooner
 	// than its interval after the one before (PollTooSoon); the interval
 	// has grown by SlowDownStep.

@@ -48,9 +48,7 @@ func pollOutcome(err error) string {
 }
 
 // poll answers a device access token request. A poll costs one store call
-// (PollDeviceGrant), which also tells an approved code's user, scope and
-// authentication time; its redemption then re-checks the user and claims
-// the grant.
+// (PollDeviceGrant); an approved code's costs a second, its redemption.
 func (h *Handler) poll(r *http.Request, client store.Client, f oauth.Form) (*Response, error) {
 	ctx := r.Context()
 	code := f.Get("device_code")

@@ -98,9 +98,6 @@ func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash, clientID st
 		return store.PollResult{}, fmt.Errorf("poll device grant: %w", err)
 	}
 	p = store.PollResult{ClientID: g.ClientID, State: g.State, ExpiresAt: g.ExpiresAt}
-	if g.State == store.DeviceApproved {
-		p.UserID, p.Scopes, p.AuthTime = g.UserID, g.Scopes, g.AuthTime
-	}
 	if g.ClientID != clientID { // not recorded (DEV-16)
 		return p, nil
 	}

@@ -166,7 +166,7 @@ func TestKnowsPending(t *testing.T) {
 		want store.PollResult
 	}{
 		{"approved", store.Decision{Approve: true, UserID: "u1", AuthTime: t0},
-			store.PollResult{ClientID: "tv", State: store.DeviceApproved, UserID: "u1", Scopes: []string{"openid"}, AuthTime: t0}},
+			store.PollResult{ClientID: "tv", State: store.DeviceApproved}},
 		{"denied", store.Decision{UserID: "u1", AuthTime: t0}, store.PollResult{ClientID: "tv", State: store.DeviceDenied}},
 	} {
 		s, c := newCounted(t, fixed)

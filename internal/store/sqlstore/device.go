@@ -16,9 +16,8 @@ const slowDownStep = store.SlowDownStep
 const deviceColumns = `device_code_hash, user_code, client_id, scopes, state, user_id, auth_time,
 	poll_interval_ns, last_polled_at, created_at, expires_at, decided_at`
 
-// devicePollColumns are the columns a poll needs (scanDevicePoll), those of
-// an approved grant's token set included.
-const devicePollColumns = `client_id, state, poll_interval_ns, last_polled_at, expires_at, user_id, scopes, auth_time`
+// devicePollColumns are the columns a poll needs (scanDevicePoll).
+const devicePollColumns = `client_id, state, poll_interval_ns, last_polled_at, expires_at`
 
 const (
 	selectDeviceByHash = `SELECT ` + deviceColumns + ` FROM device_grants WHERE device_code_hash = $1`
@@ -85,9 +84,6 @@ func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash, clientID st
 	if g.ClientID != clientID {
 		p.Interval = 0
 	}
-	if g.State == store.DeviceApproved {
-		p.UserID, p.Scopes, p.AuthTime = g.UserID, g.Scopes, g.AuthTime
-	}
 	return p, nil
 }
 
@@ -132,19 +128,14 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userCode string, d store.
 // fields.
 func scanDevicePoll(row rowScanner) (store.DeviceGrant, error) {
 	var (
-		g                         store.DeviceGrant
-		state, scopes             string
-		interval                  int64
-		polled, expires, authTime sql.NullInt64
+		g               store.DeviceGrant
+		state           string
+		interval        int64
+		polled, expires sql.NullInt64
 	)
-	err := row.Scan(&g.ClientID, &state, &interval, &polled, &expires, &g.UserID, &scopes, &authTime)
-	if err != nil {
+	if err := row.Scan(&g.ClientID, &state, &interval, &polled, &expires); err != nil {
 		return store.DeviceGrant{}, notFound(err)
 	}
-	if g.Scopes, err = goList(scopes); err != nil {
-		return store.DeviceGrant{}, err
-	}
-	g.AuthTime = goTime(authTime)
 	g.State = store.DeviceState(state)
 	g.Interval = time.Duration(interval)
 	g.LastPolledAt = goTime(polled)
