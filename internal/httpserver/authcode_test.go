@@ -108,7 +108,7 @@ func TestAuthCodeErrors(t *testing.T) {
 	}{
 		{"S256, right verifier", nil, [2]string{"aws-c2c", sec}, nil, 200, ""},
 		{"S256, wrong verifier", nil, [2]string{"aws-c2c", sec}, url.Values{"code_verifier": {verifier + "x"}}, 400, "invalid_grant"},
-		{"S256, no verifier", nil, [2]string{"aws-c2c", sec}, url.Values{"code_verifier": {""}}, 400, "invalid_request"},
+		{"S256, no verifier (AZ-10)", nil, [2]string{"aws-c2c", sec}, url.Values{"code_verifier": {""}}, 400, "invalid_grant"},
 		{"S256, short verifier", nil, [2]string{"aws-c2c", sec}, url.Values{"code_verifier": {"abc"}}, 400, "invalid_request"},
 		{"S256, verifier with bad characters", nil, [2]string{"aws-c2c", sec}, url.Values{"code_verifier": {verifier + "+/="}}, 400, "invalid_request"},
 		{"no PKCE, no verifier", noPKCE, [2]string{"aws-c2c", sec}, url.Values{"code_verifier": {""}}, 200, ""},

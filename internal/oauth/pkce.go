@@ -88,7 +88,9 @@ func CheckVerifier(challenge, verifier string) *Error {
 	case challenge == "":
 		return nil
 	case verifier == "":
-		return NewError(InvalidRequest, "The code_verifier parameter is missing.")
+		// Missing is as wrong as mismatched (RFC 7636 §4.6; AZ-10): the
+		// code cannot be redeemed without it.
+		return NewError(InvalidGrant, "The code_verifier parameter is missing.")
 	case !ValidVerifier(verifier):
 		return NewError(InvalidRequest, "The code_verifier is malformed.")
 	case subtle.ConstantTimeCompare([]byte(S256(verifier)), []byte(challenge)) != 1:

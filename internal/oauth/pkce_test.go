@@ -113,7 +113,7 @@ func TestCheckVerifier(t *testing.T) {
 			"The code_verifier does not match the challenge."},
 		{"§4.6 verifier with one character more", appendixBChallenge, appendixBVerifier + "a", InvalidGrant,
 			"The code_verifier does not match the challenge."},
-		{"missing verifier", appendixBChallenge, "", InvalidRequest, "The code_verifier parameter is missing."},
+		{"missing verifier (AZ-10)", appendixBChallenge, "", InvalidGrant, "The code_verifier parameter is missing."},
 		{"AZ-09 malformed verifier", appendixBChallenge, appendixBVerifier[:42], InvalidRequest, "The code_verifier is malformed."},
 		{"AZ-11 downgrade", "", appendixBVerifier, InvalidGrant, "The code was issued without a PKCE challenge."},
 	}

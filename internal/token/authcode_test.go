@@ -64,6 +64,7 @@ func (f *fixture) exchange(code string, params map[string]string) reply {
 // is redeemed only by its client, with its redirect URI and its PKCE
 // verifier, before it expires, once.
 func TestAuthorizationCode(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	other := store.Client{ID: "other-web", AuthMethod: oauth.AuthBasic, GrantTypes: []string{GrantAuthorizationCode},
 		RedirectURIs: []string{webCB}, Scopes: []string{"openid"}, TokenMode: store.TokenModeLocal, CreatedAt: f.clock.Now()}
@@ -81,8 +82,8 @@ func TestAuthorizationCode(t *testing.T) {
 	}{
 		{"with its verifier", nil, nil, 200, ""},
 		{"without PKCE, from a confidential client", noPKCE, map[string]string{"code_verifier": ""}, 200, ""},
-		{"no code_verifier (AZ-21)", nil, map[string]string{"code_verifier": ""}, 400, oauth.InvalidRequest},
-		{"wrong code_verifier (AZ-21)", nil, map[string]string{"code_verifier": strings.Repeat("a", 43)}, 400, oauth.InvalidGrant},
+		{"no code_verifier (AZ-10, AZ-21)", nil, map[string]string{"code_verifier": ""}, 400, oauth.InvalidGrant},
+		{"wrong code_verifier (AZ-10, AZ-21)", nil, map[string]string{"code_verifier": strings.Repeat("a", 43)}, 400, oauth.InvalidGrant},
 		{"code_verifier too short (AZ-09)", nil, map[string]string{"code_verifier": verifier[:42]}, 400, oauth.InvalidRequest},
 		{"code_verifier with a character outside RFC 7636's (AZ-09)", nil, map[string]string{"code_verifier": verifier[:42] + "+"},
 			400, oauth.InvalidRequest},
@@ -118,6 +119,7 @@ func TestAuthorizationCode(t *testing.T) {
 // (OpenID Connect Core §3.1.3.6), and a refresh token for a client allowed
 // the refresh grant.
 func TestAuthorizationCodeTokens(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	r := f.exchange(f.code(nil), nil)
 	if bad := check(r, 200, ""); bad != "" {
@@ -138,6 +140,7 @@ func TestAuthorizationCodeTokens(t *testing.T) {
 // TestAuthorizationCodeReuse is AZ-22: a second use of a code fails and
 // revokes the grant its first use created, refresh token included.
 func TestAuthorizationCodeReuse(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	code := f.code(nil)
 	first := f.exchange(code, nil)
@@ -159,6 +162,7 @@ func TestAuthorizationCodeReuse(t *testing.T) {
 // TestAuthorizationCodeUserDisabled: a code of a user disabled since the
 // consent yields nothing.
 func TestAuthorizationCodeUserDisabled(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	code := f.code(nil)
 	if err := f.st.SetUserDisabled(t.Context(), f.alice.ID, true); err != nil {
@@ -166,5 +170,26 @@ func TestAuthorizationCodeUserDisabled(t *testing.T) {
 	}
 	if bad := check(f.exchange(code, nil), 400, oauth.InvalidGrant); bad != "" {
 		t.Errorf("got %s; want invalid_grant", bad)
+	}
+}
+
+// TestAuthorizationCodeRefusalKeepsCode is AZ-10's second half: a missing or
+// wrong code_verifier is refused inside the redemption, which then
+// consumes nothing, so the client's request with the right one still works
+// and is the code's one use.
+func TestAuthorizationCodeRefusalKeepsCode(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	code := f.code(nil)
+	for _, v := range []string{"", strings.Repeat("a", 43)} {
+		if bad := check(f.exchange(code, map[string]string{"code_verifier": v}), 400, oauth.InvalidGrant); bad != "" {
+			t.Fatalf("verifier %q: %s; want invalid_grant", v, bad)
+		}
+	}
+	if bad := check(f.exchange(code, nil), 200, ""); bad != "" {
+		t.Fatalf("the right verifier after two refusals: %s; want tokens", bad)
+	}
+	if bad := check(f.exchange(code, nil), 400, oauth.InvalidGrant); bad != "" {
+		t.Errorf("a second use: %s; want invalid_grant", bad)
 	}
 }
