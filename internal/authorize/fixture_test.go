@@ -16,7 +16,7 @@ import (
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
-	"github.com/grantd/grantd/internal/store/sqlstore"
+	"github.com/grantd/grantd/internal/store/memstore"
 	"github.com/grantd/grantd/internal/web"
 	"github.com/grantd/grantd/internal/web/webtest"
 )
@@ -47,21 +47,21 @@ var challenge = func() string {
 // allScopes are the scopes every test client may request.
 var allScopes = []string{"openid", "lights:read", "lights:write", "offline_access"}
 
-// fixture is the authorization pages on a real SQLite store behind a real
+// fixture is the authorization pages on an in-memory store behind a real
 // HTTP server, with users alice and bob and these clients: pub (public),
 // conf (confidential), multi (two redirect URIs), off (disabled), devonly
 // (no authorization_code grant), xss (markup for a name) and native (a
 // private-use scheme).
 type fixture struct {
 	t     *testing.T
-	store *sqlstore.Store
+	store *memstore.Store
 	srv   *httptest.Server
 	clock *webtest.Clock
 }
 
 func newFixture(t *testing.T, options ...func(*fixture, *authorize.Pages)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, store: webtest.OpenStore(t), clock: webtest.NewClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))}
+	f := &fixture{t: t, store: memstore.New(), clock: webtest.NewClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))}
 	webtest.CreateUser(t, f.store, store.User{ID: "u-alice", Username: "alice", CreatedAt: f.clock.Now()}, alicePassword)
 	webtest.CreateUser(t, f.store, store.User{ID: "u-bob", Username: "bob", CreatedAt: f.clock.Now()}, bobPassword)
 	code := []string{authorize.GrantType, "refresh_token"}

@@ -14,7 +14,7 @@ import (
 	"github.com/grantd/grantd/internal/authorize"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
-	"github.com/grantd/grantd/internal/store/sqlstore"
+	"github.com/grantd/grantd/internal/store/memstore"
 	"github.com/grantd/grantd/internal/web/webtest"
 )
 
@@ -297,7 +297,7 @@ func TestAuthorizePost(t *testing.T) {
 
 // failingCodes is the real store with CreateAuthorizationCode failing, as a
 // full disk or a lost database connection would.
-type failingCodes struct{ *sqlstore.Store }
+type failingCodes struct{ *memstore.Store }
 
 func (failingCodes) CreateAuthorizationCode(context.Context, store.AuthorizationCode) error {
 	return errors.New("database is locked")

@@ -18,7 +18,7 @@ import (
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
-	"github.com/grantd/grantd/internal/store/sqlstore"
+	"github.com/grantd/grantd/internal/store/memstore"
 	"github.com/grantd/grantd/internal/store/storetest"
 	"github.com/grantd/grantd/internal/usercode"
 	"github.com/grantd/grantd/internal/web"
@@ -38,19 +38,19 @@ const (
 const verifyOpenID = `<li class="described"><span class="scope-description">Know which account is yours</span> ` +
 	`<small class="scope-name">openid</small></li>`
 
-// verifyFixture is the verification pages on a real SQLite store behind a
+// verifyFixture is the verification pages on an in-memory store behind a
 // real HTTP server, with users alice and bob and clients tv (named),
 // nameless and xss (a script for a name).
 type verifyFixture struct {
 	t     *testing.T
-	store *sqlstore.Store
+	store *memstore.Store
 	srv   *httptest.Server
 	clock *webtest.Clock
 }
 
 func newVerifyFixture(t *testing.T, budgets web.Budgets) *verifyFixture {
 	t.Helper()
-	f := &verifyFixture{t: t, store: webtest.OpenStore(t), clock: webtest.NewClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))}
+	f := &verifyFixture{t: t, store: memstore.New(), clock: webtest.NewClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))}
 	webtest.CreateUser(t, f.store, store.User{ID: "u-alice", Username: "alice", CreatedAt: f.clock.Now()}, verifyAlicePassword)
 	webtest.CreateUser(t, f.store, store.User{ID: "u-bob", Username: "bob", CreatedAt: f.clock.Now()}, verifyBobPassword)
 	for _, c := range []store.Client{

@@ -79,6 +79,7 @@ func (f *fixture) approved(scopes ...string) deviceGrant {
 // that earns it (DEV-14): one line per state, one poll (after the ones the
 // state needs) checked.
 func TestDevicePoll(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	bob := f.newUser("bob")
 	tests := []struct {
@@ -175,6 +176,7 @@ func TestDevicePoll(t *testing.T) {
 // client's poll neither uses the code up nor counts as a poll, so the
 // owner's next poll is on time and gets the tokens.
 func TestDeviceCodeOtherClientUsesNothing(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	d := f.authorize(tv, "lights:read")
 	if r := f.poll(d); r.str("error") != string(oauth.AuthorizationPending) {
@@ -202,6 +204,7 @@ func TestDeviceCodeOtherClientUsesNothing(t *testing.T) {
 // scope asked for, and come with a refresh token and an ID token as the
 // token set and the client's grants say.
 func TestDeviceTokenSet(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name                string
 		set                 TokenSet
@@ -247,6 +250,7 @@ func TestDeviceTokenSet(t *testing.T) {
 // polls of an approved code, exactly one gets a token set; the others get
 // invalid_grant, and none a server error.
 func TestDeviceRedemptionOnce(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	d := f.approved("lights:read")
 	const polls = 8
@@ -272,6 +276,7 @@ func TestDeviceRedemptionOnce(t *testing.T) {
 // response may have been lost); after the grace, or once the device has
 // used its refresh token, the code is used (DEV-14).
 func TestDeviceRedelivery(t *testing.T) {
+	t.Parallel()
 	const grace = time.Minute
 	tests := []struct {
 		name   string
@@ -318,6 +323,7 @@ func TestDeviceRedelivery(t *testing.T) {
 
 // TestPollOutcome names each answer of a poll as the metrics label it.
 func TestPollOutcome(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		err  error
 		want string

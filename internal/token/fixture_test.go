@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +20,7 @@ import (
 	"github.com/grantd/grantd/internal/oauth"
 	"github.com/grantd/grantd/internal/secret"
 	"github.com/grantd/grantd/internal/store"
-	"github.com/grantd/grantd/internal/store/sqlstore"
+	"github.com/grantd/grantd/internal/store/memstore"
 )
 
 // clock is the handler's time: tests move it instead of sleeping.
@@ -56,10 +55,12 @@ const (
 	webCB    = "https://web.example/cb"
 )
 
-// fixture is a token endpoint over real HTTP on a fresh SQLite store.
+// fixture is a token endpoint over real HTTP on a fresh in-memory store
+// (the store's behaviour on each database is the conformance suite's
+// concern).
 type fixture struct {
 	t     *testing.T
-	st    *sqlstore.Store
+	st    *memstore.Store
 	clock *clock
 	h     *Handler
 	url   string
@@ -71,11 +72,7 @@ type fixture struct {
 func newFixture(t *testing.T, configure func(*Handler)) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	st, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "grantd.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := memstore.New()
 	clk := &clock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
 	ks, err := keys.Load(ctx, st, rand.Reader, clk.Now(), keys.ES256)
 	if err != nil {

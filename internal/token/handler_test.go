@@ -18,6 +18,7 @@ import (
 // whether it carries a Basic challenge (TOK-01). Every answer is JSON with
 // no-store (TOK-06).
 func TestDispatch(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	disabled := store.Client{ID: "old-tv", GrantTypes: []string{GrantDeviceCode}, Disabled: true,
 		SecretHash: "sha256$" + strings.Repeat("0", 64), TokenMode: store.TokenModeLocal, CreatedAt: f.clock.Now()}
@@ -98,6 +99,7 @@ func TestDispatch(t *testing.T) {
 // TestErrorsEchoNoInput is TOK-07: whatever a request carries, the error
 // description does not repeat it.
 func TestErrorsEchoNoInput(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	const hostile = `<script>alert("x")</script>`
 	tests := []struct {

@@ -14,6 +14,7 @@ import (
 // invalid_client, and consumes nothing: once the client is enabled again,
 // the same code or token works.
 func TestRedemptionRechecksClient(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(h *Handler) { h.Auth.ClientTTL = time.Hour })
 	tests := []struct {
 		name   string

@@ -53,6 +53,7 @@ func (f *fixture) next(rt string) string {
 // no grace: each line brings a fresh family to a state and checks the
 // answer to one refresh, and what still works afterwards.
 func TestRefresh(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	tests := []struct {
 		name string
@@ -140,6 +141,7 @@ func TestRefresh(t *testing.T) {
 // less than was granted, and the next refresh token keeps the grant's
 // whole scope.
 func TestRefreshNarrowsScope(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	r1 := f.family("openid", "lights:read")
 	narrow := f.refresh(tv, r1, "lights:read")
@@ -156,6 +158,7 @@ func TestRefreshNarrowsScope(t *testing.T) {
 // again gets the same successor, which stays good; the grace covers only
 // the generation just rotated, and after it a reuse revokes the family.
 func TestRefreshGrace(t *testing.T) {
+	t.Parallel()
 	const grace = 30 * time.Second
 	f := newFixture(t, func(h *Handler) { h.RefreshTokenGrace = grace })
 	r1 := f.family("lights:read")
@@ -187,6 +190,7 @@ func TestRefreshGrace(t *testing.T) {
 // of one token within the grace all get the same one successor, and no
 // server error.
 func TestConcurrentRefresh(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(h *Handler) { h.RefreshTokenGrace = time.Minute })
 	r1 := f.family("lights:read")
 	const n = 8
