@@ -41,7 +41,7 @@ func CreateUpstream(ctx context.Context, st store.Upstreams, sealer *seal.Sealer
 		ClientSecret: spec.ClientSecret, Scopes: spec.Scopes, UsernameClaim: spec.UsernameClaim,
 		ExtraParams: spec.ExtraParams, RevocationURL: spec.RevocationURL}
 	if err := cfg.Validate(); err != nil {
-		return store.Upstream{}, fmt.Errorf("upstream %q: %w", spec.ID, err)
+		return store.Upstream{}, err // Validate names the upstream
 	}
 	u := store.Upstream{ID: spec.ID, Name: spec.Name, Issuer: spec.Issuer, ClientID: spec.ClientID, Scopes: spec.Scopes,
 		UsernameClaim: spec.UsernameClaim, ExtraParams: spec.ExtraParams, RevocationURL: spec.RevocationURL, CreatedAt: now}

@@ -480,8 +480,9 @@ func TestCreateUpstreamSealsSecret(t *testing.T) {
 	if strings.Join(u.Scopes, " ") != "openid" {
 		t.Errorf("scopes %q, want openid by default", u.Scopes)
 	}
+	// The operator's message names the upstream once and says what to fix.
 	if _, err := o.CreateUpstream(t.Context(), nil, UpstreamSpec{ID: "plain", Issuer: "http://idp.example", ClientID: "x"}); err == nil ||
-		!strings.Contains(err.Error(), "must use https") {
+		!strings.Contains(err.Error(), "must use https") || strings.Count(err.Error(), `upstream "plain"`) != 1 {
 		t.Errorf("an http issuer: %v", err)
 	}
 }
