@@ -128,6 +128,19 @@ func (fakeStore) DecideDeviceGrant(_ context.Context, _ string, d store.Decision
 	return store.DeviceGrant{State: state, CreatedAt: now.Add(-time.Minute)}, nil
 }
 
+// RotateRefreshToken fails as its id says: "refused" by the caller's
+// IssueFunc, "broken" by a fault, anything else by a conflict.
+func (fakeStore) RotateRefreshToken(_ context.Context, hash, _ string, _ time.Time, issue store.IssueFunc[store.RefreshToken]) (store.RefreshToken, error) {
+	switch hash {
+	case "refused":
+		_, err := issue(store.RefreshToken{Hash: hash}, store.User{})
+		return store.RefreshToken{}, fmt.Errorf("rotate refresh token: %w", err)
+	case "broken":
+		return store.RefreshToken{}, errors.New("disk I/O error")
+	}
+	return store.RefreshToken{}, fmt.Errorf("rotate refresh token: %w", store.ErrConflict)
+}
+
 // TestStoreTimesAndCountsFaults: every call is timed; only faults count
 // as errors, not the sentinels that are ordinary outcomes; a decision
 // counts as one, with its time since the device authorization.
@@ -138,6 +151,12 @@ func TestStoreTimesAndCountsFaults(t *testing.T) {
 		st.Client(t.Context(), id)
 	}
 	st.DecideDeviceGrant(t.Context(), "WDJBMJHT", store.Decision{Approve: true}, time.Unix(1_800_000_000, 0))
+	refuse := func(store.RefreshToken, store.User) (store.Issuance, error) {
+		return store.Issuance{}, errors.New("the requested scope exceeds the granted scope")
+	}
+	for _, hash := range []string{"refused", "rotated", "broken"} {
+		st.RotateRefreshToken(t.Context(), hash, "tv", time.Unix(1_800_000_000, 0), refuse)
+	}
 	for _, tc := range []struct {
 		name  string
 		label []string
@@ -146,6 +165,9 @@ func TestStoreTimesAndCountsFaults(t *testing.T) {
 		{"grantd_store_operation_duration_seconds", []string{"operation=client"}, 4},
 		{"grantd_store_errors_total", []string{"operation=client"}, 2},
 		{"grantd_store_operation_duration_seconds", []string{"operation=decide_device_grant"}, 1},
+		// A refusal by the caller is an outcome like a conflict; only the fault counts.
+		{"grantd_store_operation_duration_seconds", []string{"operation=rotate_refresh_token"}, 3},
+		{"grantd_store_errors_total", []string{"operation=rotate_refresh_token"}, 1},
 		{"grantd_device_decisions_total", []string{"decision=approved"}, 1},
 		{"grantd_device_decision_seconds", []string{"decision=approved"}, 1},
 	} {

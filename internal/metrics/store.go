@@ -50,6 +50,29 @@ func (s *timedStore) observe(op int, start time.Time, err *error) {
 	}
 }
 
+// observeRedemption is observe for a redemption whose IssueFunc refused
+// with *refused (nil when it did not): the caller's refusal — a wrong PKCE
+// verifier, a wider scope — comes back from the store wrapped, and is an
+// outcome, not the store's fault.
+func (s *timedStore) observeRedemption(op int, start time.Time, err, refused *error) {
+	if *refused != nil && errors.Is(*err, *refused) {
+		var outcome error
+		s.observe(op, start, &outcome)
+		return
+	}
+	s.observe(op, start, err)
+}
+
+// remembering returns issue, recording in *refused the error of its last
+// call.
+func remembering[T any](issue store.IssueFunc[T], refused *error) store.IssueFunc[T] {
+	return func(consumed T, u store.User) (store.Issuance, error) {
+		iss, err := issue(consumed, u)
+		*refused = err
+		return iss, err
+	}
+}
+
 // Health implements store.Store; it reads no database.
 func (s *timedStore) Health() error { return s.next.Health() }
 
@@ -356,14 +379,16 @@ func (s *timedStore) PurgeExpired(ctx context.Context, a1 time.Time) (_ int64, e
 
 // RedeemAuthorizationCode implements store.Store.
 func (s *timedStore) RedeemAuthorizationCode(ctx context.Context, a1 string, a2 string, a3 time.Time, a4 store.IssueFunc[store.AuthorizationCode]) (_ store.AuthorizationCode, err error) {
-	defer s.observe(opRedeemAuthorizationCode, time.Now(), &err)
-	return s.next.RedeemAuthorizationCode(ctx, a1, a2, a3, a4)
+	var refused error
+	defer s.observeRedemption(opRedeemAuthorizationCode, time.Now(), &err, &refused)
+	return s.next.RedeemAuthorizationCode(ctx, a1, a2, a3, remembering(a4, &refused))
 }
 
 // RedeemDeviceGrant implements store.Store.
 func (s *timedStore) RedeemDeviceGrant(ctx context.Context, a1 string, a2 string, a3 time.Time, a4 store.IssueFunc[store.DeviceGrant]) (_ store.DeviceGrant, err error) {
-	defer s.observe(opRedeemDeviceGrant, time.Now(), &err)
-	return s.next.RedeemDeviceGrant(ctx, a1, a2, a3, a4)
+	var refused error
+	defer s.observeRedemption(opRedeemDeviceGrant, time.Now(), &err, &refused)
+	return s.next.RedeemDeviceGrant(ctx, a1, a2, a3, remembering(a4, &refused))
 }
 
 // RefreshSuccessor implements store.Store.
@@ -410,8 +435,9 @@ func (s *timedStore) RotateClientSecret(ctx context.Context, a1 string, a2 strin
 
 // RotateRefreshToken implements store.Store.
 func (s *timedStore) RotateRefreshToken(ctx context.Context, a1 string, a2 string, a3 time.Time, a4 store.IssueFunc[store.RefreshToken]) (_ store.RefreshToken, err error) {
-	defer s.observe(opRotateRefreshToken, time.Now(), &err)
-	return s.next.RotateRefreshToken(ctx, a1, a2, a3, a4)
+	var refused error
+	defer s.observeRedemption(opRotateRefreshToken, time.Now(), &err, &refused)
+	return s.next.RotateRefreshToken(ctx, a1, a2, a3, remembering(a4, &refused))
 }
 
 // RotateSigningKey implements store.Store.
