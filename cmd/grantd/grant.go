@@ -64,7 +64,8 @@ func (e *environment) revokeGrants(ctx context.Context, args []string) error {
 Revokes the grant ID and every refresh and access token issued under it, and
 prints the grant with its revoked_at; or, with --user, every grant of the user, every
 refresh token issued to them and their remembered consents, and prints
-{"user_id", "grants_revoked"}.
+{"user_id", "grants_revoked"}. A grant ID that begins with "-" (older
+grants may have one) goes after "--": grantd grant revoke -- ID.
 `)
 	database := c.database()
 	user := c.String("user", "", "revoke every grant of `USER` (an id or a user name)")

@@ -209,13 +209,14 @@ func (h *Handler) redeliverDevice(r *http.Request, client store.Client, code str
 type deviceTokens struct{ grantID, jti, refresh string }
 
 func (h *Handler) deviceTokens(code string) deviceTokens {
-	derive := func(label string, n int) string {
+	derive := func(label string, n int) []byte {
 		m := hmac.New(sha256.New, h.SuccessorKey)
 		m.Write([]byte("device-code\x00" + label + "\x00"))
 		m.Write([]byte(code))
-		return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:n])
+		return m.Sum(nil)[:n]
 	}
-	return deviceTokens{grantID: derive("grant", 16), jti: derive("jti", 16), refresh: derive("refresh", 32)}
+	return deviceTokens{grantID: idEncoding.EncodeToString(derive("grant", 16)), jti: idEncoding.EncodeToString(derive("jti", 16)),
+		refresh: base64.RawURLEncoding.EncodeToString(derive("refresh", 32))}
 }
 
 func deviceCodeUsed() error {

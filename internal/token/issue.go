@@ -3,6 +3,7 @@ package token
 import (
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/base32"
 	"encoding/base64"
 	"fmt"
 	"hash"
@@ -151,13 +152,19 @@ func (h *Handler) audience(c store.Client, resource string) string {
 	}
 }
 
+// idEncoding writes grant ids and token ids: 128 bits as 26 lower-case
+// base32 characters, which an operator can paste after `grantd grant
+// revoke` (a base64url id may begin with "-" and read as a flag) and which
+// every platform accepts in a URL or a user id field.
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
 // newID returns a random 128-bit identifier.
 func newID(r io.Reader) (string, error) {
 	b := make([]byte, 16)
 	if _, err := io.ReadFull(r, b); err != nil {
 		return "", fmt.Errorf("read random bytes: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	return idEncoding.EncodeToString(b), nil
 }
 
 // atHash is the ID token's at_hash (OpenID Connect Core §3.1.3.6): the left

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"regexp"
 	"testing"
 	"time"
 
@@ -64,5 +65,26 @@ func (f *fixture) setDisabled(id string, disabled bool) {
 	c.Disabled = disabled
 	if err := f.st.UpdateClient(f.t.Context(), c); err != nil {
 		f.t.Fatal(err)
+	}
+}
+
+// TestIDsCanBeTyped: grant ids and access token ids are 26 lower-case
+// base32 characters, so an operator can paste one after `grantd grant
+// revoke` (a base64url id may begin with "-", which reads as a flag) and a
+// platform can put one in a URL or a user id field.
+func TestIDsCanBeTyped(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	id := regexp.MustCompile(`^[a-z2-7]{26}$`)
+	for name, r := range map[string]reply{
+		"device code":        f.poll(f.approved("lights:read")),
+		"authorization code": f.exchange(f.code(nil), nil),
+	} {
+		c := claims(t, r.str("access_token"))
+		for _, claim := range []string{"grant_id", "jti"} {
+			if v, _ := c[claim].(string); !id.MatchString(v) {
+				t.Errorf("%s: %s %q; want 26 lower-case base32 characters", name, claim, v)
+			}
+		}
 	}
 }
