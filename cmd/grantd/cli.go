@@ -78,7 +78,12 @@ func (c *cmdline) parse(in []string) ([]string, error) {
 			return nil, errHelp
 		}
 		if err != nil {
-			return nil, usagef(c.Name(), "%s", flagError(err))
+			msg := flagError(err)
+			if strings.HasPrefix(msg, "unknown flag") && len(c.args)+len(c.optional) > 0 {
+				// Most likely an id that begins with "-".
+				msg += `; an argument that begins with "-" goes after "--"`
+			}
+			return nil, usagef(c.Name(), "%s", msg)
 		}
 		if c.NArg() == 0 {
 			break

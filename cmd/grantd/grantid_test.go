@@ -13,8 +13,8 @@ import (
 
 // TestGrantRevokeOldID: a grant id made by an older grantd may begin with
 // "-" (base64url); it is revoked by giving it after "--", as the
-// command's help says; without "--" it is a usage error (exit 2) whose
-// line points at the help.
+// command's help says; without "--" it is a usage error (exit 2) that
+// says so.
 func TestGrantRevokeOldID(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "g.db")
 	ok[object](t, db, "", "client", "create", "--id", "web", "--secret", "web-secret-0123456789",
@@ -42,7 +42,7 @@ func TestGrantRevokeOldID(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fails(t, db, 2, "unknown flag", "grant", "revoke", id)
+	fails(t, db, 2, `unknown flag --9nM3KyQkoBo8ndVGSFjwQ; an argument that begins with "-" goes after "--"`, "grant", "revoke", id)
 	if out := ok[object](t, db, "", "grant", "revoke", "--", id); out["id"] != id || out["revoked_at"] == nil {
 		t.Errorf("grant revoke -- %s printed %v; want the grant, revoked", id, out)
 	}
