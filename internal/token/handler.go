@@ -1,7 +1,8 @@
 // Package token implements the token endpoint (RFC 6749 §3.2): a dispatcher
 // on grant_type and one file per grant — devicecode.go (RFC 8628 §3.4–3.5),
 // authcode.go (RFC 6749 §4.1.3, RFC 7636) and refresh.go (RFC 6749 §6,
-// RFC 9700 §4.14.2) — sharing the minting of token sets in issue.go.
+// RFC 9700 §4.14.2) — sharing the minting of token sets in issue.go and
+// the answers to a failed redemption in redeem.go.
 package token
 
 import (
